@@ -1,0 +1,85 @@
+//! A local control socket in the data directory, so command-line tools (`orderdeck token create`)
+//! work while the server holds the store open. Access is limited by file permissions (0600).
+
+use crate::service::Service;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// A request over the control socket.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum AdminRequest {
+    TokenCreate { name: String },
+}
+
+/// The answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AdminResponse {
+    pub ok: bool,
+    pub token: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The running control socket; removed when dropped.
+pub struct AdminSocket {
+    path: PathBuf,
+}
+
+/// Where the socket lives.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.sock")
+}
+
+impl AdminSocket {
+    /// Listens on `<data_dir>/admin.sock` in a background thread.
+    pub fn start(data_dir: &Path, service: Service) -> std::io::Result<Self> {
+        let path = socket_path(data_dir);
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        std::thread::Builder::new()
+            .name("orderdeck-admin".into())
+            .spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    if let Err(e) = handle(stream, &service) {
+                        log::warn!("control socket: {e}");
+                    }
+                }
+            })?;
+        Ok(AdminSocket { path })
+    }
+}
+
+impl Drop for AdminSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let resp = match serde_json::from_str::<AdminRequest>(&line) {
+        Ok(AdminRequest::TokenCreate { name }) => match service.create_token_blocking(&name) {
+            Ok(t) => AdminResponse { ok: true, token: Some(t.secret), error: None },
+            Err(e) => AdminResponse { ok: false, token: None, error: Some(e.to_string()) },
+        },
+        Err(e) => AdminResponse { ok: false, token: None, error: Some(format!("bad request: {e}")) },
+    };
+    let mut w = stream;
+    writeln!(w, "{}", serde_json::to_string(&resp).unwrap_or_default())?;
+    Ok(())
+}
+
+/// Sends a request to a running server's control socket.
+pub fn call(data_dir: &Path, req: &AdminRequest) -> std::io::Result<AdminResponse> {
+    let mut stream = UnixStream::connect(socket_path(data_dir))?;
+    writeln!(stream, "{}", serde_json::to_string(req).map_err(std::io::Error::other)?)?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    serde_json::from_str(&line).map_err(std::io::Error::other)
+}

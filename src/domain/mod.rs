@@ -1,0 +1,17 @@
+//! The pure domain: orders, their facts, derived statuses and the rules of every action.
+//! No IO here: no clock, no randomness, no storage, no HTTP.
+
+pub mod intake;
+pub mod money;
+pub mod order;
+pub mod rules;
+pub mod status;
+pub mod workflow;
+
+#[cfg(test)]
+mod tests;
+
+pub use order::*;
+pub use rules::RuleError;
+pub use status::{FulfillmentStatus, PaymentStatus, ShipmentStatus};
+pub use workflow::{decide, execute, Command, Ctx, Event};

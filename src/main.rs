@@ -1,0 +1,96 @@
+//! The `orderdeck` executable: `serve` (the default) and the command-line tools.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use orderdeck::admin::{self, AdminRequest};
+use orderdeck::app::{self, Config};
+use orderdeck::service::Service;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "orderdeck", version, about = "Self-hosted Orders dashboard for online-store merchants")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "ORDERDECK_BIND", default_value = "127.0.0.1:8080", global = true)]
+    bind: String,
+    /// Where orders, customers and settings are stored.
+    #[arg(long, env = "ORDERDECK_DATA_DIR", default_value = "data", global = true)]
+    data_dir: PathBuf,
+    /// Folder of Rhai scripts overriding the embedded defaults.
+    #[arg(long, env = "ORDERDECK_SCRIPTS_DIR", global = true)]
+    scripts_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the web server (the default).
+    Serve,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token and print it (shown once; only its hash is stored).
+    Create {
+        /// A name saying who uses the token (e.g. "storefront").
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens.
+    List,
+}
+
+fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Serve => {
+            let config = Config {
+                bind: cli.bind,
+                data_dir: cli.data_dir,
+                scripts_dir: cli.scripts_dir,
+            };
+            actix_web::rt::System::new()
+                .block_on(app::serve(config))
+                .context("the server stopped with an error")?;
+        }
+        Cmd::Token { command: TokenCmd::Create { name } } => {
+            let secret = match app::open_store(&cli.data_dir) {
+                Ok(store) => {
+                    let service = Service::new(store);
+                    service.create_token_blocking(&name)?.secret
+                }
+                Err(open_err) => {
+                    // The server holds the store: ask it over its control socket.
+                    let resp = admin::call(&cli.data_dir, &AdminRequest::TokenCreate { name: name.clone() })
+                        .with_context(|| format!("cannot open the store ({open_err}) nor reach a running server"))?;
+                    match (resp.ok, resp.token, resp.error) {
+                        (true, Some(t), _) => t,
+                        (_, _, e) => bail!("could not create the token: {}", e.unwrap_or_default()),
+                    }
+                }
+            };
+            println!("Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}");
+        }
+        Cmd::Token { command: TokenCmd::List } => {
+            let store = app::open_store(&cli.data_dir)?;
+            let service = Service::new(store);
+            for t in service.tokens()? {
+                println!(
+                    "{}  {}  {}{}",
+                    t.id,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    t.name,
+                    if t.revoked { "  (revoked)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}

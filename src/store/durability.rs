@@ -1,0 +1,114 @@
+//! Group commit: a write is acknowledged only after a flush that started after it. One flush on a
+//! dedicated thread serves every writer waiting at that moment, so durability stays cheap under load.
+
+use std::sync::{Arc, Condvar, Mutex};
+use tokio::sync::watch;
+
+type FlushFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+struct State {
+    requested: u64,
+    stop: bool,
+}
+
+/// Shared by every writer. Cloning is cheap.
+#[derive(Clone)]
+pub struct GroupCommit {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    wake: Condvar,
+    done: watch::Sender<(u64, Option<String>)>,
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread.
+    pub fn start(flush: FlushFn) -> Self {
+        let (done, _) = watch::channel((0u64, None));
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                requested: 0,
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            done,
+        });
+        let worker = inner.clone();
+        std::thread::Builder::new()
+            .name("orderdeck-flush".into())
+            .spawn(move || worker.run(flush))
+            .expect("cannot start the flush thread");
+        GroupCommit { inner }
+    }
+
+    /// Waits until everything written before this call is on disk.
+    pub async fn wait(&self) -> Result<(), String> {
+        let ticket = self.request();
+        let mut rx = self.inner.done.subscribe();
+        let r = rx
+            .wait_for(|(completed, _)| *completed >= ticket)
+            .await
+            .map_err(|_| "the flush thread stopped".to_string())?;
+        match &r.1 {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocking variant for command-line tools and shutdown.
+    pub fn wait_blocking(&self) -> Result<(), String> {
+        let ticket = self.request();
+        let mut rx = self.inner.done.subscribe();
+        loop {
+            {
+                let v = rx.borrow_and_update();
+                if v.0 >= ticket {
+                    return v.1.clone().map_or(Ok(()), Err);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn request(&self) -> u64 {
+        let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.requested += 1;
+        let t = st.requested;
+        self.inner.wake.notify_one();
+        t
+    }
+
+    /// Stops the flusher after a final flush.
+    pub fn stop(&self) {
+        let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.stop = true;
+        self.inner.wake.notify_one();
+    }
+}
+
+impl Inner {
+    fn run(&self, flush: FlushFn) {
+        let mut completed = 0u64;
+        loop {
+            let target = {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                while st.requested == completed && !st.stop {
+                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                if st.stop && st.requested == completed {
+                    let _ = flush();
+                    return;
+                }
+                st.requested
+            };
+            let result = flush().err();
+            if let Some(e) = &result {
+                log::error!("flushing the store to disk failed: {e}");
+            }
+            completed = target;
+            self.done.send_replace((completed, result));
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Index keys and search terms. Numbers and timestamps are big-endian so byte order is sort order.
+
+use crate::domain::{FulfillmentStatus, Order, PaymentStatus};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeSet;
+
+/// What a list can be sorted by (SPEC 5 `sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Created,
+    Number,
+    Total,
+    PaymentStatus,
+    FulfillmentStatus,
+    Customer,
+}
+
+impl SortField {
+    /// Every sort field.
+    pub const ALL: [SortField; 6] = [
+        SortField::Created,
+        SortField::Number,
+        SortField::Total,
+        SortField::PaymentStatus,
+        SortField::FulfillmentStatus,
+        SortField::Customer,
+    ];
+
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::Created => "created",
+            SortField::Number => "number",
+            SortField::Total => "total",
+            SortField::PaymentStatus => "payment_status",
+            SortField::FulfillmentStatus => "fulfillment_status",
+            SortField::Customer => "customer",
+        }
+    }
+
+    /// Parses the API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.as_str() == s)
+    }
+
+    fn id(self) -> u8 {
+        match self {
+            SortField::Created => 1,
+            SortField::Number => 2,
+            SortField::Total => 3,
+            SortField::PaymentStatus => 4,
+            SortField::FulfillmentStatus => 5,
+            SortField::Customer => 6,
+        }
+    }
+}
+
+/// Which slice of the orders an index covers: all of them, or those with one filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    All,
+    Payment(PaymentStatus),
+    Fulfillment(FulfillmentStatus),
+    Test(bool),
+}
+
+impl Partition {
+    fn bytes(self) -> [u8; 2] {
+        match self {
+            Partition::All => [0, 0],
+            Partition::Payment(s) => [1, s.code()],
+            Partition::Fulfillment(s) => [2, s.code()],
+            Partition::Test(t) => [3, u8::from(t)],
+        }
+    }
+}
+
+/// Bytes of the customer name used in sort keys (lower-cased, fixed width).
+pub const NAME_KEY_LEN: usize = 24;
+
+/// The fields of an order that indexes are built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexFields {
+    pub number: u64,
+    pub created_at: DateTime<Utc>,
+    pub total: Decimal,
+    pub payment: PaymentStatus,
+    pub fulfillment: FulfillmentStatus,
+    pub test: bool,
+    pub customer_name: String,
+}
+
+impl IndexFields {
+    /// Reads the indexed fields off an order.
+    pub fn of(order: &Order) -> Self {
+        IndexFields {
+            number: order.number,
+            created_at: order.created_at,
+            total: order.total,
+            payment: order.payment_status(),
+            fulfillment: order.fulfillment_status(),
+            test: order.test,
+            customer_name: order.customer.name.clone(),
+        }
+    }
+}
+
+/// Timestamp as sortable bytes.
+pub fn time_key(t: DateTime<Utc>) -> [u8; 8] {
+    ((t.timestamp_millis() as u64) ^ (1u64 << 63)).to_be_bytes()
+}
+
+/// Money as sortable bytes (hundredths, saturating).
+pub fn money_key(d: Decimal) -> [u8; 8] {
+    let cents = (d * Decimal::from(100)).trunc();
+    let v: u64 = cents.try_into().unwrap_or(u64::MAX);
+    v.to_be_bytes()
+}
+
+/// A customer name as fixed-width, case-insensitive sort bytes.
+pub fn name_key(name: &str) -> [u8; NAME_KEY_LEN] {
+    let mut out = [0u8; NAME_KEY_LEN];
+    let lower = name.to_lowercase();
+    let mut n = 0;
+    for ch in lower.chars() {
+        let mut buf = [0u8; 4];
+        let b = ch.encode_utf8(&mut buf).as_bytes();
+        if n + b.len() > NAME_KEY_LEN {
+            break;
+        }
+        out[n..n + b.len()].copy_from_slice(b);
+        n += b.len();
+    }
+    out
+}
+
+/// The fixed prefix of one index: sort field and partition.
+pub fn index_prefix(sort: SortField, part: Partition) -> Vec<u8> {
+    let p = part.bytes();
+    vec![sort.id(), p[0], p[1]]
+}
+
+/// The sort-key bytes (between prefix and number) for one sort field.
+pub fn sort_bytes(sort: SortField, f: &IndexFields) -> Vec<u8> {
+    match sort {
+        SortField::Created => time_key(f.created_at).to_vec(),
+        SortField::Number => Vec::new(),
+        SortField::Total => money_key(f.total).to_vec(),
+        SortField::PaymentStatus => vec![f.payment.code()],
+        SortField::FulfillmentStatus => vec![f.fulfillment.code()],
+        SortField::Customer => name_key(&f.customer_name).to_vec(),
+    }
+}
+
+/// One index key.
+pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
+    let mut k = index_prefix(sort, part);
+    k.extend_from_slice(&sort_bytes(sort, f));
+    k.extend_from_slice(&f.number.to_be_bytes());
+    k
+}
+
+/// Every index key an order has: each sort, over all orders and within each of its filter values.
+pub fn index_keys(f: &IndexFields) -> BTreeSet<Vec<u8>> {
+    let parts = [
+        Partition::All,
+        Partition::Payment(f.payment),
+        Partition::Fulfillment(f.fulfillment),
+        Partition::Test(f.test),
+    ];
+    let mut out = BTreeSet::new();
+    for sort in SortField::ALL {
+        for part in parts {
+            out.insert(index_key(sort, part, f));
+        }
+    }
+    out
+}
+
+/// The number at the end of an index key.
+pub fn number_of_key(k: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = k.get(k.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// Longest search term kept (longer words are cut; prefixes still match).
+pub const MAX_TERM_LEN: usize = 32;
+
+fn push_term(out: &mut BTreeSet<String>, t: &str) {
+    let t: String = t.chars().take(MAX_TERM_LEN).collect();
+    if !t.is_empty() {
+        out.insert(t);
+    }
+}
+
+/// Splits free text into lower-case search words. Whole e-mail addresses and digit-only phone
+/// numbers are kept as words too, so "ann@shop.com" and "+1 (555) 010" both find their order.
+pub fn terms_of_text(text: &str, out: &mut BTreeSet<String>) {
+    let lower = text.to_lowercase();
+    for word in lower.split_whitespace() {
+        if word.contains('@') {
+            push_term(out, word.trim_matches(|c: char| !c.is_alphanumeric()));
+        }
+        for part in word.split(|c: char| !c.is_alphanumeric()) {
+            push_term(out, part);
+        }
+    }
+}
+
+/// Digits only (for phone numbers).
+pub fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Every search term of an order: number, customer name, email, phone, item names and SKUs,
+/// tracking numbers.
+pub fn order_terms(order: &Order) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    push_term(&mut out, &order.number.to_string());
+    terms_of_text(&order.customer.name, &mut out);
+    terms_of_text(&order.customer.email, &mut out);
+    push_term(&mut out, &digits(&order.customer.phone));
+    for item in &order.items {
+        terms_of_text(&item.name, &mut out);
+        push_term(&mut out, &item.sku.to_lowercase());
+        terms_of_text(&item.sku, &mut out);
+    }
+    for s in &order.shipments {
+        if let Some(t) = &s.tracking_number {
+            push_term(&mut out, &t.to_lowercase());
+            terms_of_text(t, &mut out);
+        }
+    }
+    out
+}
+
+/// The words of a search query (same rules as indexing; `#1001` finds order 1001).
+pub fn query_terms(q: &str) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    terms_of_text(q, &mut set);
+    // A word that is only a prefix of a longer one adds nothing (both must match anyway).
+    let all: Vec<String> = set.into_iter().collect();
+    all.iter()
+        .filter(|t| !all.iter().any(|o| o != *t && o.starts_with(t.as_str())))
+        .cloned()
+        .collect()
+}
+
+/// Posting key: term, separator, order number.
+pub fn term_key(term: &str, number: u64) -> Vec<u8> {
+    let mut k = term.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&number.to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_like_their_values() {
+        let a = chrono::DateTime::from_timestamp(1_000, 0).unwrap();
+        let b = chrono::DateTime::from_timestamp(2_000, 0).unwrap();
+        assert!(time_key(a) < time_key(b));
+        assert!(money_key(Decimal::new(999, 2)) < money_key(Decimal::new(1000, 2)));
+        assert!(name_key("Alice") < name_key("bob"));
+        assert_eq!(name_key("ALICE"), name_key("alice"));
+    }
+
+    #[test]
+    fn long_names_are_cut_on_character_boundaries() {
+        let k = name_key("Zoë Zoë Zoë Zoë Zoë Zoë Zoë Zoë");
+        assert!(std::str::from_utf8(k.split(|b| *b == 0).next().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn text_is_split_into_searchable_terms() {
+        let mut t = BTreeSet::new();
+        terms_of_text("Ann-Marie O'Neil ann@Shop.example", &mut t);
+        for w in ["ann", "marie", "o", "neil", "ann@shop.example", "shop", "example"] {
+            assert!(t.contains(w), "{w} in {t:?}");
+        }
+    }
+
+    #[test]
+    fn query_words_drop_prefixes_of_other_words() {
+        assert_eq!(query_terms("jo john"), vec!["john".to_string()]);
+        assert_eq!(query_terms("#1001"), vec!["1001".to_string()]);
+    }
+}

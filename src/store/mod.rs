@@ -1,0 +1,210 @@
+//! Storage: a narrow trait the service uses, and its sled implementation.
+//! A fact and every index entry it touches change in one transaction; writes are acknowledged
+//! only after a group-committed flush ([`durability::GroupCommit`]).
+
+pub mod codec;
+pub mod durability;
+pub mod keys;
+pub mod sled_store;
+
+use crate::domain::intake::ValidOrder;
+use crate::domain::{
+    Actor, CustomerId, FulfillmentStatus, Order, OrderId, PaymentStatus, RuleError,
+};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub use keys::SortField;
+pub use sled_store::SledStore;
+
+/// What can go wrong below the service.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Rejected(#[from] RuleError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadCursor(String),
+    #[error("{0}")]
+    TooBroad(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("could not write to disk: {0}")]
+    Durability(String),
+}
+
+/// The row of an order list: enough to render a list without loading the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub id: OrderId,
+    pub number: u64,
+    pub created_at: DateTime<Utc>,
+    pub customer_name: String,
+    pub customer_email: String,
+    pub total: Decimal,
+    pub currency: String,
+    pub payment_status: PaymentStatus,
+    pub fulfillment_status: FulfillmentStatus,
+    pub test: bool,
+    pub items_count: u32,
+    /// The order's search terms, so a multi-word search can check the other words cheaply.
+    pub terms: Vec<String>,
+}
+
+impl Summary {
+    /// Builds the list row of an order.
+    pub fn of(order: &Order) -> Self {
+        Summary {
+            id: order.id,
+            number: order.number,
+            created_at: order.created_at,
+            customer_name: order.customer.name.clone(),
+            customer_email: order.customer.email.clone(),
+            total: order.total,
+            currency: order.currency.clone(),
+            payment_status: order.payment_status(),
+            fulfillment_status: order.fulfillment_status(),
+            test: order.test,
+            items_count: order.items_count(),
+            terms: keys::order_terms(order).into_iter().collect(),
+        }
+    }
+}
+
+/// A customer of the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub id: CustomerId,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub created_at: DateTime<Utc>,
+    pub orders_count: u64,
+}
+
+/// An API token (only a hash of the secret is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// A list request (SPEC 5 `GET /orders`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub q: String,
+    pub payment: Option<PaymentStatus>,
+    pub fulfillment: Option<FulfillmentStatus>,
+    pub test: Option<bool>,
+    pub created_from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound.
+    pub created_before: Option<DateTime<Utc>>,
+    pub sort: SortField,
+    pub desc: bool,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            q: String::new(),
+            payment: None,
+            fulfillment: None,
+            test: None,
+            created_from: None,
+            created_before: None,
+            sort: SortField::Created,
+            desc: true,
+            limit: 50,
+            cursor: None,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub orders: Vec<Summary>,
+    pub next_cursor: Option<String>,
+}
+
+/// Maintained counters (status tabs), never computed by scanning.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub all: u64,
+    pub test: u64,
+    pub real: u64,
+    pub payment: BTreeMap<PaymentStatus, u64>,
+    pub fulfillment: BTreeMap<FulfillmentStatus, u64>,
+}
+
+/// Everything needed to store a new order.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub valid: ValidOrder,
+    pub order_id: Uuid,
+    pub item_ids: Vec<Uuid>,
+    pub payment_id: Uuid,
+    pub new_customer_id: CustomerId,
+    pub now: DateTime<Utc>,
+    pub actor: Actor,
+    pub store_currency: String,
+    /// Idempotency key and a hash of the request body.
+    pub idempotency: Option<(String, [u8; 32])>,
+    /// Refuse if a real order exists (the Place Test Order rule).
+    pub only_before_real_orders: bool,
+}
+
+/// The outcome of an intake.
+#[derive(Debug, Clone)]
+pub enum Created {
+    New(Order),
+    /// The same idempotency key and body were seen before: this is the order they created.
+    Replayed(Order),
+}
+
+/// The change a use case wants to make to one order, computed from the order as stored.
+pub type UpdateFn<'a> = dyn FnMut(&Order) -> Result<Order, RuleError> + 'a;
+
+/// The storage operations the service needs. Kept narrow so another engine can implement it.
+pub trait OrderStore: Send + Sync {
+    /// Stores a new order (allocating its number and resolving its customer) in one transaction.
+    fn create_order(&self, new: &NewOrder) -> Result<Created, StoreError>;
+    /// Loads an order by number.
+    fn get_order(&self, number: u64) -> Result<Order, StoreError>;
+    /// Applies `f` to the stored order atomically with its indexes; `f` may run more than once.
+    fn update_order(&self, number: u64, f: &mut UpdateFn<'_>) -> Result<Order, StoreError>;
+    /// One page of orders through an index.
+    fn list_orders(&self, q: &ListQuery) -> Result<ListPage, StoreError>;
+    /// Status counters.
+    fn counts(&self) -> Result<Counts, StoreError>;
+    /// Customers matching a search (or the newest, for an empty query).
+    fn customers(&self, q: &str, limit: usize) -> Result<Vec<CustomerRecord>, StoreError>;
+    /// One customer.
+    fn customer(&self, id: CustomerId) -> Result<CustomerRecord, StoreError>;
+    /// Stores an API token by the hash of its secret.
+    fn put_token(&self, hash: [u8; 32], record: &TokenRecord) -> Result<(), StoreError>;
+    /// Finds a token by the hash of its secret.
+    fn find_token(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Marks a token revoked.
+    fn revoke_token(&self, id: Uuid) -> Result<(), StoreError>;
+    /// A store setting.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Changes a store setting.
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// The group-commit handle: await it before acknowledging a write.
+    fn durability(&self) -> &durability::GroupCommit;
+}

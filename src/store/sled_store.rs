@@ -1,0 +1,815 @@
+//! The sled implementation of [`OrderStore`].
+//!
+//! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
+//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 number → ∅), `vocab` (term → ∅),
+//! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
+//! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
+//! `tokens` (sha256 → record), `settings` (key → value).
+
+use super::codec::{decode, decode_u64, encode};
+use super::durability::GroupCommit;
+use super::keys::{self, IndexFields, Partition, SortField};
+use super::*;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::transaction::Transactional;
+use sled::Tree;
+use std::collections::{BTreeSet, BinaryHeap, HashSet};
+use std::ops::Bound;
+use std::path::Path;
+
+/// Most index entries one list request may examine before it returns what it has with a cursor.
+pub const SCAN_BUDGET: usize = 20_000;
+/// Most terms a search word may expand to before the search falls back to a bounded index scan.
+const MAX_EXPANSION: usize = 64;
+/// Most matches a search sorts in memory when sorted by something other than date.
+const SORT_CAP: usize = 2_000;
+
+const FIRST_NUMBER: u64 = 1001;
+
+/// The sled-backed store.
+pub struct SledStore {
+    db: sled::Db,
+    orders: Tree,
+    summaries: Tree,
+    order_ids: Tree,
+    idx: Tree,
+    terms: Tree,
+    vocab: Tree,
+    customers: Tree,
+    customer_keys: Tree,
+    customer_terms: Tree,
+    meta: Tree,
+    idempotency: Tree,
+    tokens: Tree,
+    settings: Tree,
+    commit: GroupCommit,
+}
+
+type Tx<T> = ConflictableTransactionResult<T, StoreError>;
+
+fn abort<T>(e: StoreError) -> Tx<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Db(e),
+    }
+}
+
+fn lift<T>(r: Result<T, StoreError>) -> Tx<T> {
+    r.map_err(ConflictableTransactionError::Abort)
+}
+
+/// Views of the trees an order write touches, in a fixed order.
+struct OrderTx<'a> {
+    orders: &'a TransactionalTree,
+    summaries: &'a TransactionalTree,
+    order_ids: &'a TransactionalTree,
+    idx: &'a TransactionalTree,
+    terms: &'a TransactionalTree,
+    vocab: &'a TransactionalTree,
+    customers: &'a TransactionalTree,
+    customer_keys: &'a TransactionalTree,
+    customer_terms: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+    idempotency: &'a TransactionalTree,
+}
+
+fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
+    vec![
+        b"c:all".to_vec(),
+        format!("c:test:{}", u8::from(f.test)).into_bytes(),
+        format!("c:ps:{}", f.payment.code()).into_bytes(),
+        format!("c:fs:{}", f.fulfillment.code()).into_bytes(),
+    ]
+}
+
+fn bump(t: &TransactionalTree, key: &[u8], delta: i64) -> Tx<()> {
+    let cur = match t.get(key)? {
+        Some(v) => lift(decode_u64("counter", &v))?,
+        None => 0,
+    };
+    let next = if delta < 0 {
+        cur.saturating_sub(delta.unsigned_abs())
+    } else {
+        cur + delta as u64
+    };
+    t.insert(key, &next.to_be_bytes())?;
+    Ok(())
+}
+
+fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    keys::terms_of_text(&c.name, &mut out);
+    keys::terms_of_text(&c.email, &mut out);
+    let d = keys::digits(&c.phone);
+    if !d.is_empty() {
+        out.insert(d);
+    }
+    out
+}
+
+fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
+    let mut k = term.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl OrderTx<'_> {
+    /// Writes an order and brings every derived entry (summary, indexes, terms, counters,
+    /// customer order counts) from `old`'s state to `new`'s.
+    fn write_order(&self, old: Option<&Order>, new: &Order) -> Tx<()> {
+        let number = new.number.to_be_bytes();
+        self.orders.insert(&number, lift(encode(new))?)?;
+        let summary = Summary::of(new);
+        self.summaries.insert(&number, lift(encode(&summary))?)?;
+        let new_f = IndexFields::of(new);
+        let old_f = old.map(IndexFields::of);
+        let new_keys = keys::index_keys(&new_f);
+        let old_keys = old_f.as_ref().map(keys::index_keys).unwrap_or_default();
+        for k in old_keys.difference(&new_keys) {
+            self.idx.remove(k.as_slice())?;
+        }
+        for k in new_keys.difference(&old_keys) {
+            self.idx.insert(k.as_slice(), &[])?;
+        }
+        let new_terms = keys::order_terms(new);
+        let old_terms = old.map(keys::order_terms).unwrap_or_default();
+        for t in old_terms.difference(&new_terms) {
+            self.terms.remove(keys::term_key(t, new.number))?;
+        }
+        for t in new_terms.difference(&old_terms) {
+            self.terms.insert(keys::term_key(t, new.number), &[])?;
+            self.vocab.insert(t.as_bytes(), &[])?;
+        }
+        let old_counters = old_f.as_ref().map(counter_keys).unwrap_or_default();
+        let new_counters = counter_keys(&new_f);
+        for k in &old_counters {
+            if !new_counters.contains(k) {
+                bump(self.meta, k, -1)?;
+            }
+        }
+        for k in &new_counters {
+            if !old_counters.contains(k) {
+                bump(self.meta, k, 1)?;
+            }
+        }
+        if let Some(old) = old {
+            if old.customer.id != new.customer.id {
+                self.adjust_customer_orders(old.customer.id, -1)?;
+                self.adjust_customer_orders(new.customer.id, 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn adjust_customer_orders(&self, id: CustomerId, delta: i64) -> Tx<()> {
+        if let Some(bytes) = self.customers.get(id.0.as_bytes())? {
+            let mut c: CustomerRecord = lift(decode("customer", &bytes))?;
+            c.orders_count = if delta < 0 {
+                c.orders_count.saturating_sub(1)
+            } else {
+                c.orders_count + 1
+            };
+            self.customers.insert(id.0.as_bytes(), lift(encode(&c))?)?;
+        }
+        Ok(())
+    }
+
+    fn put_customer(&self, old: Option<&CustomerRecord>, c: &CustomerRecord) -> Tx<()> {
+        self.customers.insert(c.id.0.as_bytes(), lift(encode(c))?)?;
+        let new_terms = customer_terms_of(c);
+        let old_terms = old.map(customer_terms_of).unwrap_or_default();
+        for t in old_terms.difference(&new_terms) {
+            self.customer_terms.remove(customer_term_key(t, c.id))?;
+        }
+        for t in new_terms.difference(&old_terms) {
+            self.customer_terms.insert(customer_term_key(t, c.id), &[])?;
+        }
+        if !c.email.is_empty() {
+            self.customer_keys
+                .insert(format!("e:{}", c.email).as_bytes(), c.id.0.as_bytes())?;
+        }
+        let d = keys::digits(&c.phone);
+        if !d.is_empty() {
+            self.customer_keys
+                .insert(format!("p:{d}").as_bytes(), c.id.0.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Finds the customer by email (or phone when there is no email), creating one if new.
+    fn resolve_customer(&self, new: &NewOrder) -> Tx<CustomerId> {
+        let v = &new.valid;
+        let key = if !v.customer_email.is_empty() {
+            format!("e:{}", v.customer_email)
+        } else {
+            format!("p:{}", keys::digits(&v.customer_phone))
+        };
+        let existing = match self.customer_keys.get(key.as_bytes())? {
+            Some(id) => {
+                let id = uuid::Uuid::from_slice(&id)
+                    .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(format!("customer key: {e}"))))?;
+                match self.customers.get(id.as_bytes())? {
+                    Some(b) => Some(lift(decode::<CustomerRecord>("customer", &b))?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let (old, mut rec) = match existing {
+            Some(c) => (Some(c.clone()), c),
+            None => (
+                None,
+                CustomerRecord {
+                    id: new.new_customer_id,
+                    name: v.customer_name.clone(),
+                    email: v.customer_email.clone(),
+                    phone: v.customer_phone.clone(),
+                    created_at: new.now,
+                    orders_count: 0,
+                },
+            ),
+        };
+        // The latest checkout's contact details are the freshest.
+        rec.name = v.customer_name.clone();
+        if !v.customer_phone.is_empty() {
+            rec.phone = v.customer_phone.clone();
+        }
+        if !v.customer_email.is_empty() {
+            rec.email = v.customer_email.clone();
+        }
+        rec.orders_count += 1;
+        self.put_customer(old.as_ref(), &rec)?;
+        Ok(rec.id)
+    }
+
+    fn get_order(&self, number: u64) -> Tx<Order> {
+        match self.orders.get(number.to_be_bytes())? {
+            Some(b) => lift(decode("order", &b)),
+            None => abort(StoreError::NotFound(format!("order {number}"))),
+        }
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) a store in `dir`. Fails with a clear message when another process
+    /// holds the directory.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Durability(format!("cannot create {}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    StoreError::Durability(format!(
+                        "the data directory {} is in use by another orderdeck process ({io})",
+                        dir.display()
+                    ))
+                }
+                other => StoreError::Db(other),
+            })?;
+        let t = |name: &str| db.open_tree(name);
+        let flush_db = db.clone();
+        let commit = GroupCommit::start(Box::new(move || {
+            flush_db.flush().map(|_| ()).map_err(|e| e.to_string())
+        }));
+        Ok(SledStore {
+            orders: t("orders")?,
+            summaries: t("summaries")?,
+            order_ids: t("order_ids")?,
+            idx: t("idx")?,
+            terms: t("terms")?,
+            vocab: t("vocab")?,
+            customers: t("customers")?,
+            customer_keys: t("customer_keys")?,
+            customer_terms: t("customer_terms")?,
+            meta: t("meta")?,
+            idempotency: t("idempotency")?,
+            tokens: t("tokens")?,
+            settings: t("settings")?,
+            db,
+            commit,
+        })
+    }
+
+    /// Flushes everything to disk now (command-line tools, shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    fn order_tx<A>(
+        &self,
+        f: impl Fn(&OrderTx<'_>) -> Tx<A>,
+    ) -> Result<A, StoreError> {
+        let trees: [&Tree; 11] = [
+            &self.orders,
+            &self.summaries,
+            &self.order_ids,
+            &self.idx,
+            &self.terms,
+            &self.vocab,
+            &self.customers,
+            &self.customer_keys,
+            &self.customer_terms,
+            &self.meta,
+            &self.idempotency,
+        ];
+        trees[..]
+            .transaction(|v: &Vec<TransactionalTree>| {
+                let tx = OrderTx {
+                    orders: &v[0],
+                    summaries: &v[1],
+                    order_ids: &v[2],
+                    idx: &v[3],
+                    terms: &v[4],
+                    vocab: &v[5],
+                    customers: &v[6],
+                    customer_keys: &v[7],
+                    customer_terms: &v[8],
+                    meta: &v[9],
+                    idempotency: &v[10],
+                };
+                f(&tx)
+            })
+            .map_err(tx_err)
+    }
+
+    fn summary(&self, number: u64) -> Result<Option<Summary>, StoreError> {
+        match self.summaries.get(number.to_be_bytes())? {
+            Some(b) => Ok(Some(decode("summary", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn matches_filters(q: &ListQuery, s: &Summary) -> bool {
+        q.payment.is_none_or(|p| p == s.payment_status)
+            && q.fulfillment.is_none_or(|f| f == s.fulfillment_status)
+            && q.test.is_none_or(|t| t == s.test)
+            && q.created_from.is_none_or(|from| s.created_at >= from)
+            && q.created_before.is_none_or(|to| s.created_at < to)
+    }
+
+    fn matches_words(words: &[String], s: &Summary) -> bool {
+        words
+            .iter()
+            .all(|w| s.terms.iter().any(|t| t.starts_with(w.as_str())))
+    }
+
+    /// A list straight off one index (no search words, or too broad ones checked row by row).
+    fn list_by_index(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
+        let part = if let Some(p) = q.payment {
+            Partition::Payment(p)
+        } else if let Some(f) = q.fulfillment {
+            Partition::Fulfillment(f)
+        } else if let Some(t) = q.test {
+            Partition::Test(t)
+        } else {
+            Partition::All
+        };
+        let prefix = keys::index_prefix(q.sort, part);
+        let mut lo = Bound::Included(prefix.clone());
+        let mut hi = match prefix_end(&prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        if q.sort == SortField::Created {
+            if let Some(from) = q.created_from {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&keys::time_key(from));
+                lo = Bound::Included(k);
+            }
+            if let Some(to) = q.created_before {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&keys::time_key(to));
+                hi = Bound::Excluded(k);
+            }
+        }
+        if let Some(c) = &q.cursor {
+            let key = c
+                .strip_prefix('k')
+                .and_then(|h| hex::decode(h).ok())
+                .filter(|k| k.starts_with(&prefix) && k.len() >= prefix.len() + 8)
+                .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this list".into()))?;
+            if q.desc {
+                hi = Bound::Excluded(key);
+            } else {
+                lo = Bound::Excluded(key);
+            }
+        }
+        let iter = self.idx.range::<Vec<u8>, _>((lo, hi));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if q.desc {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        let mut rows = Vec::new();
+        let mut last_key: Option<Vec<u8>> = None;
+        let mut examined = 0usize;
+        for item in iter {
+            let (k, _) = item?;
+            examined += 1;
+            if examined > SCAN_BUDGET {
+                // Bounded work per request: hand back what we have and where to go on.
+                return Ok(ListPage {
+                    orders: rows,
+                    next_cursor: last_key.map(|k| format!("k{}", hex::encode(k))),
+                });
+            }
+            let number = keys::number_of_key(&k)
+                .ok_or_else(|| StoreError::Corrupt("index key without a number".into()))?;
+            let s = self
+                .summary(number)?
+                .ok_or_else(|| StoreError::Corrupt(format!("index names missing order {number}")))?;
+            if Self::matches_filters(q, &s) && Self::matches_words(words, &s) {
+                if rows.len() == q.limit {
+                    return Ok(ListPage {
+                        orders: rows,
+                        next_cursor: last_key.map(|k| format!("k{}", hex::encode(k))),
+                    });
+                }
+                rows.push(s);
+            }
+            last_key = Some(k.to_vec());
+        }
+        Ok(ListPage {
+            orders: rows,
+            next_cursor: None,
+        })
+    }
+
+    /// Terms in the vocabulary starting with `word`, up to `max + 1`.
+    fn expand(&self, word: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.vocab.scan_prefix(word.as_bytes()) {
+            let (k, _) = item?;
+            out.push(String::from_utf8_lossy(&k).into_owned());
+            if out.len() > max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Search: merge the posting lists of the most selective word's terms in number order.
+    fn search(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
+        let mut best: Option<Vec<String>> = None;
+        for w in words {
+            let terms = self.expand(w, MAX_EXPANSION)?;
+            if terms.is_empty() {
+                if q.cursor.as_deref().is_some_and(|c| !c.starts_with('s') && !c.starts_with('o')) {
+                    return Err(StoreError::BadCursor("The cursor does not belong to this search".into()));
+                }
+                return Ok(ListPage { orders: Vec::new(), next_cursor: None });
+            }
+            if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
+                best = Some(terms);
+            }
+        }
+        let driver = best.unwrap_or_default();
+        if driver.len() > MAX_EXPANSION {
+            // Every word is very short: walk the chosen index and check each row (bounded).
+            return self.list_by_index(q, words);
+        }
+        let by_date = matches!(q.sort, SortField::Created | SortField::Number);
+        let (desc, cursor_number, offset) = if by_date {
+            let n = match &q.cursor {
+                Some(c) => Some(
+                    c.strip_prefix('s')
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this search".into()))?,
+                ),
+                None => None,
+            };
+            (q.desc, n, 0)
+        } else {
+            let off = match &q.cursor {
+                Some(c) => c
+                    .strip_prefix('o')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n <= SORT_CAP)
+                    .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this search".into()))?,
+                None => 0,
+            };
+            (true, None, off)
+        };
+        let mut iters: Vec<Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>> =
+            Vec::new();
+        for t in &driver {
+            let start = keys::term_key(t, 0);
+            let end = keys::term_key(t, u64::MAX);
+            let (lo, hi) = match (cursor_number, desc) {
+                (Some(n), true) => (Bound::Included(start), Bound::Excluded(keys::term_key(t, n))),
+                (Some(n), false) => (Bound::Excluded(keys::term_key(t, n)), Bound::Included(end)),
+                (None, _) => (Bound::Included(start), Bound::Included(end)),
+            };
+            let r = self.terms.range::<Vec<u8>, _>((lo, hi));
+            iters.push(if desc { Box::new(r.rev()) } else { Box::new(r) });
+        }
+        // k-way merge on order number.
+        let mut heap = BinaryHeap::new();
+        let key_num = |k: &[u8]| keys::number_of_key(k);
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some(item) = it.next() {
+                let (k, _) = item?;
+                if let Some(n) = key_num(&k) {
+                    heap.push(if desc { (n, i) } else { (u64::MAX - n, i) });
+                }
+            }
+        }
+        let limit = if by_date { q.limit } else { SORT_CAP };
+        let mut rows: Vec<Summary> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut examined = 0usize;
+        let mut last_number = None;
+        while let Some((hk, i)) = heap.pop() {
+            let n = if desc { hk } else { u64::MAX - hk };
+            if let Some(item) = iters[i].next() {
+                let (k, _) = item?;
+                if let Some(m) = key_num(&k) {
+                    heap.push(if desc { (m, i) } else { (u64::MAX - m, i) });
+                }
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            examined += 1;
+            if examined > SCAN_BUDGET {
+                if by_date {
+                    return Ok(ListPage {
+                        orders: rows,
+                        next_cursor: last_number.map(|n| format!("s{n}")),
+                    });
+                }
+                return Err(StoreError::TooBroad(
+                    "The search matches too many orders to sort this way; refine it or sort by date".into(),
+                ));
+            }
+            let Some(s) = self.summary(n)? else { continue };
+            if Self::matches_filters(q, &s) && Self::matches_words(words, &s) {
+                if rows.len() == limit {
+                    if by_date {
+                        return Ok(ListPage {
+                            orders: rows,
+                            next_cursor: last_number.map(|n| format!("s{n}")),
+                        });
+                    }
+                    return Err(StoreError::TooBroad(format!(
+                        "The search matches more than {SORT_CAP} orders; refine it or sort by date"
+                    )));
+                }
+                rows.push(s);
+            }
+            last_number = Some(n);
+        }
+        if by_date {
+            return Ok(ListPage { orders: rows, next_cursor: None });
+        }
+        let sort_key = |s: &Summary| -> Vec<u8> {
+            let f = IndexFields {
+                number: s.number,
+                created_at: s.created_at,
+                total: s.total,
+                payment: s.payment_status,
+                fulfillment: s.fulfillment_status,
+                test: s.test,
+                customer_name: s.customer_name.clone(),
+            };
+            let mut k = keys::sort_bytes(q.sort, &f);
+            k.extend_from_slice(&s.number.to_be_bytes());
+            k
+        };
+        rows.sort_by_cached_key(sort_key);
+        if q.desc {
+            rows.reverse();
+        }
+        let total = rows.len();
+        let page: Vec<Summary> = rows.into_iter().skip(offset).take(q.limit).collect();
+        let next = offset + page.len();
+        Ok(ListPage {
+            orders: page,
+            next_cursor: (next < total).then(|| format!("o{next}")),
+        })
+    }
+}
+
+impl OrderStore for SledStore {
+    fn create_order(&self, new: &NewOrder) -> Result<Created, StoreError> {
+        self.order_tx(|tx| {
+            if let Some((key, hash)) = &new.idempotency {
+                if let Some(prev) = tx.idempotency.get(key.as_bytes())? {
+                    let (prev_hash, number): (Vec<u8>, u64) = lift(decode("idempotency", &prev))?;
+                    if prev_hash.as_slice() != hash.as_slice() {
+                        return abort(StoreError::Conflict(
+                            "This Idempotency-Key was already used with a different request body".into(),
+                        ));
+                    }
+                    return Ok(Created::Replayed(tx.get_order(number)?));
+                }
+            }
+            if new.only_before_real_orders {
+                let real = match tx.meta.get(b"c:test:0")? {
+                    Some(v) => lift(decode_u64("counter", &v))?,
+                    None => 0,
+                };
+                if real > 0 {
+                    return abort(StoreError::Rejected(RuleError::TestOrdersClosed));
+                }
+            }
+            let number = match tx.meta.get(b"next_number")? {
+                Some(v) => lift(decode_u64("next number", &v))?,
+                None => FIRST_NUMBER,
+            };
+            tx.meta.insert(b"next_number", &(number + 1).to_be_bytes())?;
+            let customer_id = tx.resolve_customer(new)?;
+            let ids = crate::domain::intake::NewOrderIds {
+                order_id: new.order_id,
+                number,
+                customer_id,
+                item_ids: new.item_ids.clone(),
+                payment_id: new.payment_id,
+            };
+            let order = new.valid.build(&ids, &new.store_currency, new.now, &new.actor);
+            tx.order_ids.insert(order.id.0.as_bytes(), &number.to_be_bytes())?;
+            tx.write_order(None, &order)?;
+            if let Some((key, hash)) = &new.idempotency {
+                tx.idempotency
+                    .insert(key.as_bytes(), lift(encode(&(hash.to_vec(), number)))?)?;
+            }
+            Ok(Created::New(order))
+        })
+    }
+
+    fn get_order(&self, number: u64) -> Result<Order, StoreError> {
+        match self.orders.get(number.to_be_bytes())? {
+            Some(b) => decode("order", &b),
+            None => Err(StoreError::NotFound(format!("Order {number}"))),
+        }
+    }
+
+    fn update_order(&self, number: u64, f: &mut UpdateFn<'_>) -> Result<Order, StoreError> {
+        let f = std::cell::RefCell::new(f);
+        self.order_tx(|tx| {
+            let old = tx.get_order(number)?;
+            let new = match (f.borrow_mut())(&old) {
+                Ok(o) => o,
+                Err(e) => return abort(StoreError::Rejected(e)),
+            };
+            tx.write_order(Some(&old), &new)?;
+            Ok(new)
+        })
+    }
+
+    fn list_orders(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
+        let words = keys::query_terms(&q.q);
+        if words.is_empty() {
+            self.list_by_index(q, &[])
+        } else {
+            self.search(q, &words)
+        }
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let get = |k: &str| -> Result<u64, StoreError> {
+            match self.meta.get(k.as_bytes())? {
+                Some(v) => decode_u64("counter", &v),
+                None => Ok(0),
+            }
+        };
+        let mut c = Counts {
+            all: get("c:all")?,
+            test: get("c:test:1")?,
+            real: get("c:test:0")?,
+            ..Counts::default()
+        };
+        for p in PaymentStatus::ALL {
+            c.payment.insert(*p, get(&format!("c:ps:{}", p.code()))?);
+        }
+        for f in FulfillmentStatus::ALL {
+            c.fulfillment.insert(*f, get(&format!("c:fs:{}", f.code()))?);
+        }
+        Ok(c)
+    }
+
+    fn customers(&self, q: &str, limit: usize) -> Result<Vec<CustomerRecord>, StoreError> {
+        let words = keys::query_terms(q);
+        let mut out = Vec::new();
+        let Some(first) = words.iter().max_by_key(|w| w.len()) else {
+            for item in self.customers.iter().rev().take(limit) {
+                let (_, v) = item?;
+                out.push(decode("customer", &v)?);
+            }
+            return Ok(out);
+        };
+        let mut seen = HashSet::new();
+        for (examined, item) in self.customer_terms.scan_prefix(first.as_bytes()).enumerate() {
+            if examined > SCAN_BUDGET || out.len() >= limit {
+                break;
+            }
+            let (k, _) = item?;
+            let Some(id) = k.get(k.len().saturating_sub(16)..).and_then(|b| uuid::Uuid::from_slice(b).ok()) else {
+                continue;
+            };
+            if !seen.insert(id) {
+                continue;
+            }
+            let c = self.customer(CustomerId(id))?;
+            let terms = customer_terms_of(&c);
+            if words.iter().all(|w| terms.iter().any(|t| t.starts_with(w.as_str()))) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    fn customer(&self, id: CustomerId) -> Result<CustomerRecord, StoreError> {
+        match self.customers.get(id.0.as_bytes())? {
+            Some(b) => decode("customer", &b),
+            None => Err(StoreError::NotFound(format!("Customer {id}"))),
+        }
+    }
+
+    fn put_token(&self, hash: [u8; 32], record: &TokenRecord) -> Result<(), StoreError> {
+        self.tokens.insert(hash, encode(record)?)?;
+        Ok(())
+    }
+
+    fn find_token(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        match self.tokens.get(hash)? {
+            Some(b) => Ok(Some(decode("token", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut out: Vec<TokenRecord> = Vec::new();
+        for item in self.tokens.iter() {
+            let (_, v) = item?;
+            out.push(decode("token", &v)?);
+        }
+        out.sort_by_key(|t| t.created_at);
+        Ok(out)
+    }
+
+    fn revoke_token(&self, id: uuid::Uuid) -> Result<(), StoreError> {
+        for item in self.tokens.iter() {
+            let (k, v) = item?;
+            let mut t: TokenRecord = decode("token", &v)?;
+            if t.id == id {
+                t.revoked = true;
+                self.tokens.insert(k, encode(&t)?)?;
+                return Ok(());
+            }
+        }
+        Err(StoreError::NotFound(format!("Token {id}")))
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .settings
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.settings.insert(key.as_bytes(), value.as_bytes())?;
+        Ok(())
+    }
+
+    fn durability(&self) -> &GroupCommit {
+        &self.commit
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        self.commit.stop();
+        let _ = self.db.flush();
+    }
+}

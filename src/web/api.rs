@@ -1,0 +1,675 @@
+//! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
+
+use super::error::ApiError;
+use super::views;
+use crate::domain::intake::OrderDraft;
+use crate::domain::money::parse_amount;
+use crate::domain::workflow::{ManualFulfillInput, RefundInput, ShipmentEdit};
+use crate::domain::{
+    Actor, Command, CustomerId, FulfillmentStatus, ItemId, ItemQty, NoteId, PaymentStatus,
+    ShipmentId, ShipmentStatus, ShippingPoint,
+};
+use crate::service::{body_hash, Service};
+use crate::store::{ListQuery, SortField};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+
+/// Largest request body the API reads.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The caller of an API request, authenticated by its bearer token.
+pub struct ApiCaller(pub Actor);
+
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
+    let service = req
+        .app_data::<web::Data<Service>>()
+        .ok_or_else(ApiError::unauthorized)?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
+    let secret = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .ok_or_else(ApiError::unauthorized)?;
+    match service.authenticate(secret)? {
+        Some(t) => Ok(ApiCaller(Actor::Token(t.name))),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// A request body read with a size limit; too large a body is a JSON 413.
+pub struct ApiBody(pub web::Bytes);
+
+/// How much of an oversized body is read (and dropped) so the client sees the 413.
+const MAX_DRAIN: usize = 32 * 1024 * 1024;
+
+impl FromRequest for ApiBody {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(_req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use futures_util::StreamExt;
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut buf = web::BytesMut::new();
+            let mut seen = 0usize;
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::malformed(format!("Could not read the request body: {e}")))?;
+                seen += chunk.len();
+                if seen > MAX_DRAIN {
+                    break;
+                }
+                if seen <= MAX_BODY {
+                    buf.extend_from_slice(&chunk);
+                }
+            }
+            if seen > MAX_BODY {
+                return Err(ApiError::too_large(format!(
+                    "The request body is larger than the limit of {} KiB",
+                    MAX_BODY / 1024
+                )));
+            }
+            Ok(ApiBody(buf.freeze()))
+        })
+    }
+}
+
+/// Parses a JSON body, naming the path of the field that is wrong. An empty body reads as `{}`.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::malformed(format!("Request body is not valid JSON for this call: {inner}"))
+        } else {
+            ApiError::malformed(format!("{path}: {inner}"))
+        }
+    })
+}
+
+fn number(raw: &str) -> Result<u64, ApiError> {
+    raw.trim_start_matches('#')
+        .parse::<u64>()
+        .map_err(|_| ApiError::not_found(format!("Order {raw} not found")))
+}
+
+fn money(field: &str, v: &Option<String>) -> Result<Option<Decimal>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(s) => parse_amount(s)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(field, e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemQtyJson {
+    item_id: String,
+    quantity: u32,
+}
+
+fn items(list: &[ItemQtyJson]) -> Result<Vec<ItemQty>, ApiError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, it)| {
+            if it.quantity == 0 {
+                return Err(ApiError::invalid(
+                    &format!("items[{i}].quantity"),
+                    "must be a positive integer",
+                ));
+            }
+            let id = it.item_id.parse::<uuid::Uuid>().map_err(|_| {
+                ApiError::from(crate::service::ServiceError::Rule(
+                    crate::domain::RuleError::UnknownItem {
+                        item_id: it.item_id.clone(),
+                    },
+                ))
+            })?;
+            Ok(ItemQty {
+                item_id: ItemId(id),
+                quantity: it.quantity,
+            })
+        })
+        .collect()
+}
+
+fn order_response(status: actix_web::http::StatusCode, o: &crate::domain::Order) -> HttpResponse {
+    HttpResponse::build(status).json(views::order(o))
+}
+
+fn ok(o: &crate::domain::Order) -> HttpResponse {
+    order_response(actix_web::http::StatusCode::OK, o)
+}
+
+async fn create_order(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    req: HttpRequest,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let draft: OrderDraft = parse(&body.0)?;
+    let idem = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
+                })?;
+            // The key's meaning is the request as parsed, so formatting differences don't conflict.
+            let canonical = serde_json::to_vec(&draft).unwrap_or_else(|_| body.0.to_vec());
+            Some((key.to_string(), body_hash(&canonical)))
+        }
+    };
+    let (order, _replayed) = svc.place_order(&draft, caller.0, idem).await?;
+    Ok(order_response(actix_web::http::StatusCode::CREATED, &order))
+}
+
+async fn get_order(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let n = number(&path)?;
+    Ok(ok(&svc.order(n)?))
+}
+
+fn parse_time(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default());
+    }
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::malformed(format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"))
+        })
+}
+
+/// Reads the list parameters shared by the API and the orders page.
+pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery::default();
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    if let Some(v) = get("q") {
+        if v.chars().count() > 200 {
+            return Err(ApiError::malformed("q must be at most 200 characters"));
+        }
+        q.q = v.to_string();
+    }
+    if let Some(v) = get("payment_status") {
+        q.payment = Some(PaymentStatus::parse(v).ok_or_else(|| {
+            ApiError::malformed(format!("payment_status {v:?} is not one of {}", names(PaymentStatus::ALL.iter().map(|s| s.as_str()))))
+        })?);
+    }
+    if let Some(v) = get("fulfillment_status") {
+        q.fulfillment = Some(FulfillmentStatus::parse(v).ok_or_else(|| {
+            ApiError::malformed(format!("fulfillment_status {v:?} is not one of {}", names(FulfillmentStatus::ALL.iter().map(|s| s.as_str()))))
+        })?);
+    }
+    if let Some(v) = get("test") {
+        q.test = Some(match v {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(ApiError::malformed("test must be true or false")),
+        });
+    }
+    if let Some(v) = get("created_from") {
+        q.created_from = Some(parse_time("created_from", v, false)?);
+    }
+    if let Some(v) = get("created_to") {
+        q.created_before = Some(parse_time("created_to", v, true)?);
+    }
+    if let Some(v) = get("sort") {
+        let (desc, name) = match v.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, v),
+        };
+        q.sort = SortField::parse(name).ok_or_else(|| {
+            ApiError::malformed(format!(
+                "sort {v:?} is not one of {} (prefix - for descending)",
+                names(SortField::ALL.iter().map(|s| s.as_str()))
+            ))
+        })?;
+        q.desc = desc;
+    }
+    if let Some(v) = get("limit") {
+        q.limit = v
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=200).contains(l))
+            .ok_or_else(|| ApiError::malformed("limit must be a whole number from 1 to 200"))?;
+    }
+    if let Some(v) = get("cursor") {
+        q.cursor = Some(v.to_string());
+    }
+    Ok(q)
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    it.collect::<Vec<_>>().join(", ")
+}
+
+async fn list_orders(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = list_query(&params)?;
+    let page = svc.list(&q)?;
+    let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
+}
+
+async fn list_customers(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = params.get("q").map(String::as_str).unwrap_or("");
+    if q.chars().count() > 200 {
+        return Err(ApiError::malformed("q must be at most 200 characters"));
+    }
+    let list = svc.customers(q, 50)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "customers": list.iter().map(views::customer).collect::<Vec<_>>()
+    })))
+}
+
+async fn run(
+    svc: &Service,
+    raw_number: &str,
+    cmd: Command,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let n = number(raw_number)?;
+    Ok(ok(&svc.act(n, cmd, caller.0).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentBody {
+    #[serde(default)]
+    amount: Option<String>,
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+async fn record_payment(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: PaymentBody = parse(&body.0)?;
+    let cmd = Command::RecordPayment {
+        amount: money("amount", &b.amount)?,
+        reference: b.reference,
+    };
+    run(&svc, &path, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    #[serde(default)]
+    items: Vec<ItemQtyJson>,
+    #[serde(default)]
+    refund_shipping: Option<String>,
+    #[serde(default)]
+    adjustment_refund: Option<String>,
+    #[serde(default)]
+    adjustment_fee: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn refund(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: RefundBody = parse(&body.0)?;
+    let cmd = Command::Refund(RefundInput {
+        items: items(&b.items)?,
+        refund_shipping: money("refund_shipping", &b.refund_shipping)?.unwrap_or_default(),
+        adjustment_refund: money("adjustment_refund", &b.adjustment_refund)?.unwrap_or_default(),
+        adjustment_fee: money("adjustment_fee", &b.adjustment_fee)?.unwrap_or_default(),
+        reason: b.reason,
+    });
+    run(&svc, &path, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn dispatch(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let _: Empty = parse(&body.0)?;
+    run(&svc, &path, Command::Dispatch, caller).await
+}
+
+#[derive(Deserialize)]
+struct FulfillBody {
+    #[serde(rename = "type")]
+    kind: String,
+    items: Vec<ItemQtyJson>,
+    #[serde(default)]
+    shipping_point: Option<String>,
+    #[serde(default)]
+    carrier: Option<String>,
+    #[serde(default)]
+    tracking_number: Option<String>,
+}
+
+async fn fulfill(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: FulfillBody = parse(&body.0)?;
+    match b.kind.as_str() {
+        "manual" => {}
+        "carrier" => {
+            return Err(ApiError {
+                status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                code: "carrier_unavailable",
+                message: "Carrier fulfilment is not available: no carrier scripts are loaded".into(),
+                field: Some("type".into()),
+            })
+        }
+        other => {
+            return Err(ApiError::invalid(
+                "type",
+                format!("{other:?} is not one of manual, carrier"),
+            ))
+        }
+    }
+    let point = b.shipping_point.as_deref().unwrap_or("local");
+    let shipping_point = ShippingPoint::parse(point).ok_or_else(|| {
+        ApiError::invalid(
+            "shipping_point",
+            "must be one of local, international, in_store_pickup",
+        )
+    })?;
+    let cmd = Command::ManualFulfill(ManualFulfillInput {
+        items: items(&b.items)?,
+        shipping_point,
+        carrier: b.carrier,
+        tracking_number: b.tracking_number,
+    });
+    run(&svc, &path, cmd, caller).await
+}
+
+fn shipment_id(raw: &str) -> Result<ShipmentId, ApiError> {
+    raw.parse::<ShipmentId>()
+        .map_err(|_| ApiError::not_found(format!("No shipment {raw} in this order")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShipmentBody {
+    #[serde(default)]
+    carrier: Option<String>,
+    #[serde(default)]
+    tracking_number: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    expected_delivery: Option<Option<String>>,
+    #[serde(default)]
+    notify_customer: bool,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+async fn edit_shipment(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let (n, sid) = path.into_inner();
+    let b: ShipmentBody = parse(&body.0)?;
+    let status = match &b.status {
+        Some(s) => Some(ShipmentStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                format!(
+                    "must be one of {}",
+                    names(ShipmentStatus::ALL.iter().map(|s| s.as_str()))
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let expected_delivery = match b.expected_delivery {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) if s.trim().is_empty() => Some(None),
+        Some(Some(s)) => Some(Some(
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid("expected_delivery", "must be a date like 2026-12-24"))?,
+        )),
+    };
+    let cmd = Command::EditShipment {
+        shipment_id: shipment_id(&sid)?,
+        edit: ShipmentEdit {
+            carrier: b.carrier,
+            tracking_number: b.tracking_number,
+            status,
+            expected_delivery,
+            notify_customer: b.notify_customer,
+        },
+    };
+    run(&svc, &n, cmd, caller).await
+}
+
+async fn deliver_shipment(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let (n, sid) = path.into_inner();
+    let _: Empty = parse(&body.0)?;
+    let cmd = Command::DeliverShipment {
+        shipment_id: shipment_id(&sid)?,
+    };
+    run(&svc, &n, cmd, caller).await
+}
+
+async fn void_shipment(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let (n, sid) = path.into_inner();
+    let _: Empty = parse(&body.0)?;
+    let cmd = Command::VoidShipment {
+        shipment_id: shipment_id(&sid)?,
+    };
+    run(&svc, &n, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReturnBody {
+    items: Vec<ItemQtyJson>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn return_items(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: ReturnBody = parse(&body.0)?;
+    let cmd = Command::Return {
+        items: items(&b.items)?,
+        reason: b.reason,
+    };
+    run(&svc, &path, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    refund: bool,
+}
+
+async fn cancel(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: CancelBody = parse(&body.0)?;
+    let cmd = Command::Cancel {
+        reason: b.reason,
+        refund: b.refund,
+    };
+    run(&svc, &path, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    body: String,
+}
+
+async fn add_note(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: NoteBody = parse(&body.0)?;
+    run(&svc, &path, Command::AddNote { body: b.body }, caller).await
+}
+
+fn note_id(raw: &str) -> Result<NoteId, ApiError> {
+    raw.parse::<NoteId>()
+        .map_err(|_| ApiError::not_found(format!("No note {raw} on this order")))
+}
+
+async fn edit_note(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let (n, id) = path.into_inner();
+    let b: NoteBody = parse(&body.0)?;
+    let cmd = Command::EditNote {
+        id: note_id(&id)?,
+        body: b.body,
+    };
+    run(&svc, &n, cmd, caller).await
+}
+
+async fn delete_note(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (n, id) = path.into_inner();
+    let cmd = Command::DeleteNote { id: note_id(&id)? };
+    run(&svc, &n, cmd, caller).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerBody {
+    customer_id: String,
+}
+
+async fn change_customer(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: CustomerBody = parse(&body.0)?;
+    let n = number(&path)?;
+    let id = b
+        .customer_id
+        .parse::<CustomerId>()
+        .map_err(|_| ApiError::not_found(format!("Customer {} not found", b.customer_id)))?;
+    Ok(ok(&svc.change_customer(n, id, caller.0).await?))
+}
+
+async fn api_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("No such API endpoint"))
+}
+
+/// Registers the API under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let query = web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::malformed(format!("Bad query string: {e}")).into());
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(query)
+            .route("/orders", web::post().to(create_order))
+            .route("/orders", web::get().to(list_orders))
+            .route("/orders/{n}", web::get().to(get_order))
+            .route("/orders/{n}/payments", web::post().to(record_payment))
+            .route("/orders/{n}/refunds", web::post().to(refund))
+            .route("/orders/{n}/dispatch", web::post().to(dispatch))
+            .route("/orders/{n}/fulfillments", web::post().to(fulfill))
+            .route("/orders/{n}/shipments/{id}", web::patch().to(edit_shipment))
+            .route("/orders/{n}/shipments/{id}/deliver", web::post().to(deliver_shipment))
+            .route("/orders/{n}/shipments/{id}/void", web::post().to(void_shipment))
+            .route("/orders/{n}/returns", web::post().to(return_items))
+            .route("/orders/{n}/cancel", web::post().to(cancel))
+            .route("/orders/{n}/notes", web::post().to(add_note))
+            .route("/orders/{n}/notes/{id}", web::patch().to(edit_note))
+            .route("/orders/{n}/notes/{id}", web::delete().to(delete_note))
+            .route("/orders/{n}/customer", web::put().to(change_customer))
+            .route("/customers", web::get().to(list_customers))
+            .default_service(web::to(api_not_found)),
+    );
+}

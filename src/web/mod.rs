@@ -1,0 +1,12 @@
+//! The web layer: the JSON API (and, next to it, the pages). Thin: extract, call the service, answer.
+
+pub mod api;
+pub mod error;
+pub mod views;
+
+use actix_web::web;
+
+/// Registers every route; shared by `main` and the tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    api::configure(cfg);
+}
