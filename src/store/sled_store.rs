@@ -319,6 +319,12 @@ impl SledStore {
         Ok(())
     }
 
+    /// The underlying database, for sibling stores (accounts, outbox) that keep their own trees
+    /// and share this store's durability.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
