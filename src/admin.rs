@@ -65,10 +65,22 @@ fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
     reader.read_line(&mut line)?;
     let resp = match serde_json::from_str::<AdminRequest>(&line) {
         Ok(AdminRequest::TokenCreate { name }) => match service.create_token_blocking(&name) {
-            Ok(t) => AdminResponse { ok: true, token: Some(t.secret), error: None },
-            Err(e) => AdminResponse { ok: false, token: None, error: Some(e.to_string()) },
+            Ok(t) => AdminResponse {
+                ok: true,
+                token: Some(t.secret),
+                error: None,
+            },
+            Err(e) => AdminResponse {
+                ok: false,
+                token: None,
+                error: Some(e.to_string()),
+            },
         },
-        Err(e) => AdminResponse { ok: false, token: None, error: Some(format!("bad request: {e}")) },
+        Err(e) => AdminResponse {
+            ok: false,
+            token: None,
+            error: Some(format!("bad request: {e}")),
+        },
     };
     let mut w = stream;
     writeln!(w, "{}", serde_json::to_string(&resp).unwrap_or_default())?;
@@ -78,7 +90,11 @@ fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
 /// Sends a request to a running server's control socket.
 pub fn call(data_dir: &Path, req: &AdminRequest) -> std::io::Result<AdminResponse> {
     let mut stream = UnixStream::connect(socket_path(data_dir))?;
-    writeln!(stream, "{}", serde_json::to_string(req).map_err(std::io::Error::other)?)?;
+    writeln!(
+        stream,
+        "{}",
+        serde_json::to_string(req).map_err(std::io::Error::other)?
+    )?;
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(std::io::Error::other)

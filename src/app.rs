@@ -42,7 +42,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let _ = std::io::stdout().flush();
     let result = server.run().await;
     drop(admin);
-    store.flush().map_err(|e| std::io::Error::other(e.to_string()))?;
+    store
+        .flush()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     log::info!("stopped; all data flushed to disk");
     result
 }

@@ -8,13 +8,27 @@ use orderdeck::service::Service;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "orderdeck", version, about = "Self-hosted Orders dashboard for online-store merchants")]
+#[command(
+    name = "orderdeck",
+    version,
+    about = "Self-hosted Orders dashboard for online-store merchants"
+)]
 struct Cli {
     /// Address to listen on.
-    #[arg(long, env = "ORDERDECK_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "ORDERDECK_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     bind: String,
     /// Where orders, customers and settings are stored.
-    #[arg(long, env = "ORDERDECK_DATA_DIR", default_value = "data", global = true)]
+    #[arg(
+        long,
+        env = "ORDERDECK_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Folder of Rhai scripts overriding the embedded defaults.
     #[arg(long, env = "ORDERDECK_SCRIPTS_DIR", global = true)]
@@ -60,7 +74,9 @@ fn main() -> anyhow::Result<()> {
                 .block_on(app::serve(config))
                 .context("the server stopped with an error")?;
         }
-        Cmd::Token { command: TokenCmd::Create { name } } => {
+        Cmd::Token {
+            command: TokenCmd::Create { name },
+        } => {
             let secret = match app::open_store(&cli.data_dir) {
                 Ok(store) => {
                     let service = Service::new(store);
@@ -68,17 +84,26 @@ fn main() -> anyhow::Result<()> {
                 }
                 Err(open_err) => {
                     // The server holds the store: ask it over its control socket.
-                    let resp = admin::call(&cli.data_dir, &AdminRequest::TokenCreate { name: name.clone() })
-                        .with_context(|| format!("cannot open the store ({open_err}) nor reach a running server"))?;
+                    let resp = admin::call(
+                        &cli.data_dir,
+                        &AdminRequest::TokenCreate { name: name.clone() },
+                    )
+                    .with_context(|| {
+                        format!("cannot open the store ({open_err}) nor reach a running server")
+                    })?;
                     match (resp.ok, resp.token, resp.error) {
                         (true, Some(t), _) => t,
                         (_, _, e) => bail!("could not create the token: {}", e.unwrap_or_default()),
                     }
                 }
             };
-            println!("Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}");
+            println!(
+                "Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}"
+            );
         }
-        Cmd::Token { command: TokenCmd::List } => {
+        Cmd::Token {
+            command: TokenCmd::List,
+        } => {
             let store = app::open_store(&cli.data_dir)?;
             let service = Service::new(store);
             for t in service.tokens()? {

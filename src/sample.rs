@@ -25,28 +25,83 @@ const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Melbourne", "VIC", "3000", "AU"),
 ];
 const STREETS: &[&str] = &[
-    "Maple Avenue", "Oak Street", "Harbor Road", "King Street", "Elm Court", "Station Road",
-    "Mill Lane", "Park Drive",
+    "Maple Avenue",
+    "Oak Street",
+    "Harbor Road",
+    "King Street",
+    "Elm Court",
+    "Station Road",
+    "Mill Lane",
+    "Park Drive",
 ];
 /// (sku, name, variants, price, grams)
 const PRODUCTS: &[(&str, &str, &[&str], &str, u32)] = &[
-    ("TEE-ORG", "Organic Cotton T-Shirt", &["S / White", "M / Black", "L / Navy"], "24.00", 180),
-    ("HOOD-ZIP", "Zip Hoodie", &["M / Grey", "L / Forest"], "59.00", 620),
-    ("MUG-ENM", "Enamel Camp Mug", &["Cream", "Slate"], "16.50", 290),
+    (
+        "TEE-ORG",
+        "Organic Cotton T-Shirt",
+        &["S / White", "M / Black", "L / Navy"],
+        "24.00",
+        180,
+    ),
+    (
+        "HOOD-ZIP",
+        "Zip Hoodie",
+        &["M / Grey", "L / Forest"],
+        "59.00",
+        620,
+    ),
+    (
+        "MUG-ENM",
+        "Enamel Camp Mug",
+        &["Cream", "Slate"],
+        "16.50",
+        290,
+    ),
     ("BAG-CNV", "Canvas Tote Bag", &["Natural"], "19.00", 240),
     ("CAP-WOOL", "Wool Baseball Cap", &["One size"], "32.00", 110),
-    ("SOCK-MER", "Merino Hiking Socks", &["S", "M", "L"], "18.00", 90),
-    ("BTL-STL", "Steel Water Bottle", &["750 ml", "1 l"], "28.00", 380),
-    ("NB-DOT", "Dotted Notebook A5", &["Black", "Sand"], "14.00", 260),
+    (
+        "SOCK-MER",
+        "Merino Hiking Socks",
+        &["S", "M", "L"],
+        "18.00",
+        90,
+    ),
+    (
+        "BTL-STL",
+        "Steel Water Bottle",
+        &["750 ml", "1 l"],
+        "28.00",
+        380,
+    ),
+    (
+        "NB-DOT",
+        "Dotted Notebook A5",
+        &["Black", "Sand"],
+        "14.00",
+        260,
+    ),
     ("CNDL-SOY", "Soy Candle", &["Cedar", "Fig"], "22.00", 410),
-    ("SCRF-KNT", "Chunky Knit Scarf", &["Oat", "Rust"], "45.00", 350),
+    (
+        "SCRF-KNT",
+        "Chunky Knit Scarf",
+        &["Oat", "Rust"],
+        "45.00",
+        350,
+    ),
 ];
 const SHIPPING: &[(&str, &str)] = &[
     ("Standard shipping", "5.90"),
     ("Express shipping", "14.90"),
     ("Free shipping", "0.00"),
 ];
-const METHODS: &[&str] = &["card", "card", "card", "mobile", "cash_on_delivery", "money_transfer"];
+const METHODS: &[&str] = &[
+    "card",
+    "card",
+    "card",
+    "mobile",
+    "cash_on_delivery",
+    "money_transfer",
+];
 
 /// A random, realistic order as a storefront would send it.
 pub fn sample_order(test: bool) -> OrderDraft {
@@ -113,7 +168,11 @@ pub fn sample_order(test: bool) -> OrderDraft {
         customer: CustomerDraft {
             name,
             email,
-            phone: format!("+1 555 {:03} {:04}", rng.random_range(100..999), rng.random_range(0..9999)),
+            phone: format!(
+                "+1 555 {:03} {:04}",
+                rng.random_range(100..999),
+                rng.random_range(0..9999)
+            ),
         },
         shipping_address: address,
         billing_address: None,

@@ -79,7 +79,8 @@ pub fn body_hash(body: &[u8]) -> [u8; 32] {
 
 fn random_secret() -> Result<String, ServiceError> {
     let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).map_err(|e| ServiceError::BadRequest(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| ServiceError::BadRequest(format!("no randomness: {e}")))?;
     Ok(format!("od_{}", hex::encode(buf)))
 }
 
@@ -179,7 +180,12 @@ impl Service {
     }
 
     /// Runs one action on an order: the domain decides, the store applies atomically.
-    pub async fn act(&self, number: u64, cmd: Command, actor: Actor) -> Result<Order, ServiceError> {
+    pub async fn act(
+        &self,
+        number: u64,
+        cmd: Command,
+        actor: Actor,
+    ) -> Result<Order, ServiceError> {
         let ctx = Ctx::new(Utc::now(), actor, [Uuid::now_v7(), Uuid::now_v7()]);
         let order = self.store.update_order(number, &mut |current: &Order| {
             execute(current, &cmd, &ctx).map(|(next, _events)| next)

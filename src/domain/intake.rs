@@ -191,7 +191,10 @@ pub fn check_currency(field: &str, c: &str) -> Result<String, RuleError> {
     if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
         Ok(c)
     } else {
-        Err(RuleError::invalid(field, "must be a three-letter ISO 4217 code like \"USD\""))
+        Err(RuleError::invalid(
+            field,
+            "must be a three-letter ISO 4217 code like \"USD\"",
+        ))
     }
 }
 
@@ -210,7 +213,10 @@ impl OrderDraft {
             check_phone("customer.phone", &self.customer.phone)?
         };
         if customer_email.is_empty() && customer_phone.is_empty() {
-            return Err(RuleError::invalid("customer.email", "or customer.phone is required"));
+            return Err(RuleError::invalid(
+                "customer.email",
+                "or customer.phone is required",
+            ));
         }
         let shipping_address = address("shipping_address", &self.shipping_address)?;
         let billing_address = match &self.billing_address {
@@ -221,7 +227,10 @@ impl OrderDraft {
             return Err(RuleError::invalid("items", "must list at least one item"));
         }
         if self.items.len() > MAX_ITEMS {
-            return Err(RuleError::invalid("items", format!("must list at most {MAX_ITEMS} items")));
+            return Err(RuleError::invalid(
+                "items",
+                format!("must list at most {MAX_ITEMS} items"),
+            ));
         }
         let mut items = Vec::with_capacity(self.items.len());
         for (i, it) in self.items.iter().enumerate() {
@@ -273,7 +282,10 @@ impl OrderDraft {
         }
         let total = gross - discount;
         if total > MAX_AMOUNT {
-            return Err(RuleError::invalid("items", format!("total exceeds the maximum of {MAX_AMOUNT}")));
+            return Err(RuleError::invalid(
+                "items",
+                format!("total exceeds the maximum of {MAX_AMOUNT}"),
+            ));
         }
         let currency = match &self.currency {
             Some(c) => Some(check_currency("currency", c)?),

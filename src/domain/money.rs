@@ -26,7 +26,8 @@ pub enum MoneyError {
 pub fn parse_amount(s: &str) -> Result<Decimal, MoneyError> {
     let t = s.trim();
     let valid_chars = !t.is_empty()
-        && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
         && t.chars().filter(|c| *c == '.').count() <= 1;
     if !valid_chars {
         return Err(MoneyError::NotANumber);

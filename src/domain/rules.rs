@@ -22,9 +22,16 @@ pub enum RuleError {
     #[error("The refund amount must be greater than zero (it comes to {})", fmt(*amount))]
     RefundNotPositive { amount: Decimal },
     #[error("Refund of {requested} × {item} exceeds the {available} not yet refunded")]
-    RefundQuantityExceeds { item: String, requested: u32, available: u32 },
+    RefundQuantityExceeds {
+        item: String,
+        requested: u32,
+        available: u32,
+    },
     #[error("Refund shipping of {} exceeds the {} of shipping not yet refunded", fmt(*requested), fmt(*available))]
-    RefundShippingExceeds { requested: Decimal, available: Decimal },
+    RefundShippingExceeds {
+        requested: Decimal,
+        available: Decimal,
+    },
     #[error("No item {item_id} in this order")]
     UnknownItem { item_id: String },
     #[error("Item {item} is listed more than once")]
@@ -32,7 +39,11 @@ pub enum RuleError {
     #[error("Choose at least one item and a quantity")]
     NoItems,
     #[error("Cannot fulfil {requested} × {item}: only {available} not yet shipped")]
-    FulfillQuantityExceeds { item: String, requested: u32, available: u32 },
+    FulfillQuantityExceeds {
+        item: String,
+        requested: u32,
+        available: u32,
+    },
     #[error("International shipments need a carrier and a tracking number")]
     TrackingRequired,
     #[error("Only unfulfilled orders can be marked as dispatched; this order is {status}")]
@@ -44,11 +55,18 @@ pub enum RuleError {
     #[error("The shipment is {status}; it can no longer be changed")]
     ShipmentFinal { status: &'static str },
     #[error("A shipment cannot move from {from} to {to}")]
-    InvalidShipmentTransition { from: &'static str, to: &'static str },
+    InvalidShipmentTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("A carrier shipment can be voided only while awaiting shipment; this one is {status}")]
     CarrierShipmentHandled { status: &'static str },
     #[error("Cannot return {requested} × {item}: only {available} delivered and not yet returned")]
-    ReturnQuantityExceeds { item: String, requested: u32, available: u32 },
+    ReturnQuantityExceeds {
+        item: String,
+        requested: u32,
+        available: u32,
+    },
     #[error("Orders with shipped items cannot be canceled; void or cancel the shipments first")]
     CancelAfterShipment,
     #[error("The order is already canceled")]
@@ -153,11 +171,13 @@ pub fn clean_text(
             format!("must be at most {max_chars} characters"),
         ));
     }
-    if v
-        .chars()
+    if v.chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')))
     {
-        return Err(RuleError::invalid(field, "must not contain control characters"));
+        return Err(RuleError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }

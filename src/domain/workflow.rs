@@ -194,9 +194,11 @@ fn check_items(order: &Order, items: &[ItemQty]) -> Result<Vec<ItemQty>, RuleErr
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for iq in items {
-        let item = order.item(iq.item_id).ok_or_else(|| RuleError::UnknownItem {
-            item_id: iq.item_id.to_string(),
-        })?;
+        let item = order
+            .item(iq.item_id)
+            .ok_or_else(|| RuleError::UnknownItem {
+                item_id: iq.item_id.to_string(),
+            })?;
         if !seen.insert(iq.item_id) {
             return Err(RuleError::DuplicateItem {
                 item: item.name.clone(),
@@ -213,8 +215,10 @@ fn amount_field(field: &'static str, d: Decimal) -> Result<Decimal, RuleError> {
     check_amount(d).map_err(|e| RuleError::invalid(field, e.to_string()))
 }
 
-fn shipment<'a>(order: &'a Order, id: ShipmentId) -> Result<&'a Shipment, RuleError> {
-    order.shipment(id).ok_or_else(|| RuleError::ShipmentNotFound { id: id.to_string() })
+fn shipment(order: &Order, id: ShipmentId) -> Result<&Shipment, RuleError> {
+    order
+        .shipment(id)
+        .ok_or_else(|| RuleError::ShipmentNotFound { id: id.to_string() })
 }
 
 fn not_canceled(order: &Order, action: &'static str) -> Result<(), RuleError> {
@@ -274,7 +278,8 @@ pub fn decide(order: &Order, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, Rul
                 amount += item.unit_price * Decimal::from(iq.quantity);
             }
             let shipping = amount_field("refund_shipping", input.refund_shipping)?;
-            let shipping_left = (order.shipping.price - order.refunded_shipping()).max(Decimal::ZERO);
+            let shipping_left =
+                (order.shipping.price - order.refunded_shipping()).max(Decimal::ZERO);
             if shipping > shipping_left {
                 return Err(RuleError::RefundShippingExceeds {
                     requested: shipping,
@@ -318,8 +323,11 @@ pub fn decide(order: &Order, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, Rul
             not_canceled(order, "fulfilling")?;
             let items = check_fulfil_items(order, &input.items)?;
             let carrier = optional_text("carrier", input.carrier.as_deref(), MAX_SHORT_TEXT)?;
-            let tracking =
-                optional_text("tracking_number", input.tracking_number.as_deref(), MAX_SHORT_TEXT)?;
+            let tracking = optional_text(
+                "tracking_number",
+                input.tracking_number.as_deref(),
+                MAX_SHORT_TEXT,
+            )?;
             if input.shipping_point == ShippingPoint::International
                 && (carrier.is_none() || tracking.is_none())
             {
@@ -388,7 +396,10 @@ pub fn decide(order: &Order, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, Rul
             };
             if s.shipping_point == ShippingPoint::International {
                 let c = carrier.as_deref().or(s.carrier.as_deref()).unwrap_or("");
-                let t = tracking.as_deref().or(s.tracking_number.as_deref()).unwrap_or("");
+                let t = tracking
+                    .as_deref()
+                    .or(s.tracking_number.as_deref())
+                    .unwrap_or("");
                 if c.is_empty() || t.is_empty() {
                     return Err(RuleError::TrackingRequired);
                 }
@@ -396,7 +407,8 @@ pub fn decide(order: &Order, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, Rul
             let mut events = Vec::new();
             let changed_fields = (carrier.is_some() && carrier != s.carrier)
                 || (tracking.is_some() && tracking != s.tracking_number)
-                || (edit.expected_delivery.is_some() && edit.expected_delivery != Some(s.expected_delivery));
+                || (edit.expected_delivery.is_some()
+                    && edit.expected_delivery != Some(s.expected_delivery));
             if changed_fields {
                 events.push(Event::ShipmentEdited {
                     shipment_id: *shipment_id,
@@ -617,7 +629,10 @@ fn describe_items(order: &Order, items: &[ItemQty]) -> String {
     items
         .iter()
         .map(|iq| {
-            let name = order.item(iq.item_id).map(|i| i.name.as_str()).unwrap_or("?");
+            let name = order
+                .item(iq.item_id)
+                .map(|i| i.name.as_str())
+                .unwrap_or("?");
             format!("{} × {}", iq.quantity, name)
         })
         .collect::<Vec<_>>()
@@ -637,7 +652,14 @@ impl Order {
                         .as_ref()
                         .map(|r| format!(" (reference {r})"))
                         .unwrap_or_default();
-                    ("payment", format!("Payment of {} {} recorded{reference}", fmt(p.amount), self.currency))
+                    (
+                        "payment",
+                        format!(
+                            "Payment of {} {} recorded{reference}",
+                            fmt(p.amount),
+                            self.currency
+                        ),
+                    )
                 }
                 Event::Refunded(r) => {
                     self.refunds.push(r.clone());
@@ -657,7 +679,10 @@ impl Order {
                 }
                 Event::Dispatched { at } => {
                     self.dispatched_at = Some(*at);
-                    ("dispatch", "Order packed and ready for the carrier".to_string())
+                    (
+                        "dispatch",
+                        "Order packed and ready for the carrier".to_string(),
+                    )
                 }
                 Event::ShipmentCreated(s) => {
                     let how = match (&s.carrier, &s.tracking_number) {
@@ -683,11 +708,17 @@ impl Order {
                     if let Some(s) = self.shipments.iter_mut().find(|s| s.id == *shipment_id) {
                         if let Some(c) = carrier {
                             s.carrier = if c.is_empty() { None } else { Some(c.clone()) };
-                            parts.push(format!("carrier {}", if c.is_empty() { "cleared" } else { c }));
+                            parts.push(format!(
+                                "carrier {}",
+                                if c.is_empty() { "cleared" } else { c }
+                            ));
                         }
                         if let Some(t) = tracking_number {
                             s.tracking_number = if t.is_empty() { None } else { Some(t.clone()) };
-                            parts.push(format!("tracking number {}", if t.is_empty() { "cleared" } else { t }));
+                            parts.push(format!(
+                                "tracking number {}",
+                                if t.is_empty() { "cleared" } else { t }
+                            ));
                         }
                         if let Some(d) = expected_delivery {
                             s.expected_delivery = *d;
@@ -757,7 +788,10 @@ impl Order {
                     self.customer = to.clone();
                     (
                         "customer",
-                        format!("Customer changed from {} <{}> to {} <{}>", from.name, from.email, to.name, to.email),
+                        format!(
+                            "Customer changed from {} <{}> to {} <{}>",
+                            from.name, from.email, to.name, to.email
+                        ),
                     )
                 }
             };

@@ -279,7 +279,15 @@ mod tests {
     fn text_is_split_into_searchable_terms() {
         let mut t = BTreeSet::new();
         terms_of_text("Ann-Marie O'Neil ann@Shop.example", &mut t);
-        for w in ["ann", "marie", "o", "neil", "ann@shop.example", "shop", "example"] {
+        for w in [
+            "ann",
+            "marie",
+            "o",
+            "neil",
+            "ann@shop.example",
+            "shop",
+            "example",
+        ] {
             assert!(t.contains(w), "{w} in {t:?}");
         }
     }

@@ -10,11 +10,11 @@ use super::codec::{decode, decode_u64, encode};
 use super::durability::GroupCommit;
 use super::keys::{self, IndexFields, Partition, SortField};
 use super::*;
+use sled::transaction::Transactional;
 use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
     TransactionalTree,
 };
-use sled::transaction::Transactional;
 use sled::Tree;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::ops::Bound;
@@ -49,6 +49,7 @@ pub struct SledStore {
 }
 
 type Tx<T> = ConflictableTransactionResult<T, StoreError>;
+type KvIter = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
 
 fn abort<T>(e: StoreError) -> Tx<T> {
     Err(ConflictableTransactionError::Abort(e))
@@ -201,7 +202,8 @@ impl OrderTx<'_> {
             self.customer_terms.remove(customer_term_key(t, c.id))?;
         }
         for t in new_terms.difference(&old_terms) {
-            self.customer_terms.insert(customer_term_key(t, c.id), &[])?;
+            self.customer_terms
+                .insert(customer_term_key(t, c.id), &[])?;
         }
         if !c.email.is_empty() {
             self.customer_keys
@@ -225,8 +227,11 @@ impl OrderTx<'_> {
         };
         let existing = match self.customer_keys.get(key.as_bytes())? {
             Some(id) => {
-                let id = uuid::Uuid::from_slice(&id)
-                    .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(format!("customer key: {e}"))))?;
+                let id = uuid::Uuid::from_slice(&id).map_err(|e| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!(
+                        "customer key: {e}"
+                    )))
+                })?;
                 match self.customers.get(id.as_bytes())? {
                     Some(b) => Some(lift(decode::<CustomerRecord>("customer", &b))?),
                     None => None,
@@ -281,7 +286,10 @@ impl SledStore {
             .flush_every_ms(Some(1000))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
                     StoreError::Durability(format!(
                         "the data directory {} is in use by another orderdeck process ({io})",
                         dir.display()
@@ -330,10 +338,7 @@ impl SledStore {
         Ok(self.db.size_on_disk()?)
     }
 
-    fn order_tx<A>(
-        &self,
-        f: impl Fn(&OrderTx<'_>) -> Tx<A>,
-    ) -> Result<A, StoreError> {
+    fn order_tx<A>(&self, f: impl Fn(&OrderTx<'_>) -> Tx<A>) -> Result<A, StoreError> {
         let trees: [&Tree; 11] = [
             &self.orders,
             &self.summaries,
@@ -422,7 +427,9 @@ impl SledStore {
                 .strip_prefix('k')
                 .and_then(|h| hex::decode(h).ok())
                 .filter(|k| k.starts_with(&prefix) && k.len() >= prefix.len() + 8)
-                .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this list".into()))?;
+                .ok_or_else(|| {
+                    StoreError::BadCursor("The cursor does not belong to this list".into())
+                })?;
             if q.desc {
                 hi = Bound::Excluded(key);
             } else {
@@ -430,7 +437,7 @@ impl SledStore {
             }
         }
         let iter = self.idx.range::<Vec<u8>, _>((lo, hi));
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if q.desc {
+        let iter: KvIter = if q.desc {
             Box::new(iter.rev())
         } else {
             Box::new(iter)
@@ -450,9 +457,9 @@ impl SledStore {
             }
             let number = keys::number_of_key(&k)
                 .ok_or_else(|| StoreError::Corrupt("index key without a number".into()))?;
-            let s = self
-                .summary(number)?
-                .ok_or_else(|| StoreError::Corrupt(format!("index names missing order {number}")))?;
+            let s = self.summary(number)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("index names missing order {number}"))
+            })?;
             if Self::matches_filters(q, &s) && Self::matches_words(words, &s) {
                 if rows.len() == q.limit {
                     return Ok(ListPage {
@@ -489,10 +496,18 @@ impl SledStore {
         for w in words {
             let terms = self.expand(w, MAX_EXPANSION)?;
             if terms.is_empty() {
-                if q.cursor.as_deref().is_some_and(|c| !c.starts_with('s') && !c.starts_with('o')) {
-                    return Err(StoreError::BadCursor("The cursor does not belong to this search".into()));
+                if q.cursor
+                    .as_deref()
+                    .is_some_and(|c| !c.starts_with('s') && !c.starts_with('o'))
+                {
+                    return Err(StoreError::BadCursor(
+                        "The cursor does not belong to this search".into(),
+                    ));
                 }
-                return Ok(ListPage { orders: Vec::new(), next_cursor: None });
+                return Ok(ListPage {
+                    orders: Vec::new(),
+                    next_cursor: None,
+                });
             }
             if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
                 best = Some(terms);
@@ -509,7 +524,11 @@ impl SledStore {
                 Some(c) => Some(
                     c.strip_prefix('s')
                         .and_then(|n| n.parse::<u64>().ok())
-                        .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this search".into()))?,
+                        .ok_or_else(|| {
+                            StoreError::BadCursor(
+                                "The cursor does not belong to this search".into(),
+                            )
+                        })?,
                 ),
                 None => None,
             };
@@ -520,18 +539,22 @@ impl SledStore {
                     .strip_prefix('o')
                     .and_then(|n| n.parse::<usize>().ok())
                     .filter(|n| *n <= SORT_CAP)
-                    .ok_or_else(|| StoreError::BadCursor("The cursor does not belong to this search".into()))?,
+                    .ok_or_else(|| {
+                        StoreError::BadCursor("The cursor does not belong to this search".into())
+                    })?,
                 None => 0,
             };
             (true, None, off)
         };
-        let mut iters: Vec<Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>> =
-            Vec::new();
+        let mut iters: Vec<KvIter> = Vec::new();
         for t in &driver {
             let start = keys::term_key(t, 0);
             let end = keys::term_key(t, u64::MAX);
             let (lo, hi) = match (cursor_number, desc) {
-                (Some(n), true) => (Bound::Included(start), Bound::Excluded(keys::term_key(t, n))),
+                (Some(n), true) => (
+                    Bound::Included(start),
+                    Bound::Excluded(keys::term_key(t, n)),
+                ),
                 (Some(n), false) => (Bound::Excluded(keys::term_key(t, n)), Bound::Included(end)),
                 (None, _) => (Bound::Included(start), Bound::Included(end)),
             };
@@ -595,7 +618,10 @@ impl SledStore {
             last_number = Some(n);
         }
         if by_date {
-            return Ok(ListPage { orders: rows, next_cursor: None });
+            return Ok(ListPage {
+                orders: rows,
+                next_cursor: None,
+            });
         }
         let sort_key = |s: &Summary| -> Vec<u8> {
             let f = IndexFields {
@@ -633,7 +659,8 @@ impl OrderStore for SledStore {
                     let (prev_hash, number): (Vec<u8>, u64) = lift(decode("idempotency", &prev))?;
                     if prev_hash.as_slice() != hash.as_slice() {
                         return abort(StoreError::Conflict(
-                            "This Idempotency-Key was already used with a different request body".into(),
+                            "This Idempotency-Key was already used with a different request body"
+                                .into(),
                         ));
                     }
                     return Ok(Created::Replayed(tx.get_order(number)?));
@@ -652,7 +679,8 @@ impl OrderStore for SledStore {
                 Some(v) => lift(decode_u64("next number", &v))?,
                 None => FIRST_NUMBER,
             };
-            tx.meta.insert(b"next_number", &(number + 1).to_be_bytes())?;
+            tx.meta
+                .insert(b"next_number", &(number + 1).to_be_bytes())?;
             let customer_id = tx.resolve_customer(new)?;
             let ids = crate::domain::intake::NewOrderIds {
                 order_id: new.order_id,
@@ -661,8 +689,11 @@ impl OrderStore for SledStore {
                 item_ids: new.item_ids.clone(),
                 payment_id: new.payment_id,
             };
-            let order = new.valid.build(&ids, &new.store_currency, new.now, &new.actor);
-            tx.order_ids.insert(order.id.0.as_bytes(), &number.to_be_bytes())?;
+            let order = new
+                .valid
+                .build(&ids, &new.store_currency, new.now, &new.actor);
+            tx.order_ids
+                .insert(order.id.0.as_bytes(), &number.to_be_bytes())?;
             tx.write_order(None, &order)?;
             if let Some((key, hash)) = &new.idempotency {
                 tx.idempotency
@@ -718,7 +749,8 @@ impl OrderStore for SledStore {
             c.payment.insert(*p, get(&format!("c:ps:{}", p.code()))?);
         }
         for f in FulfillmentStatus::ALL {
-            c.fulfillment.insert(*f, get(&format!("c:fs:{}", f.code()))?);
+            c.fulfillment
+                .insert(*f, get(&format!("c:fs:{}", f.code()))?);
         }
         Ok(c)
     }
@@ -734,12 +766,19 @@ impl OrderStore for SledStore {
             return Ok(out);
         };
         let mut seen = HashSet::new();
-        for (examined, item) in self.customer_terms.scan_prefix(first.as_bytes()).enumerate() {
+        for (examined, item) in self
+            .customer_terms
+            .scan_prefix(first.as_bytes())
+            .enumerate()
+        {
             if examined > SCAN_BUDGET || out.len() >= limit {
                 break;
             }
             let (k, _) = item?;
-            let Some(id) = k.get(k.len().saturating_sub(16)..).and_then(|b| uuid::Uuid::from_slice(b).ok()) else {
+            let Some(id) = k
+                .get(k.len().saturating_sub(16)..)
+                .and_then(|b| uuid::Uuid::from_slice(b).ok())
+            else {
                 continue;
             };
             if !seen.insert(id) {
@@ -747,7 +786,10 @@ impl OrderStore for SledStore {
             }
             let c = self.customer(CustomerId(id))?;
             let terms = customer_terms_of(&c);
-            if words.iter().all(|w| terms.iter().any(|t| t.starts_with(w.as_str()))) {
+            if words
+                .iter()
+                .all(|w| terms.iter().any(|t| t.starts_with(w.as_str())))
+            {
                 out.push(c);
             }
         }

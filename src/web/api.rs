@@ -73,7 +73,9 @@ impl FromRequest for ApiBody {
             let mut buf = web::BytesMut::new();
             let mut seen = 0usize;
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::malformed(format!("Could not read the request body: {e}")))?;
+                let chunk = chunk.map_err(|e| {
+                    ApiError::malformed(format!("Could not read the request body: {e}"))
+                })?;
                 seen += chunk.len();
                 if seen > MAX_DRAIN {
                     break;
@@ -105,7 +107,9 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
-            ApiError::malformed(format!("Request body is not valid JSON for this call: {inner}"))
+            ApiError::malformed(format!(
+                "Request body is not valid JSON for this call: {inner}"
+            ))
         } else {
             ApiError::malformed(format!("{path}: {inner}"))
         }
@@ -205,13 +209,22 @@ async fn get_order(
 
 fn parse_time(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default());
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default());
     }
     DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            ApiError::malformed(format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"))
+            ApiError::malformed(format!(
+                "{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"
+            ))
         })
 }
 
@@ -227,12 +240,18 @@ pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiErro
     }
     if let Some(v) = get("payment_status") {
         q.payment = Some(PaymentStatus::parse(v).ok_or_else(|| {
-            ApiError::malformed(format!("payment_status {v:?} is not one of {}", names(PaymentStatus::ALL.iter().map(|s| s.as_str()))))
+            ApiError::malformed(format!(
+                "payment_status {v:?} is not one of {}",
+                names(PaymentStatus::ALL.iter().map(|s| s.as_str()))
+            ))
         })?);
     }
     if let Some(v) = get("fulfillment_status") {
         q.fulfillment = Some(FulfillmentStatus::parse(v).ok_or_else(|| {
-            ApiError::malformed(format!("fulfillment_status {v:?} is not one of {}", names(FulfillmentStatus::ALL.iter().map(|s| s.as_str()))))
+            ApiError::malformed(format!(
+                "fulfillment_status {v:?} is not one of {}",
+                names(FulfillmentStatus::ALL.iter().map(|s| s.as_str()))
+            ))
         })?);
     }
     if let Some(v) = get("test") {
@@ -286,7 +305,8 @@ async fn list_orders(
     let q = list_query(&params)?;
     let page = svc.list(&q)?;
     let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
 }
 
 async fn list_customers(
@@ -409,7 +429,8 @@ async fn fulfill(
             return Err(ApiError {
                 status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
                 code: "carrier_unavailable",
-                message: "Carrier fulfilment is not available: no carrier scripts are loaded".into(),
+                message: "Carrier fulfilment is not available: no carrier scripts are loaded"
+                    .into(),
                 field: Some("type".into()),
             })
         }
@@ -456,7 +477,9 @@ struct ShipmentBody {
     notify_customer: bool,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -485,8 +508,9 @@ async fn edit_shipment(
         Some(None) => Some(None),
         Some(Some(s)) if s.trim().is_empty() => Some(None),
         Some(Some(s)) => Some(Some(
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| ApiError::invalid("expected_delivery", "must be a date like 2026-12-24"))?,
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                ApiError::invalid("expected_delivery", "must be a date like 2026-12-24")
+            })?,
         )),
     };
     let cmd = Command::EditShipment {
@@ -661,8 +685,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/orders/{n}/dispatch", web::post().to(dispatch))
             .route("/orders/{n}/fulfillments", web::post().to(fulfill))
             .route("/orders/{n}/shipments/{id}", web::patch().to(edit_shipment))
-            .route("/orders/{n}/shipments/{id}/deliver", web::post().to(deliver_shipment))
-            .route("/orders/{n}/shipments/{id}/void", web::post().to(void_shipment))
+            .route(
+                "/orders/{n}/shipments/{id}/deliver",
+                web::post().to(deliver_shipment),
+            )
+            .route(
+                "/orders/{n}/shipments/{id}/void",
+                web::post().to(void_shipment),
+            )
             .route("/orders/{n}/returns", web::post().to(return_items))
             .route("/orders/{n}/cancel", web::post().to(cancel))
             .route("/orders/{n}/notes", web::post().to(add_note))
