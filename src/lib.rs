@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod demo;
 pub mod domain;
 pub mod sample;
 pub mod service;

@@ -41,6 +41,12 @@ struct Cli {
 enum Cmd {
     /// Run the web server (the default).
     Serve,
+    /// Fill the store with realistic demo orders.
+    Demo {
+        /// How many orders to create.
+        #[arg(long, default_value_t = 200)]
+        orders: u64,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -99,6 +105,24 @@ fn main() -> anyhow::Result<()> {
             };
             println!(
                 "Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}"
+            );
+        }
+        Cmd::Demo { orders } => {
+            let store = app::open_store(&cli.data_dir)?;
+            let bar = indicatif::ProgressBar::new(orders);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} orders  {per_sec}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            orderdeck::demo::fill(store.as_ref(), orders, |n| bar.set_position(n))?;
+            bar.finish();
+            println!(
+                "Created {orders} demo orders in {:.1}s in {}",
+                started.elapsed().as_secs_f64(),
+                cli.data_dir.display()
             );
         }
         Cmd::Token {

@@ -678,3 +678,20 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use by another orderdeck process"), "{err}");
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
+    let mut app = spawn_app();
+    app.place(order_body("Ann", "ann@example.com")).await;
+    let pid = app.child.id().to_string();
+    let st = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(st.success());
+    let exit = app.child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(!app.dir.join("admin.sock").exists(), "control socket left behind");
+    let (child, base) = start(&app.dir);
+    app.child = child;
+    app.base = base;
+    let (s, o) = app.get("/orders/1001").await;
+    assert_eq!((s, o["customer"]["name"].as_str()), (200, Some("Ann")));
+}

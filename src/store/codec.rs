@@ -45,3 +45,49 @@ pub fn decode_u64(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("{what}: not an 8-byte number")))?;
     Ok(u64::from_be_bytes(arr))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::intake::{NewOrderIds, OrderDraft};
+    use crate::domain::{Actor, CustomerId, Order};
+
+    fn sample() -> Order {
+        let draft: OrderDraft = crate::sample::sample_order(true);
+        let v = draft.validate().unwrap();
+        v.build(
+            &NewOrderIds {
+                order_id: uuid::Uuid::now_v7(),
+                number: 1001,
+                customer_id: CustomerId(uuid::Uuid::now_v7()),
+                item_ids: (0..v.items.len()).map(|_| uuid::Uuid::now_v7()).collect(),
+                payment_id: uuid::Uuid::now_v7(),
+            },
+            "EUR",
+            chrono::Utc::now(),
+            &Actor::System,
+        )
+    }
+
+    #[test]
+    fn orders_round_trip_through_the_record_format() {
+        let o = sample();
+        let bytes = encode(&o).unwrap();
+        assert_eq!(bytes[0], SCHEMA_VERSION);
+        let back: Order = decode("order", &bytes).unwrap();
+        assert_eq!(back, o);
+    }
+
+    #[test]
+    fn damaged_or_foreign_records_are_errors_not_skipped() {
+        let bytes = encode(&sample()).unwrap();
+        let mut other_version = bytes.clone();
+        other_version[0] = SCHEMA_VERSION + 1;
+        assert!(matches!(decode::<Order>("order", &other_version), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode::<Order>("order", &bytes[..bytes.len() / 2]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode::<Order>("order", &[]), Err(StoreError::Corrupt(_))));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(decode::<Order>("order", &trailing), Err(StoreError::Corrupt(_))));
+    }
+}
