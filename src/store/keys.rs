@@ -200,7 +200,12 @@ pub fn terms_of_text(text: &str, out: &mut BTreeSet<String>) {
     let lower = text.to_lowercase();
     for word in lower.split_whitespace() {
         if word.contains('@') {
-            push_term(out, word.trim_matches(|c: char| !c.is_alphanumeric()));
+            // Whole addresses live under their own "@" prefix so that a name search ("olivia")
+            // does not expand to every "olivia.…@…" address.
+            let whole = word.trim_matches(|c: char| !c.is_alphanumeric());
+            if !whole.is_empty() {
+                push_term(out, &format!("@{whole}"));
+            }
         }
         for part in word.split(|c: char| !c.is_alphanumeric()) {
             push_term(out, part);
