@@ -289,7 +289,7 @@ mod tests {
             "marie",
             "o",
             "neil",
-            "ann@shop.example",
+            "@ann@shop.example",
             "shop",
             "example",
         ] {
