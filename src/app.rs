@@ -24,6 +24,10 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let store = open_store(&config.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
     let service = Service::new(store.clone());
     let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone())?;
+    let worker = actix_web::rt::spawn(crate::notify::worker::run(
+        service.clone(),
+        Arc::new(crate::notify::worker::Unconfigured),
+    ));
     let data = web::Data::new(service);
     let server = HttpServer::new(move || {
         App::new()
@@ -41,6 +45,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let result = server.run().await;
+    worker.abort();
     drop(admin);
     store
         .flush()

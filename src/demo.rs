@@ -2,7 +2,9 @@
 //! believable proportions, notes, dates over the last two years) straight through the store layer.
 
 use crate::domain::workflow::{execute, ManualFulfillInput, RefundInput};
-use crate::domain::{Actor, Command, Ctx, CustomerId, ItemQty, Order, ShipmentStatus, ShippingPoint};
+use crate::domain::{
+    Actor, Command, Ctx, CustomerId, ItemQty, Order, ShipmentStatus, ShippingPoint,
+};
 use crate::store::{NewOrder, OrderStore, StoreError};
 use chrono::{Duration, Utc};
 use rand::Rng;
@@ -21,7 +23,8 @@ pub fn fill(
     let span_secs = 2 * 365 * 24 * 3600i64;
     for i in 0..count {
         // Oldest first, so numbers follow dates as they do in a real store.
-        let age = span_secs - span_secs * (i as i64) / (count.max(1) as i64) - rng.random_range(0..60);
+        let age =
+            span_secs - span_secs * (i as i64) / (count.max(1) as i64) - rng.random_range(0..60);
         let created = now - Duration::seconds(age.max(0));
         let mut draft = crate::sample::sample_order(false);
         // About a third of orders come from returning customers.
@@ -44,7 +47,7 @@ pub fn fill(
             idempotency: None,
             only_before_real_orders: false,
         };
-        let order = match store.create_order(&new)? {
+        let order = match store.create_order(&new, &|_| Vec::new())? {
             crate::store::Created::New(o) | crate::store::Created::Replayed(o) => o,
         };
         let plan = life_of(&order, rng.random_range(0..100), rng.random_bool(0.15));
@@ -63,7 +66,7 @@ pub fn fill(
                         cur = next;
                     }
                 }
-                Ok(cur)
+                Ok(crate::store::Change::quiet(cur))
             })?;
         }
         progress(i + 1);
@@ -85,7 +88,11 @@ fn resolve(o: &Order, step: &Step) -> Command {
     match step {
         Step::Do(c) => c.clone(),
         Step::MoveLatest(s) => {
-            let id = o.shipments.last().map(|s| s.id).unwrap_or(crate::domain::ShipmentId(Uuid::nil()));
+            let id = o
+                .shipments
+                .last()
+                .map(|s| s.id)
+                .unwrap_or(crate::domain::ShipmentId(Uuid::nil()));
             if *s == ShipmentStatus::Delivered {
                 Command::DeliverShipment { shipment_id: id }
             } else {
@@ -106,10 +113,19 @@ fn life_of(o: &Order, roll: u32, note: bool) -> Vec<Step> {
     let all: Vec<ItemQty> = o
         .items
         .iter()
-        .map(|i| ItemQty { item_id: i.id, quantity: i.quantity })
+        .map(|i| ItemQty {
+            item_id: i.id,
+            quantity: i.quantity,
+        })
         .collect();
-    let first = vec![ItemQty { item_id: o.items[0].id, quantity: 1 }];
-    let pay = Step::Do(Command::RecordPayment { amount: None, reference: None });
+    let first = vec![ItemQty {
+        item_id: o.items[0].id,
+        quantity: 1,
+    }];
+    let pay = Step::Do(Command::RecordPayment {
+        amount: None,
+        reference: None,
+    });
     let ship = |items: Vec<ItemQty>, point: ShippingPoint| {
         Step::Do(Command::ManualFulfill(ManualFulfillInput {
             items,
@@ -127,29 +143,69 @@ fn life_of(o: &Order, roll: u32, note: bool) -> Vec<Step> {
         12..=19 => vec![pay.clone()],
         20..=24 => vec![pay.clone(), Step::Do(Command::Dispatch)],
         25..=29 => vec![pay.clone(), ship(first.clone(), ShippingPoint::Local)],
-        30..=39 => vec![pay.clone(), ship(all.clone(), ShippingPoint::Local), Step::MoveLatest(ShipmentStatus::InTransit)],
-        40..=79 => vec![pay.clone(), ship(all.clone(), ShippingPoint::Local), Step::MoveLatest(ShipmentStatus::Delivered)],
-        80..=83 => vec![pay.clone(), ship(all.clone(), ShippingPoint::InStorePickup), Step::MoveLatest(ShipmentStatus::Delivered)],
+        30..=39 => vec![
+            pay.clone(),
+            ship(all.clone(), ShippingPoint::Local),
+            Step::MoveLatest(ShipmentStatus::InTransit),
+        ],
+        40..=79 => vec![
+            pay.clone(),
+            ship(all.clone(), ShippingPoint::Local),
+            Step::MoveLatest(ShipmentStatus::Delivered),
+        ],
+        80..=83 => vec![
+            pay.clone(),
+            ship(all.clone(), ShippingPoint::InStorePickup),
+            Step::MoveLatest(ShipmentStatus::Delivered),
+        ],
         84..=87 => vec![
             pay.clone(),
             ship(all.clone(), ShippingPoint::Local),
             Step::MoveLatest(ShipmentStatus::Delivered),
-            Step::Do(Command::Return { items: first.clone(), reason: Some("Did not fit".into()) }),
-            Step::Do(Command::Refund(RefundInput { items: first.clone(), ..Default::default() })),
+            Step::Do(Command::Return {
+                items: first.clone(),
+                reason: Some("Did not fit".into()),
+            }),
+            Step::Do(Command::Refund(RefundInput {
+                items: first.clone(),
+                ..Default::default()
+            })),
         ],
         88..=89 => vec![
             pay.clone(),
             ship(all.clone(), ShippingPoint::Local),
             Step::MoveLatest(ShipmentStatus::Delivered),
-            Step::Do(Command::Return { items: all.clone(), reason: Some("Changed mind".into()) }),
-            Step::Do(Command::Refund(RefundInput { items: all.clone(), refund_shipping: o.shipping.price, ..Default::default() })),
+            Step::Do(Command::Return {
+                items: all.clone(),
+                reason: Some("Changed mind".into()),
+            }),
+            Step::Do(Command::Refund(RefundInput {
+                items: all.clone(),
+                refund_shipping: o.shipping.price,
+                ..Default::default()
+            })),
         ],
-        90..=93 => vec![Step::Do(Command::Cancel { reason: "Customer asked".into(), refund: false })],
-        94..=96 => vec![pay.clone(), Step::Do(Command::Cancel { reason: "Out of stock".into(), refund: true })],
-        _ => vec![pay.clone(), ship(all.clone(), ShippingPoint::Local), Step::MoveLatest(ShipmentStatus::DeliveryFailed)],
+        90..=93 => vec![Step::Do(Command::Cancel {
+            reason: "Customer asked".into(),
+            refund: false,
+        })],
+        94..=96 => vec![
+            pay.clone(),
+            Step::Do(Command::Cancel {
+                reason: "Out of stock".into(),
+                refund: true,
+            }),
+        ],
+        _ => vec![
+            pay.clone(),
+            ship(all.clone(), ShippingPoint::Local),
+            Step::MoveLatest(ShipmentStatus::DeliveryFailed),
+        ],
     };
     if note {
-        steps.push(Step::Do(Command::AddNote { body: "Customer called about delivery time".into() }));
+        steps.push(Step::Do(Command::AddNote {
+            body: "Customer called about delivery time".into(),
+        }));
     }
     steps
 }

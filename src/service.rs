@@ -4,13 +4,17 @@
 use crate::domain::intake::OrderDraft;
 use crate::domain::workflow::execute;
 use crate::domain::{Actor, Command, Ctx, CustomerId, CustomerSnapshot, Order, RuleError};
+use crate::notify::worker::{Deliverer, DeliveryError};
+use crate::notify::{triggers, Channel, OutboxMessage, OutboxStatus, Renderer, Silent, Trigger};
 use crate::store::{
-    Counts, Created, CustomerRecord, ListPage, ListQuery, NewOrder, OrderStore, StoreError,
+    Change, Counts, Created, CustomerRecord, ListPage, ListQuery, NewOrder, OrderStore, StoreError,
     TokenRecord,
 };
 use chrono::Utc;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// What a use case can fail with. Only `web/error.rs` turns this into HTTP.
@@ -58,6 +62,14 @@ pub struct StoreSettings {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn OrderStore>,
+    renderer: Arc<dyn Renderer>,
+    wake: Arc<Notify>,
+}
+
+/// Whether an event's e-mail and SMS are switched on (Settings > Notifications; on by default).
+pub fn channel_enabled(store: &dyn OrderStore, event: &str, channel: Channel) -> bool {
+    let key = format!("notify.{event}.{}", channel.as_str());
+    !matches!(store.setting(&key), Ok(Some(v)) if v == "off")
 }
 
 /// A new API token: the secret is shown once and never stored.
@@ -85,9 +97,260 @@ fn random_secret() -> Result<String, ServiceError> {
 }
 
 impl Service {
-    /// Wraps a store.
+    /// Wraps a store; notifications render nothing until [`Self::with_renderer`].
     pub fn new(store: Arc<dyn OrderStore>) -> Self {
-        Service { store }
+        Service {
+            store,
+            renderer: Arc::new(Silent),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Uses `renderer` (the notification templates) for every event.
+    pub fn with_renderer(mut self, renderer: Arc<dyn Renderer>) -> Self {
+        self.renderer = renderer;
+        self
+    }
+
+    /// Woken whenever messages are added to the outbox.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The context a notification template receives.
+    pub fn template_context(
+        &self,
+        event: &str,
+        order: &Order,
+        shipment: Option<crate::domain::ShipmentId>,
+        recipient: &str,
+        settings: &StoreSettings,
+    ) -> serde_json::Value {
+        let shipment = shipment
+            .and_then(|id| order.shipment(id))
+            .and_then(|s| {
+                let all = crate::views::order(order);
+                all["shipments"]
+                    .as_array()
+                    .and_then(|list| list.iter().find(|j| j["id"] == json!(s.id)).cloned())
+            })
+            .unwrap_or(serde_json::Value::Null);
+        json!({
+            "event": event,
+            "order": crate::views::order(order),
+            "store": {"name": settings.name, "email": settings.email, "currency": settings.currency},
+            "shipment": shipment,
+            "recipient": recipient,
+        })
+    }
+
+    /// Renders the messages for `triggers` on `order`. A template that fails becomes a failed
+    /// message carrying the error (and a timeline line), never a failed action.
+    fn messages(
+        &self,
+        order: &mut Order,
+        list: &[Trigger],
+        settings: &StoreSettings,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<OutboxMessage> {
+        let mut out = Vec::new();
+        for t in list {
+            let mut targets = vec![(t.event, "customer")];
+            if t.event == "order_placed" {
+                targets.push(("order_placed_store", "store"));
+            }
+            for (event, recipient) in targets {
+                let email_to = if recipient == "store" || order.test {
+                    settings.email.clone()
+                } else {
+                    order.customer.email.clone()
+                };
+                let sms_to = if recipient == "store" || order.test {
+                    String::new()
+                } else {
+                    order.customer.phone.clone()
+                };
+                let ctx = self.template_context(event, order, t.shipment, recipient, settings);
+                match self.renderer.render(event, &ctx) {
+                    Ok(None) => {}
+                    Ok(Some(r)) => {
+                        if let Some(e) = r.email {
+                            if !email_to.is_empty()
+                                && channel_enabled(self.store.as_ref(), event, Channel::Email)
+                            {
+                                let subject = if order.test && recipient == "customer" {
+                                    format!("[Test] {}", e.subject)
+                                } else {
+                                    e.subject
+                                };
+                                out.push(OutboxMessage::new(
+                                    Uuid::now_v7(),
+                                    Some(order.number),
+                                    event,
+                                    Channel::Email,
+                                    &email_to,
+                                    subject,
+                                    e.text,
+                                    e.html,
+                                    now,
+                                ));
+                            }
+                        }
+                        if let Some(text) = r.sms {
+                            if !sms_to.is_empty()
+                                && channel_enabled(self.store.as_ref(), event, Channel::Sms)
+                            {
+                                out.push(OutboxMessage::new(
+                                    Uuid::now_v7(),
+                                    Some(order.number),
+                                    event,
+                                    Channel::Sms,
+                                    &sms_to,
+                                    String::new(),
+                                    text,
+                                    None,
+                                    now,
+                                ));
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        log::warn!(
+                            "notification template {event} failed for order {}: {err}",
+                            order.number
+                        );
+                        let mut m = OutboxMessage::new(
+                            Uuid::now_v7(),
+                            Some(order.number),
+                            event,
+                            Channel::Email,
+                            &email_to,
+                            format!("({event} could not be rendered)"),
+                            String::new(),
+                            None,
+                            now,
+                        );
+                        m.status = OutboxStatus::Failed;
+                        m.last_error = Some(format!("Template error: {err}"));
+                        out.push(m);
+                        order.log(
+                            now,
+                            &Actor::System,
+                            "notification",
+                            format!("The {event} notification could not be rendered: {err}"),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Delivers every due message once; returns how many were attempted.
+    pub async fn deliver_due(&self, deliverer: &dyn Deliverer) -> Result<usize, ServiceError> {
+        let due = self.store.outbox_due(Utc::now(), 50)?;
+        let n = due.len();
+        for mut m in due {
+            let result = deliverer.deliver(&m).await;
+            let now = Utc::now();
+            let line = match result {
+                Ok(()) => {
+                    m.delivered(now);
+                    Some(format!(
+                        "{} “{}” sent to {}",
+                        channel_label(m.channel),
+                        summary(&m),
+                        m.to
+                    ))
+                }
+                Err(DeliveryError::NotConfigured(why)) => {
+                    // Not an attempt: it waits, readable in the outbox, until a transport exists.
+                    let first = m.last_error.is_none();
+                    m.last_error = Some(why.clone());
+                    m.next_attempt_at = now + chrono::Duration::seconds(30);
+                    first.then(|| {
+                        format!(
+                            "{} “{}” to {} is waiting in the outbox: {why}",
+                            channel_label(m.channel),
+                            summary(&m),
+                            m.to
+                        )
+                    })
+                }
+                Err(DeliveryError::Failed(e)) => {
+                    m.attempt_failed(e.clone(), now);
+                    Some(if m.status == OutboxStatus::Failed {
+                        format!(
+                            "{} “{}” to {} failed after {} attempts: {e}",
+                            channel_label(m.channel),
+                            summary(&m),
+                            m.to,
+                            m.attempts
+                        )
+                    } else {
+                        format!(
+                            "{} “{}” to {} failed (attempt {}): {e}; retrying at {}",
+                            channel_label(m.channel),
+                            summary(&m),
+                            m.to,
+                            m.attempts,
+                            m.next_attempt_at.format("%H:%M:%S")
+                        )
+                    })
+                }
+            };
+            self.store.outbox_put(&m)?;
+            if let (Some(line), Some(number)) = (line, m.order_number) {
+                let kind = if m.status == OutboxStatus::Sent {
+                    "notification"
+                } else {
+                    "notification_failed"
+                };
+                let r = self.store.update_order(number, &mut |o: &Order| {
+                    let mut next = o.clone();
+                    next.log(now, &Actor::System, kind, line.clone());
+                    Ok(Change::quiet(next))
+                });
+                if let Err(e) = r {
+                    log::warn!("could not log delivery on order {number}: {e}");
+                }
+            }
+        }
+        if n > 0 {
+            self.durable().await?;
+        }
+        Ok(n)
+    }
+
+    /// The outbox, newest first.
+    pub fn outbox(
+        &self,
+        order: Option<u64>,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        Ok(self.store.outbox_list(order, status, limit)?)
+    }
+
+    /// Sends a failed or waiting message again now.
+    pub async fn resend(&self, id: Uuid) -> Result<OutboxMessage, ServiceError> {
+        let mut m = self.store.outbox_get(id)?;
+        if m.status == OutboxStatus::Sent
+            || m.text.is_empty() && m.status == OutboxStatus::Failed && m.subject.starts_with('(')
+        {
+            return Err(ServiceError::Refused {
+                code: "not_resendable",
+                message: "Only pending or failed messages that were rendered can be sent again"
+                    .into(),
+            });
+        }
+        m.status = OutboxStatus::Pending;
+        m.attempts = 0;
+        m.next_attempt_at = Utc::now();
+        self.store.outbox_put(&m)?;
+        self.durable().await?;
+        self.wake.notify_one();
+        Ok(m)
     }
 
     /// The store underneath (for command-line tools).
@@ -125,6 +388,7 @@ impl Service {
     ) -> Result<(Order, bool), ServiceError> {
         let valid = draft.validate()?;
         let settings = self.settings()?;
+        let settings_for_msgs = settings.clone();
         let new = NewOrder {
             item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
             valid,
@@ -137,8 +401,21 @@ impl Service {
             idempotency,
             only_before_real_orders: false,
         };
-        let created = self.store.create_order(&new)?;
+        let now = new.now;
+        let created = self.store.create_order(&new, &|o: &Order| {
+            let mut o = o.clone();
+            self.messages(
+                &mut o,
+                &[Trigger {
+                    event: "order_placed",
+                    shipment: None,
+                }],
+                &settings_for_msgs,
+                now,
+            )
+        })?;
         self.durable().await?;
+        self.wake.notify_one();
         Ok(match created {
             Created::New(o) => (o, false),
             Created::Replayed(o) => (o, true),
@@ -150,6 +427,7 @@ impl Service {
         let draft = crate::sample::sample_order(true);
         let valid = draft.validate()?;
         let settings = self.settings()?;
+        let settings_for_msgs = settings.clone();
         let new = NewOrder {
             item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
             valid,
@@ -162,8 +440,21 @@ impl Service {
             idempotency: None,
             only_before_real_orders: true,
         };
-        let created = self.store.create_order(&new)?;
+        let now = new.now;
+        let created = self.store.create_order(&new, &|o: &Order| {
+            let mut o = o.clone();
+            self.messages(
+                &mut o,
+                &[Trigger {
+                    event: "order_placed",
+                    shipment: None,
+                }],
+                &settings_for_msgs,
+                now,
+            )
+        })?;
         self.durable().await?;
+        self.wake.notify_one();
         match created {
             Created::New(o) | Created::Replayed(o) => Ok(o),
         }
@@ -187,10 +478,22 @@ impl Service {
         actor: Actor,
     ) -> Result<Order, ServiceError> {
         let ctx = Ctx::new(Utc::now(), actor, [Uuid::now_v7(), Uuid::now_v7()]);
+        let settings = self.settings()?;
+        let mut queued = false;
         let order = self.store.update_order(number, &mut |current: &Order| {
-            execute(current, &cmd, &ctx).map(|(next, _events)| next)
+            let (mut next, events) = execute(current, &cmd, &ctx)?;
+            let list = triggers(current, &next, &events);
+            let outbox = self.messages(&mut next, &list, &settings, ctx.now);
+            queued = !outbox.is_empty();
+            Ok(Change {
+                order: next,
+                outbox,
+            })
         })?;
         self.durable().await?;
+        if queued {
+            self.wake.notify_one();
+        }
         Ok(order)
     }
 
@@ -275,5 +578,20 @@ impl Service {
             .store
             .find_token(token_hash(secret))?
             .filter(|t| !t.revoked))
+    }
+}
+
+fn channel_label(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "E-mail",
+        Channel::Sms => "SMS",
+    }
+}
+
+fn summary(m: &OutboxMessage) -> String {
+    if m.channel == Channel::Email {
+        m.subject.clone()
+    } else {
+        m.text.chars().take(40).collect()
     }
 }

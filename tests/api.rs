@@ -684,11 +684,17 @@ async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
     let mut app = spawn_app();
     app.place(order_body("Ann", "ann@example.com")).await;
     let pid = app.child.id().to_string();
-    let st = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(st.success());
     let exit = app.child.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
-    assert!(!app.dir.join("admin.sock").exists(), "control socket left behind");
+    assert!(
+        !app.dir.join("admin.sock").exists(),
+        "control socket left behind"
+    );
     let (child, base) = start(&app.dir);
     app.child = child;
     app.base = base;

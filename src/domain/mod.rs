@@ -10,6 +10,8 @@ pub mod workflow;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub mod tests_support;
 
 pub use order::*;
 pub use rules::RuleError;

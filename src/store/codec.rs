@@ -83,11 +83,23 @@ mod tests {
         let bytes = encode(&sample()).unwrap();
         let mut other_version = bytes.clone();
         other_version[0] = SCHEMA_VERSION + 1;
-        assert!(matches!(decode::<Order>("order", &other_version), Err(StoreError::Corrupt(_))));
-        assert!(matches!(decode::<Order>("order", &bytes[..bytes.len() / 2]), Err(StoreError::Corrupt(_))));
-        assert!(matches!(decode::<Order>("order", &[]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode::<Order>("order", &other_version),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode::<Order>("order", &bytes[..bytes.len() / 2]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode::<Order>("order", &[]),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert!(matches!(decode::<Order>("order", &trailing), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode::<Order>("order", &trailing),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

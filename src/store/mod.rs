@@ -11,6 +11,7 @@ use crate::domain::intake::ValidOrder;
 use crate::domain::{
     Actor, CustomerId, FulfillmentStatus, Order, OrderId, PaymentStatus, RuleError,
 };
+use crate::notify::{OutboxMessage, OutboxStatus};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -174,13 +175,36 @@ pub enum Created {
     Replayed(Order),
 }
 
+/// What a use case writes for one order: the order after the change and the messages it causes
+/// (stored in the same transaction, so a notification is never lost nor sent for a change that
+/// did not happen).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub order: Order,
+    pub outbox: Vec<OutboxMessage>,
+}
+
+impl Change {
+    /// A change without messages.
+    pub fn quiet(order: Order) -> Self {
+        Change {
+            order,
+            outbox: Vec::new(),
+        }
+    }
+}
+
 /// The change a use case wants to make to one order, computed from the order as stored.
-pub type UpdateFn<'a> = dyn FnMut(&Order) -> Result<Order, RuleError> + 'a;
+pub type UpdateFn<'a> = dyn FnMut(&Order) -> Result<Change, RuleError> + 'a;
+
+/// Renders the messages of a newly placed order.
+pub type PlacedFn<'a> = dyn Fn(&Order) -> Vec<OutboxMessage> + 'a;
 
 /// The storage operations the service needs. Kept narrow so another engine can implement it.
 pub trait OrderStore: Send + Sync {
-    /// Stores a new order (allocating its number and resolving its customer) in one transaction.
-    fn create_order(&self, new: &NewOrder) -> Result<Created, StoreError>;
+    /// Stores a new order (allocating its number and resolving its customer) in one transaction,
+    /// with the messages `placed` renders for it.
+    fn create_order(&self, new: &NewOrder, placed: &PlacedFn<'_>) -> Result<Created, StoreError>;
     /// Loads an order by number.
     fn get_order(&self, number: u64) -> Result<Order, StoreError>;
     /// Applies `f` to the stored order atomically with its indexes; `f` may run more than once.
@@ -205,6 +229,25 @@ pub trait OrderStore: Send + Sync {
     fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Changes a store setting.
     fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Pending messages due at `now`, oldest first.
+    fn outbox_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Saves a message after a delivery attempt (keeps the due index in step).
+    fn outbox_put(&self, msg: &OutboxMessage) -> Result<(), StoreError>;
+    /// Adds messages not tied to an order change (e.g. a test send).
+    fn outbox_add(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError>;
+    /// One message.
+    fn outbox_get(&self, id: Uuid) -> Result<OutboxMessage, StoreError>;
+    /// Newest messages first, optionally of one order and/or status.
+    fn outbox_list(
+        &self,
+        order: Option<u64>,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
     /// The group-commit handle: await it before acknowledging a write.
     fn durability(&self) -> &durability::GroupCommit;
 }

@@ -43,6 +43,9 @@ pub struct SledStore {
     customer_terms: Tree,
     meta: Tree,
     idempotency: Tree,
+    outbox: Tree,
+    outbox_due: Tree,
+    outbox_by_order: Tree,
     tokens: Tree,
     settings: Tree,
     commit: GroupCommit,
@@ -79,6 +82,9 @@ struct OrderTx<'a> {
     customer_terms: &'a TransactionalTree,
     meta: &'a TransactionalTree,
     idempotency: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    outbox_due: &'a TransactionalTree,
+    outbox_by_order: &'a TransactionalTree,
 }
 
 fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
@@ -119,6 +125,12 @@ fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
     let mut k = term.as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+fn due_key(m: &OutboxMessage) -> Vec<u8> {
+    let mut k = keys::time_key(m.next_attempt_at).to_vec();
+    k.extend_from_slice(m.id.as_bytes());
     k
 }
 
@@ -266,6 +278,21 @@ impl OrderTx<'_> {
         Ok(rec.id)
     }
 
+    fn enqueue(&self, msgs: &[OutboxMessage]) -> Tx<()> {
+        for m in msgs {
+            self.outbox.insert(m.id.as_bytes(), lift(encode(m))?)?;
+            if m.status == OutboxStatus::Pending {
+                self.outbox_due.insert(due_key(m), &[])?;
+            }
+            if let Some(n) = m.order_number {
+                let mut k = n.to_be_bytes().to_vec();
+                k.extend_from_slice(m.id.as_bytes());
+                self.outbox_by_order.insert(k, &[])?;
+            }
+        }
+        Ok(())
+    }
+
     fn get_order(&self, number: u64) -> Tx<Order> {
         match self.orders.get(number.to_be_bytes())? {
             Some(b) => lift(decode("order", &b)),
@@ -314,6 +341,9 @@ impl SledStore {
             customer_terms: t("customer_terms")?,
             meta: t("meta")?,
             idempotency: t("idempotency")?,
+            outbox: t("outbox")?,
+            outbox_due: t("outbox_due")?,
+            outbox_by_order: t("outbox_by_order")?,
             tokens: t("tokens")?,
             settings: t("settings")?,
             db,
@@ -339,7 +369,7 @@ impl SledStore {
     }
 
     fn order_tx<A>(&self, f: impl Fn(&OrderTx<'_>) -> Tx<A>) -> Result<A, StoreError> {
-        let trees: [&Tree; 11] = [
+        let trees: [&Tree; 14] = [
             &self.orders,
             &self.summaries,
             &self.order_ids,
@@ -351,6 +381,9 @@ impl SledStore {
             &self.customer_terms,
             &self.meta,
             &self.idempotency,
+            &self.outbox,
+            &self.outbox_due,
+            &self.outbox_by_order,
         ];
         trees[..]
             .transaction(|v: &Vec<TransactionalTree>| {
@@ -366,6 +399,9 @@ impl SledStore {
                     customer_terms: &v[8],
                     meta: &v[9],
                     idempotency: &v[10],
+                    outbox: &v[11],
+                    outbox_due: &v[12],
+                    outbox_by_order: &v[13],
                 };
                 f(&tx)
             })
@@ -652,7 +688,7 @@ impl SledStore {
 }
 
 impl OrderStore for SledStore {
-    fn create_order(&self, new: &NewOrder) -> Result<Created, StoreError> {
+    fn create_order(&self, new: &NewOrder, placed: &PlacedFn<'_>) -> Result<Created, StoreError> {
         self.order_tx(|tx| {
             if let Some((key, hash)) = &new.idempotency {
                 if let Some(prev) = tx.idempotency.get(key.as_bytes())? {
@@ -695,6 +731,7 @@ impl OrderStore for SledStore {
             tx.order_ids
                 .insert(order.id.0.as_bytes(), &number.to_be_bytes())?;
             tx.write_order(None, &order)?;
+            tx.enqueue(&placed(&order))?;
             if let Some((key, hash)) = &new.idempotency {
                 tx.idempotency
                     .insert(key.as_bytes(), lift(encode(&(hash.to_vec(), number)))?)?;
@@ -714,12 +751,13 @@ impl OrderStore for SledStore {
         let f = std::cell::RefCell::new(f);
         self.order_tx(|tx| {
             let old = tx.get_order(number)?;
-            let new = match (f.borrow_mut())(&old) {
-                Ok(o) => o,
+            let change = match (f.borrow_mut())(&old) {
+                Ok(c) => c,
                 Err(e) => return abort(StoreError::Rejected(e)),
             };
-            tx.write_order(Some(&old), &new)?;
-            Ok(new)
+            tx.write_order(Some(&old), &change.order)?;
+            tx.enqueue(&change.outbox)?;
+            Ok(change.order)
         })
     }
 
@@ -848,6 +886,91 @@ impl OrderStore for SledStore {
     fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.settings.insert(key.as_bytes(), value.as_bytes())?;
         Ok(())
+    }
+
+    fn outbox_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let end = keys::time_key(now).to_vec();
+        let mut out = Vec::new();
+        for item in self.outbox_due.range(..=end) {
+            let (k, _) = item?;
+            let Some(id) = k.get(8..24).and_then(|b| uuid::Uuid::from_slice(b).ok()) else {
+                return Err(StoreError::Corrupt("outbox due key".into()));
+            };
+            match self.outbox.get(id.as_bytes())? {
+                Some(b) => out.push(decode("outbox message", &b)?),
+                None => {
+                    self.outbox_due.remove(k)?;
+                }
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn outbox_put(&self, msg: &OutboxMessage) -> Result<(), StoreError> {
+        (&self.outbox, &self.outbox_due)
+            .transaction(|(outbox, due)| {
+                if let Some(prev) = outbox.get(msg.id.as_bytes())? {
+                    let prev: OutboxMessage = lift(decode("outbox message", &prev))?;
+                    due.remove(due_key(&prev))?;
+                }
+                outbox.insert(msg.id.as_bytes(), lift(encode(msg))?)?;
+                if msg.status == OutboxStatus::Pending {
+                    due.insert(due_key(msg), &[])?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    fn outbox_add(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError> {
+        self.order_tx(|tx| tx.enqueue(msgs))
+    }
+
+    fn outbox_get(&self, id: uuid::Uuid) -> Result<OutboxMessage, StoreError> {
+        match self.outbox.get(id.as_bytes())? {
+            Some(b) => decode("outbox message", &b),
+            None => Err(StoreError::NotFound(format!("Message {id}"))),
+        }
+    }
+
+    fn outbox_list(
+        &self,
+        order: Option<u64>,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut out = Vec::new();
+        let ids: Box<dyn Iterator<Item = sled::Result<uuid::Uuid>>> = match order {
+            Some(n) => Box::new(
+                self.outbox_by_order
+                    .scan_prefix(n.to_be_bytes())
+                    .rev()
+                    .map(|r| r.map(|(k, _)| uuid::Uuid::from_slice(&k[8..]).unwrap_or_default())),
+            ),
+            None => Box::new(
+                self.outbox
+                    .iter()
+                    .rev()
+                    .map(|r| r.map(|(k, _)| uuid::Uuid::from_slice(&k).unwrap_or_default())),
+            ),
+        };
+        for (examined, id) in ids.enumerate() {
+            if examined > SCAN_BUDGET || out.len() >= limit {
+                break;
+            }
+            let m = self.outbox_get(id?)?;
+            if status.is_none_or(|s| s == m.status) {
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 
     fn durability(&self) -> &GroupCommit {

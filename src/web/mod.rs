@@ -2,7 +2,8 @@
 
 pub mod api;
 pub mod error;
-pub mod views;
+
+pub use crate::views;
 
 use actix_web::web;
 

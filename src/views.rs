@@ -1,4 +1,5 @@
-//! JSON shapes of SPEC 5, built from domain values. Money always travels as a decimal string.
+//! JSON shapes of SPEC 5, built from domain values (the API answers with them and notification
+//! templates receive them). Money always travels as a decimal string.
 
 use crate::domain::money::fmt;
 use crate::domain::*;
@@ -115,4 +116,14 @@ impl<'a> ListRow<'a> {
 /// One customer of `GET /customers`.
 pub fn customer(c: &CustomerRecord) -> Value {
     json!({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "orders_count": c.orders_count})
+}
+
+/// One message of `GET /outbox`.
+pub fn outbox_message(m: &crate::notify::OutboxMessage) -> Value {
+    json!({
+        "id": m.id, "order_number": m.order_number, "event": m.event, "channel": m.channel.as_str(),
+        "to": m.to, "subject": m.subject, "status": m.status.as_str(), "attempts": m.attempts,
+        "last_error": m.last_error, "next_attempt_at": m.next_attempt_at,
+        "created_at": m.created_at, "sent_at": m.sent_at,
+    })
 }
