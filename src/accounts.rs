@@ -81,7 +81,10 @@ pub struct Session {
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("{field} {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("Wrong username or password")]
@@ -126,7 +129,10 @@ impl From<sled::Error> for AccountError {
 pub fn check_username(raw: &str) -> Result<String, AccountError> {
     let u = raw.trim().to_lowercase();
     if !(3..=32).contains(&u.chars().count()) {
-        return Err(AccountError::invalid("username", "must be 3 to 32 characters"));
+        return Err(AccountError::invalid(
+            "username",
+            "must be 3 to 32 characters",
+        ));
     }
     if !u
         .chars()
@@ -144,7 +150,10 @@ pub fn check_username(raw: &str) -> Result<String, AccountError> {
 pub fn check_display_name(raw: &str) -> Result<String, AccountError> {
     required_text("display_name", raw, 80, false).map_err(|e| AccountError::Invalid {
         field: "display_name",
-        message: e.to_string().trim_start_matches("display_name ").to_string(),
+        message: e
+            .to_string()
+            .trim_start_matches("display_name ")
+            .to_string(),
     })
 }
 
@@ -351,9 +360,11 @@ impl Accounts {
             created_at: Utc::now(),
         };
         let bytes = encode(&m)?;
-        let inserted = self
-            .members
-            .compare_and_swap(username.as_bytes(), None as Option<&[u8]>, Some(bytes))?;
+        let inserted = self.members.compare_and_swap(
+            username.as_bytes(),
+            None as Option<&[u8]>,
+            Some(bytes),
+        )?;
         if inserted.is_err() {
             return Err(AccountError::invalid("username", "is already taken"));
         }
@@ -370,7 +381,10 @@ impl Accounts {
         self.members.remove(target.username.as_bytes())?;
         for entry in self.sessions.iter() {
             let (k, v) = entry?;
-            if decode::<Session>("session", &v).map(|s| s.username == target.username).unwrap_or(true) {
+            if decode::<Session>("session", &v)
+                .map(|s| s.username == target.username)
+                .unwrap_or(true)
+            {
                 self.sessions.remove(k)?;
             }
         }
@@ -379,7 +393,10 @@ impl Accounts {
 
     /// One member.
     pub fn member(&self, username: &str) -> Result<Option<Member>, AccountError> {
-        match self.members.get(username.trim().to_lowercase().as_bytes())? {
+        match self
+            .members
+            .get(username.trim().to_lowercase().as_bytes())?
+        {
             Some(v) => Ok(Some(decode("member", &v)?)),
             None => Ok(None),
         }
@@ -476,7 +493,6 @@ impl Accounts {
     }
 }
 
-
 /// Slows down repeated sign-in attempts: per client address and per username.
 pub struct LoginThrottle {
     per_client: DefaultKeyedRateLimiter<String>,
@@ -545,7 +561,10 @@ mod tests {
     fn passwords_must_be_long_enough() {
         assert!(check_password("short").is_err());
         assert!(check_password("long enough pass").is_ok());
-        assert_eq!(check_password("short").unwrap_err().field(), Some("password"));
+        assert_eq!(
+            check_password("short").unwrap_err().field(),
+            Some("password")
+        );
     }
 
     #[test]
@@ -580,7 +599,10 @@ mod tests {
         for _ in 0..5 {
             assert!(t.check("1.2.3.4", "ada").is_ok());
         }
-        assert!(matches!(t.check("1.2.3.4", "ada"), Err(AccountError::Throttled(_))));
+        assert!(matches!(
+            t.check("1.2.3.4", "ada"),
+            Err(AccountError::Throttled(_))
+        ));
         assert!(t.check("1.2.3.4", "bob").is_ok());
     }
 }

@@ -29,7 +29,8 @@ pub struct AppState {
 impl AppState {
     /// Registers the state on an app.
     pub fn register(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(self.service.clone()).app_data(self.accounts.clone());
+        cfg.app_data(self.service.clone())
+            .app_data(self.accounts.clone());
     }
 }
 
@@ -61,7 +62,8 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         // Tests and scripts read this line to find the port.
         println!("orderdeck listening on http://{addr}");
     }
-    if let (Some(token), Some(addr)) = (setup_state.accounts.setup_token(), server.addrs().first()) {
+    if let (Some(token), Some(addr)) = (setup_state.accounts.setup_token(), server.addrs().first())
+    {
         let host = if addr.ip().is_unspecified() {
             std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
         } else {

@@ -35,7 +35,11 @@ async fn start_driver() -> Driver {
         "the browser test needs {CHROMIUM} and {CHROMEDRIVER}: install them with \
          `apt-get install -y chromium chromium-driver`"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -83,7 +87,11 @@ async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
             Ok(e) => return e,
             Err(e) => {
                 if Instant::now() > deadline {
-                    let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                    let url = c
+                        .current_url()
+                        .await
+                        .map(|u| u.to_string())
+                        .unwrap_or_default();
                     let src = c.source().await.unwrap_or_default();
                     panic!("no element {sel} on {url}: {e}\n{src}");
                 }
@@ -93,8 +101,41 @@ async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
     }
 }
 
+/// Clicks something that loads a new page and waits until the new page is there.
 async fn click(c: &Client, sel: &str) {
-    css(c, sel).await.click().await.unwrap_or_else(|e| panic!("click {sel}: {e}"));
+    let e = css(c, sel).await;
+    c.execute("window.__odOld = true;", vec![]).await.unwrap();
+    e.click()
+        .await
+        .unwrap_or_else(|e| panic!("click {sel}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = c
+            .execute(
+                "return window.__odOld === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .map(|v| v == serde_json::Value::Bool(true))
+            .unwrap_or(false);
+        if fresh {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "clicking {sel} did not load a page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks something that changes the current page only (e.g. opens a ⋮ menu).
+async fn tap(c: &Client, sel: &str) {
+    css(c, sel)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {sel}: {e}"));
 }
 
 async fn fill(c: &Client, sel: &str, text: &str) {
@@ -116,6 +157,12 @@ async fn url(c: &Client) -> String {
 }
 
 async fn shot(c: &Client, name: &str) {
+    c.execute(
+        "window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); }",
+        vec![],
+    )
+    .await
+    .unwrap();
     let png = c.screenshot().await.expect("screenshot");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     std::fs::create_dir_all(&dir).unwrap();
@@ -139,7 +186,10 @@ fn dec(v: &serde_json::Value) -> f64 {
 }
 
 async fn badges(c: &Client) -> (String, String) {
-    (text(c, "#payment-status").await, text(c, "#fulfillment-status").await)
+    (
+        text(c, "#payment-status").await,
+        text(c, "#fulfillment-status").await,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,12 +206,12 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     fill(&c, "#username", "olive").await;
     fill(&c, "#password", "correct horse battery").await;
     fill(&c, "#password_confirm", "correct horse battery").await;
-    click(&c, "form button[type=submit]").await;
+    click(&c, "#main form button[type=submit]").await;
     assert!(url(&c).await.contains("/login"));
     assert!(text(&c, ".flash").await.contains("owner account is ready"));
     fill(&c, "#username", "olive").await;
     fill(&c, "#password", "correct horse battery").await;
-    click(&c, "form button[type=submit]").await;
+    click(&c, "#main form button[type=submit]").await;
     assert!(url(&c).await.ends_with("/orders"), "{}", url(&c).await);
 
     // Place test orders until one is unpaid with at least two units (test orders are random).
@@ -175,7 +225,12 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         let n: u64 = u.rsplit('/').next().unwrap().parse().unwrap();
         placed.push(n);
         let o = order_json(&app, &token, n).await;
-        let units: u64 = o["items"].as_array().unwrap().iter().map(|i| i["quantity"].as_u64().unwrap()).sum();
+        let units: u64 = o["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["quantity"].as_u64().unwrap())
+            .sum();
         if placed.len() >= 2 && o["payment_status"] != "paid" && units >= 2 {
             chosen = Some((n, o));
             break;
@@ -192,15 +247,34 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     let html = page(&c).await;
     assert!(html.contains(&format!("href=\"/orders/{n}\"")));
     let other = placed.iter().find(|m| **m != n).unwrap();
-    assert!(!html.contains(&format!("href=\"/orders/{other}\"")), "search narrows the list");
+    assert!(
+        !html.contains(&format!("href=\"/orders/{other}\"")),
+        "search narrows the list"
+    );
     fill(&c, "#q", "").await;
-    css(&c, "#test").await.select_by_value("true").await.unwrap();
+    css(&c, "#test")
+        .await
+        .select_by_value("true")
+        .await
+        .unwrap();
     click(&c, ".filters button[type=submit]").await;
     assert!(url(&c).await.contains("test=true"));
-    assert_eq!(c.find_all(Locator::Css("table.orders tbody tr")).await.unwrap().len(), placed.len());
-    css(&c, "#test").await.select_by_value("false").await.unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("table.orders tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        placed.len()
+    );
+    css(&c, "#test")
+        .await
+        .select_by_value("false")
+        .await
+        .unwrap();
     click(&c, ".filters button[type=submit]").await;
-    assert!(text(&c, "table.orders tbody").await.contains("No orders match"));
+    assert!(text(&c, "table.orders tbody")
+        .await
+        .contains("No orders match"));
 
     // Open the order.
     c.goto(&format!("{base}/orders?test=true")).await.unwrap();
@@ -213,15 +287,17 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     click(&c, "#send-note").await;
     assert!(text(&c, ".notes").await.contains("Gift wrap, please"));
     assert!(text(&c, ".notes").await.contains("Olive Owner"));
-    click(&c, ".note details.menu summary").await;
+    tap(&c, ".note details.menu summary").await;
     click(&c, ".note details.menu a[href$=\"/edit\"]").await;
     fill(&c, "#body", "Gift wrap in blue paper").await;
-    click(&c, "form button[type=submit]").await;
+    click(&c, "#save-note").await;
     assert!(text(&c, ".notes").await.contains("Gift wrap in blue paper"));
     assert!(text(&c, ".notes").await.contains("edited"));
-    click(&c, ".note details.menu summary").await;
+    tap(&c, ".note details.menu summary").await;
     click(&c, ".note details.menu a[href$=\"/delete\"]").await;
-    assert!(text(&c, "#cannot-undo").await.contains("cannot be restored"));
+    assert!(text(&c, "#cannot-undo")
+        .await
+        .contains("cannot be restored"));
     click(&c, "#confirm").await;
     assert!(!text(&c, "#notes").await.contains("Gift wrap"));
 
@@ -238,14 +314,23 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
 
     // Refund one unit of the cheapest item; the form shows the amount live.
     let items = order["items"].as_array().unwrap();
-    let cheapest = items.iter().min_by(|a, b| dec(&a["unit_price"]).total_cmp(&dec(&b["unit_price"]))).unwrap();
+    let cheapest = items
+        .iter()
+        .min_by(|a, b| dec(&a["unit_price"]).total_cmp(&dec(&b["unit_price"])))
+        .unwrap();
     let cheapest_id = cheapest["id"].as_str().unwrap();
     click(&c, "#btn-refund").await;
     fill(&c, &format!("#qty_{cheapest_id}"), "1").await;
     let live = text(&c, "#refund-amount").await;
-    assert_eq!(live, format!("{:.2}", dec(&cheapest["unit_price"])), "live refund amount");
+    assert_eq!(
+        live,
+        format!("{:.2}", dec(&cheapest["unit_price"])),
+        "live refund amount"
+    );
     assert!(text(&c, "#refundable").await.contains(&partial));
+    c.set_window_size(1280, 1100).await.unwrap();
     shot(&c, "refund-form.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
     click(&c, "#review").await;
     assert!(text(&c, "#cannot-undo").await.contains("payment provider"));
     click(&c, "#confirm").await;
@@ -257,18 +342,22 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     click(&c, "#btn-fulfill").await;
     for it in items.iter().skip(1) {
         let id = it["id"].as_str().unwrap();
-        click(&c, &format!("#tick_{id}")).await;
+        tap(&c, &format!("#tick_{id}")).await;
     }
     fill(&c, &format!("#qty_{first_id}"), "1").await;
     click(&c, "#review").await;
     click(&c, "#confirm").await;
     assert!(text(&c, ".flash").await.contains("Shipment created"));
     assert_eq!(badges(&c).await.1, "Partially Fulfilled");
-    assert!(text(&c, ".shipment .badge").await.contains("Awaiting Shipment"));
+    assert!(text(&c, ".shipment .badge")
+        .await
+        .contains("Awaiting Shipment"));
+    c.set_window_size(1280, 1300).await.unwrap();
     shot(&c, "order.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
 
     // Mark that shipment delivered.
-    click(&c, ".shipment details.menu summary").await;
+    tap(&c, ".shipment details.menu summary").await;
     click(&c, ".shipment details.menu a[href$=\"/deliver\"]").await;
     click(&c, "#confirm").await;
     assert!(text(&c, ".shipment .badge").await.contains("Delivered"));
@@ -288,7 +377,9 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     // Canceling is refused now (something shipped): the button is disabled with the reason.
     let cancel = css(&c, "#btn-cancel").await;
     assert!(!cancel.is_enabled().await.unwrap());
-    assert!(page(&c).await.contains("Orders with shipped items cannot be canceled"));
+    assert!(page(&c)
+        .await
+        .contains("Orders with shipped items cannot be canceled"));
 
     // A real order arrives over the API: Place Test Order disappears.
     c.goto(&format!("{base}/orders")).await.unwrap();
@@ -303,20 +394,29 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert_eq!(real.status(), reqwest::StatusCode::CREATED);
     c.refresh().await.unwrap();
     assert!(text(&c, "table.orders").await.contains("Rita Real"));
-    assert!(c.find(Locator::Css("#place-test-order")).await.is_err(), "the button is gone");
+    assert!(
+        c.find(Locator::Css("#place-test-order")).await.is_err(),
+        "the button is gone"
+    );
 
     // A form posted without its CSRF token is refused.
     c.goto(&format!("{base}/orders/{n}")).await.unwrap();
     c.execute(
         "var f = document.querySelector('#notes form'); f.querySelector('input[name=csrf]').remove(); \
-         f.querySelector('textarea').value = 'forged'; f.submit();",
+         f.querySelector('textarea').value = 'forged';",
         vec![],
     )
     .await
     .unwrap();
+    click(&c, "#send-note").await;
     assert!(text(&c, "h1").await.contains("Form refused"));
     c.goto(&format!("{base}/orders/{n}")).await.unwrap();
     assert!(!page(&c).await.contains("forged"));
+
+    c.set_window_size(1280, 1400).await.unwrap();
+    c.goto(&format!("{base}/workflow")).await.unwrap();
+    shot(&c, "workflow.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out; an anonymous visitor is sent to the sign-in page.
     click(&c, ".who button").await;

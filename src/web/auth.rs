@@ -59,8 +59,7 @@ pub fn see_other(location: &str) -> HttpResponse {
 /// A 303 redirect that shows `message` on the next page.
 pub fn redirect_with_flash(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
     let mut resp = see_other(location);
-    let _ = resp
-        .add_cookie(&cookie(req, FLASH_COOKIE, hex::encode(message.as_bytes())));
+    let _ = resp.add_cookie(&cookie(req, FLASH_COOKIE, hex::encode(message.as_bytes())));
     resp
 }
 

@@ -31,7 +31,10 @@ pub fn spawn_app() -> App {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderdeck"))
         .args(["--bind", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or("warn".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -51,7 +54,10 @@ pub fn spawn_app() -> App {
                 if let Some(a) = line.strip_prefix("orderdeck listening on ") {
                     base = Some(a.trim().to_string());
                 }
-                if let Some(i) = line.find("http://").filter(|_| line.contains("/setup?token=")) {
+                if let Some(i) = line
+                    .find("http://")
+                    .filter(|_| line.contains("/setup?token="))
+                {
                     setup_link = Some(line[i..].trim().to_string());
                 }
                 if line.starts_with("data directory") && base.is_some() && setup_link.is_none() {
@@ -95,7 +101,11 @@ pub fn create_token(app: &App, name: &str) -> String {
         .arg(&app.data_dir)
         .output()
         .expect("run orderdeck token create");
-    assert!(out.status.success(), "token create failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "token create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .last()

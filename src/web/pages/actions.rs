@@ -72,7 +72,12 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(name: &'static str, label: &'static str, kind: &'static str, value: impl Into<String>) -> Self {
+    fn new(
+        name: &'static str,
+        label: &'static str,
+        kind: &'static str,
+        value: impl Into<String>,
+    ) -> Self {
         Field {
             name,
             label,
@@ -234,11 +239,17 @@ impl Kind {
     }
 
     fn danger(self) -> bool {
-        matches!(self, Kind::Cancel | Kind::Void(_) | Kind::DeleteNote(_) | Kind::Refund)
+        matches!(
+            self,
+            Kind::Cancel | Kind::Void(_) | Kind::DeleteNote(_) | Kind::Refund
+        )
     }
 
     fn has_form(self) -> bool {
-        !matches!(self, Kind::Dispatch | Kind::Deliver(_) | Kind::Void(_) | Kind::DeleteNote(_))
+        !matches!(
+            self,
+            Kind::Dispatch | Kind::Deliver(_) | Kind::Void(_) | Kind::DeleteNote(_)
+        )
     }
 
     /// What cannot be undone (help page: "you will not be able to reset it").
@@ -280,20 +291,39 @@ impl Kind {
     }
 
     /// The form's fields and item inputs, filled from `values` (or defaults for a new form).
-    fn form(self, order: &Order, values: Option<&Fields>) -> Result<(Vec<Field>, Vec<ItemInput>), PageError> {
-        let v = |name: &str, default: &str| values.map(|f| f.get(name).to_string()).unwrap_or_else(|| default.to_string());
+    fn form(
+        self,
+        order: &Order,
+        values: Option<&Fields>,
+    ) -> Result<(Vec<Field>, Vec<ItemInput>), PageError> {
+        let v = |name: &str, default: &str| {
+            values
+                .map(|f| f.get(name).to_string())
+                .unwrap_or_else(|| default.to_string())
+        };
         let cb = |name: &str, default: bool| {
             let on = values.map(|f| f.checked(name)).unwrap_or(default);
-            if on { "on".to_string() } else { String::new() }
+            if on {
+                "on".to_string()
+            } else {
+                String::new()
+            }
         };
-        let items = |max_of: &dyn Fn(&crate::domain::LineItem) -> u32, default_full: bool, tick: bool| -> Vec<ItemInput> {
+        let items = |max_of: &dyn Fn(&crate::domain::LineItem) -> u32,
+                     default_full: bool,
+                     tick: bool|
+         -> Vec<ItemInput> {
             order
                 .items
                 .iter()
                 .map(|i| {
                     let max = max_of(i);
                     let key = format!("qty_{}", i.id);
-                    let default = if default_full { max.to_string() } else { "0".to_string() };
+                    let default = if default_full {
+                        max.to_string()
+                    } else {
+                        "0".to_string()
+                    };
                     ItemInput {
                         id: i.id.to_string(),
                         name: i.name.clone(),
@@ -316,85 +346,175 @@ impl Kind {
                 vec![
                     Field::new("amount", "Amount", "money", v("amount", ""))
                         .placeholder(fmt(order.balance()))
-                        .help(format!("In {}; empty = the balance of {}", order.currency, fmt(order.balance()))),
-                    Field::new("reference", "Reference (optional)", "text", v("reference", ""))
-                        .help("e.g. bank transfer id or receipt number"),
+                        .help(format!(
+                            "In {}; empty = the balance of {}",
+                            order.currency,
+                            fmt(order.balance())
+                        )),
+                    Field::new(
+                        "reference",
+                        "Reference (optional)",
+                        "text",
+                        v("reference", ""),
+                    )
+                    .help("e.g. bank transfer id or receipt number"),
                 ],
                 vec![],
             ),
             Kind::Refund => (
                 vec![
-                    Field::new("refund_shipping", "Refund shipping", "money", v("refund_shipping", "0.00")).help(format!(
+                    Field::new(
+                        "refund_shipping",
+                        "Refund shipping",
+                        "money",
+                        v("refund_shipping", "0.00"),
+                    )
+                    .help(format!(
                         "At most {} ({} paid for shipping, {} already refunded)",
                         fmt((order.shipping.price - order.refunded_shipping()).max(Decimal::ZERO)),
                         fmt(order.shipping.price),
                         fmt(order.refunded_shipping())
                     )),
-                    Field::new("adjustment_refund", "Adjustment refund", "money", v("adjustment_refund", "0.00"))
-                        .help("An extra amount to give back (e.g. a goodwill gesture)"),
-                    Field::new("adjustment_fee", "Adjustment fee", "money", v("adjustment_fee", "0.00"))
-                        .help("An amount to keep (e.g. a restocking fee)"),
+                    Field::new(
+                        "adjustment_refund",
+                        "Adjustment refund",
+                        "money",
+                        v("adjustment_refund", "0.00"),
+                    )
+                    .help("An extra amount to give back (e.g. a goodwill gesture)"),
+                    Field::new(
+                        "adjustment_fee",
+                        "Adjustment fee",
+                        "money",
+                        v("adjustment_fee", "0.00"),
+                    )
+                    .help("An amount to keep (e.g. a restocking fee)"),
                     Field::new("reason", "Reason (optional)", "text", v("reason", "")),
                 ],
-                items(&|i| i.quantity.saturating_sub(order.refunded_of(i.id)), false, false),
+                items(
+                    &|i| i.quantity.saturating_sub(order.refunded_of(i.id)),
+                    false,
+                    false,
+                ),
             ),
-            Kind::Dispatch | Kind::Deliver(_) | Kind::Void(_) | Kind::DeleteNote(_) => (vec![], vec![]),
+            Kind::Dispatch | Kind::Deliver(_) | Kind::Void(_) | Kind::DeleteNote(_) => {
+                (vec![], vec![])
+            }
             Kind::Fulfill => (
                 vec![
-                    Field::new("shipping_point", "Shipping point", "select", v("shipping_point", "local")).options(
+                    Field::new(
+                        "shipping_point",
+                        "Shipping point",
+                        "select",
+                        v("shipping_point", "local"),
+                    )
+                    .options(
                         ShippingPoint::ALL
                             .iter()
                             .map(|p| (p.as_str().to_string(), p.label().to_string()))
                             .collect(),
                     ),
-                    Field::new("carrier", "Carrier", "text", v("carrier", "")).help("Required for international shipments"),
-                    Field::new("tracking_number", "Tracking number", "text", v("tracking_number", ""))
+                    Field::new("carrier", "Carrier", "text", v("carrier", ""))
                         .help("Required for international shipments"),
+                    Field::new(
+                        "tracking_number",
+                        "Tracking number",
+                        "text",
+                        v("tracking_number", ""),
+                    )
+                    .help("Required for international shipments"),
                 ],
-                items(&|i| i.quantity.saturating_sub(order.shipped_of(i.id)), true, true),
+                items(
+                    &|i| i.quantity.saturating_sub(order.shipped_of(i.id)),
+                    true,
+                    true,
+                ),
             ),
             Kind::Return => (
-                vec![Field::new("reason", "Reason (optional)", "text", v("reason", ""))],
+                vec![Field::new(
+                    "reason",
+                    "Reason (optional)",
+                    "text",
+                    v("reason", ""),
+                )],
                 items(
-                    &|i| order.delivered_of(i.id).saturating_sub(order.returned_of(i.id)),
+                    &|i| {
+                        order
+                            .delivered_of(i.id)
+                            .saturating_sub(order.returned_of(i.id))
+                    },
                     false,
                     false,
                 ),
             ),
             Kind::Cancel => (
                 vec![
-                    Field::new("reason", "Reason", "text", v("reason", "")).help("Required; shown on the timeline"),
-                    Field::new("refund", "Also record a full refund of what was paid", "checkbox", cb("refund", false))
-                        .help(format!("{} paid and not yet refunded", money(order.refundable(), &order.currency))),
+                    Field::new("reason", "Reason", "text", v("reason", ""))
+                        .help("Required; shown on the timeline"),
+                    Field::new(
+                        "refund",
+                        "Also record a full refund of what was paid",
+                        "checkbox",
+                        cb("refund", false),
+                    )
+                    .help(format!(
+                        "{} paid and not yet refunded",
+                        money(order.refundable(), &order.currency)
+                    )),
                 ],
                 vec![],
             ),
             Kind::EditShipment(id) => {
                 let s = shipment(order, id)?;
-                let mut options = vec![(s.status.as_str().to_string(), format!("{} (current)", s.status.label()))];
+                let mut options = vec![(
+                    s.status.as_str().to_string(),
+                    format!("{} (current)", s.status.label()),
+                )];
                 for next in s.status.next_statuses() {
                     options.push((next.as_str().to_string(), next.label().to_string()));
                 }
                 if !s.status.is_final() {
-                    options.push((ShipmentStatus::Canceled.as_str().into(), ShipmentStatus::Canceled.label().into()));
+                    options.push((
+                        ShipmentStatus::Canceled.as_str().into(),
+                        ShipmentStatus::Canceled.label().into(),
+                    ));
                 }
                 (
                     vec![
-                        Field::new("carrier", "Carrier", "text", v("carrier", s.carrier.as_deref().unwrap_or(""))),
+                        Field::new(
+                            "carrier",
+                            "Carrier",
+                            "text",
+                            v("carrier", s.carrier.as_deref().unwrap_or("")),
+                        ),
                         Field::new(
                             "tracking_number",
                             "Tracking number",
                             "text",
-                            v("tracking_number", s.tracking_number.as_deref().unwrap_or("")),
+                            v(
+                                "tracking_number",
+                                s.tracking_number.as_deref().unwrap_or(""),
+                            ),
                         ),
-                        Field::new("status", "Status", "select", v("status", s.status.as_str())).options(options),
+                        Field::new("status", "Status", "select", v("status", s.status.as_str()))
+                            .options(options),
                         Field::new(
                             "expected_delivery",
                             "Expected delivery",
                             "date",
-                            v("expected_delivery", &s.expected_delivery.map(|d| d.to_string()).unwrap_or_default()),
+                            v(
+                                "expected_delivery",
+                                &s.expected_delivery
+                                    .map(|d| d.to_string())
+                                    .unwrap_or_default(),
+                            ),
                         ),
-                        Field::new("notify_customer", "Send notification to the customer after updates", "checkbox", cb("notify_customer", false)),
+                        Field::new(
+                            "notify_customer",
+                            "Send notification to the customer after updates",
+                            "checkbox",
+                            cb("notify_customer", false),
+                        ),
                     ],
                     vec![],
                 )
@@ -422,11 +542,17 @@ impl Kind {
                     0
                 } else {
                     raw.parse().map_err(|_| {
-                        field_error("items", format!("The quantity of {} must be a whole number", i.name))
+                        field_error(
+                            "items",
+                            format!("The quantity of {} must be a whole number", i.name),
+                        )
                     })?
                 };
                 if q > 0 {
-                    out.push(ItemQty { item_id: i.id, quantity: q });
+                    out.push(ItemQty {
+                        item_id: i.id,
+                        quantity: q,
+                    });
                 }
             }
             Ok(out)
@@ -437,7 +563,11 @@ impl Kind {
         };
         Ok(match self {
             Kind::Payment => Command::RecordPayment {
-                amount: if f.get("amount").trim().is_empty() { None } else { Some(amount("amount")?) },
+                amount: if f.get("amount").trim().is_empty() {
+                    None
+                } else {
+                    Some(amount("amount")?)
+                },
                 reference: text("reference"),
             },
             Kind::Refund => Command::Refund(RefundInput {
@@ -455,10 +585,18 @@ impl Kind {
                 carrier: text("carrier"),
                 tracking_number: text("tracking_number"),
             }),
-            Kind::Return => Command::Return { items: items(false)?, reason: text("reason") },
-            Kind::Cancel => Command::Cancel { reason: f.get("reason").to_string(), refund: f.checked("refund") },
+            Kind::Return => Command::Return {
+                items: items(false)?,
+                reason: text("reason"),
+            },
+            Kind::Cancel => Command::Cancel {
+                reason: f.get("reason").to_string(),
+                refund: f.checked("refund"),
+            },
             Kind::EditShipment(id) => {
-                let s = order.shipment(id).ok_or_else(|| field_error("status", "No such shipment"))?;
+                let s = order
+                    .shipment(id)
+                    .ok_or_else(|| field_error("status", "No such shipment"))?;
                 let changed = |name: &str, current: &Option<String>| {
                     let new = f.get(name).trim();
                     (new != current.as_deref().unwrap_or("")).then(|| new.to_string())
@@ -470,8 +608,12 @@ impl Kind {
                     None
                 } else {
                     Some(
-                        NaiveDate::parse_from_str(date_raw, "%Y-%m-%d")
-                            .map_err(|_| field_error("expected_delivery", "Expected delivery must be a date like 2026-12-24"))?,
+                        NaiveDate::parse_from_str(date_raw, "%Y-%m-%d").map_err(|_| {
+                            field_error(
+                                "expected_delivery",
+                                "Expected delivery must be a date like 2026-12-24",
+                            )
+                        })?,
                     )
                 };
                 Command::EditShipment {
@@ -514,15 +656,24 @@ impl Kind {
                         out.push(("Adjustment refund".into(), m(r.adjustment_refund)));
                     }
                     if !r.adjustment_fee.is_zero() {
-                        out.push(("Adjustment fee".into(), format!("− {}", m(r.adjustment_fee))));
+                        out.push((
+                            "Adjustment fee".into(),
+                            format!("− {}", m(r.adjustment_fee)),
+                        ));
                     }
                     out.push(("Amount to refund".into(), m(r.amount)));
-                    out.push(("Still refundable after this".into(), m(order.refundable() - r.amount)));
+                    out.push((
+                        "Still refundable after this".into(),
+                        m(order.refundable() - r.amount),
+                    ));
                     if let Some(reason) = &r.reason {
                         out.push(("Reason".into(), reason.clone()));
                     }
                 }
-                Event::Dispatched { .. } => out.push(("Fulfillment".into(), "Dispatched (packed, ready for the carrier)".into())),
+                Event::Dispatched { .. } => out.push((
+                    "Fulfillment".into(),
+                    "Dispatched (packed, ready for the carrier)".into(),
+                )),
                 Event::ShipmentCreated(s) => {
                     out.push(("Items".into(), describe(order, &s.items)));
                     out.push(("Shipping point".into(), s.shipping_point.label().into()));
@@ -533,22 +684,54 @@ impl Kind {
                         out.push(("Tracking number".into(), t.clone()));
                     }
                 }
-                Event::ShipmentEdited { carrier, tracking_number, expected_delivery, .. } => {
+                Event::ShipmentEdited {
+                    carrier,
+                    tracking_number,
+                    expected_delivery,
+                    ..
+                } => {
                     if let Some(c) = carrier {
-                        out.push(("Carrier".into(), if c.is_empty() { "(cleared)".into() } else { c.clone() }));
+                        out.push((
+                            "Carrier".into(),
+                            if c.is_empty() {
+                                "(cleared)".into()
+                            } else {
+                                c.clone()
+                            },
+                        ));
                     }
                     if let Some(t) = tracking_number {
-                        out.push(("Tracking number".into(), if t.is_empty() { "(cleared)".into() } else { t.clone() }));
+                        out.push((
+                            "Tracking number".into(),
+                            if t.is_empty() {
+                                "(cleared)".into()
+                            } else {
+                                t.clone()
+                            },
+                        ));
                     }
                     if let Some(d) = expected_delivery {
-                        out.push(("Expected delivery".into(), d.map(|d| d.to_string()).unwrap_or_else(|| "(cleared)".into())));
+                        out.push((
+                            "Expected delivery".into(),
+                            d.map(|d| d.to_string())
+                                .unwrap_or_else(|| "(cleared)".into()),
+                        ));
                     }
                 }
-                Event::ShipmentStatusChanged { shipment_id, status, .. } => {
-                    let from = order.shipment(*shipment_id).map(|s| s.status.label()).unwrap_or("?");
+                Event::ShipmentStatusChanged {
+                    shipment_id,
+                    status,
+                    ..
+                } => {
+                    let from = order
+                        .shipment(*shipment_id)
+                        .map(|s| s.status.label())
+                        .unwrap_or("?");
                     out.push(("Status".into(), format!("{from} → {}", status.label())));
                 }
-                Event::ShipmentNotify { .. } => out.push(("Customer".into(), "will be notified".into())),
+                Event::ShipmentNotify { .. } => {
+                    out.push(("Customer".into(), "will be notified".into()))
+                }
                 Event::Returned(r) => {
                     out.push(("Items returned".into(), describe(order, &r.items)));
                     if let Some(reason) = &r.reason {
@@ -559,7 +742,10 @@ impl Kind {
                 Event::NoteDeleted { id } => {
                     if let Some(n) = order.notes.iter().find(|n| n.id == *id) {
                         out.push(("Note".into(), n.body.clone()));
-                        out.push(("Written by".into(), format!("{} · {}", n.author, when(n.created_at))));
+                        out.push((
+                            "Written by".into(),
+                            format!("{} · {}", n.author, when(n.created_at)),
+                        ));
                     }
                 }
                 _ => {}
@@ -593,7 +779,9 @@ impl Kind {
     fn back(self, n: u64) -> String {
         match self {
             Kind::DeleteNote(_) => format!("/orders/{n}#notes"),
-            Kind::EditShipment(_) | Kind::Deliver(_) | Kind::Void(_) | Kind::Fulfill => format!("/orders/{n}#shipments"),
+            Kind::EditShipment(_) | Kind::Deliver(_) | Kind::Void(_) | Kind::Fulfill => {
+                format!("/orders/{n}#shipments")
+            }
             _ => format!("/orders/{n}"),
         }
     }
@@ -663,7 +851,13 @@ fn review_page(
     error: Option<String>,
 ) -> ReviewPage {
     ReviewPage {
-        chrome: Chrome::new(req, who, svc, "orders", format!("Confirm: {}", kind.title(order))),
+        chrome: Chrome::new(
+            req,
+            who,
+            svc,
+            "orders",
+            format!("Confirm: {}", kind.title(order)),
+        ),
         number: order.number,
         title: kind.title(order),
         summary: kind.summary(order, events, fields),
@@ -678,20 +872,38 @@ fn review_page(
 }
 
 /// GET: the form, or straight to the confirmation for actions without fields.
-async fn show(req: &HttpRequest, who: &SignedIn, svc: &Svc, kind: Kind, order: &Order) -> Result<HttpResponse, PageError> {
+async fn show(
+    req: &HttpRequest,
+    who: &SignedIn,
+    svc: &Svc,
+    kind: Kind,
+    order: &Order,
+) -> Result<HttpResponse, PageError> {
     if kind.has_form() {
         let p = form_page(req, who, svc, kind, order, None, None)?;
         return Ok(ok(req, &p.chrome, &p));
     }
     let empty = Fields::default();
     let ctx = probe_ctx(who);
-    match kind.command(order, &empty).map(|cmd| decide(order, &cmd, &ctx)) {
+    match kind
+        .command(order, &empty)
+        .map(|cmd| decide(order, &cmd, &ctx))
+    {
         Ok(Ok(events)) => {
             let p = review_page(req, who, svc, kind, order, &empty, &events, None);
             Ok(ok(req, &p.chrome, &p))
         }
         Ok(Err(rule)) => {
-            let p = review_page(req, who, svc, kind, order, &empty, &[], Some(rule.to_string()));
+            let p = review_page(
+                req,
+                who,
+                svc,
+                kind,
+                order,
+                &empty,
+                &[],
+                Some(rule.to_string()),
+            );
             Ok(render(req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
         }
         Err(e) => Err(PageError::BadRequest(e.message)),
@@ -699,7 +911,13 @@ async fn show(req: &HttpRequest, who: &SignedIn, svc: &Svc, kind: Kind, order: &
 }
 
 /// POST: step "edit" re-shows the form, "review" checks and shows the confirmation, "confirm" acts.
-async fn submit(req: &HttpRequest, form: Posted, svc: &Svc, kind: Kind, order: Order) -> Result<HttpResponse, PageError> {
+async fn submit(
+    req: &HttpRequest,
+    form: Posted,
+    svc: &Svc,
+    kind: Kind,
+    order: Order,
+) -> Result<HttpResponse, PageError> {
     let who = &form.who;
     let f = &form.fields;
     let refuse = |e: FieldError| -> Result<HttpResponse, PageError> {
@@ -734,7 +952,11 @@ async fn submit(req: &HttpRequest, form: Posted, svc: &Svc, kind: Kind, order: O
         };
     }
     match svc.act(order.number, cmd, who.actor()).await {
-        Ok(after) => Ok(auth::redirect_with_flash(req, &kind.back(order.number), &kind.done(&order, &after))),
+        Ok(after) => Ok(auth::redirect_with_flash(
+            req,
+            &kind.back(order.number),
+            &kind.done(&order, &after),
+        )),
         Err(ServiceError::Rule(rule)) if !rule.is_not_found() => {
             // The order may have changed since the form was shown: show it as it is now.
             let current = svc.order(order.number)?;
@@ -753,17 +975,28 @@ async fn submit(req: &HttpRequest, form: Posted, svc: &Svc, kind: Kind, order: O
 
 fn order_action(raw_n: &str, slug: &str) -> Result<(u64, Kind), PageError> {
     let n = number(raw_n)?;
-    let kind = Kind::from_slug(slug).ok_or_else(|| PageError::NotFound("There is no such action.".into()))?;
+    let kind = Kind::from_slug(slug)
+        .ok_or_else(|| PageError::NotFound("There is no such action.".into()))?;
     Ok((n, kind))
 }
 
-async fn action_form(req: HttpRequest, who: SignedIn, svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn action_form(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let (n, kind) = order_action(&path.0, &path.1)?;
     let order = svc.order(n)?;
     show(&req, &who, &svc, kind, &order).await
 }
 
-async fn action_submit(req: HttpRequest, form: Posted, svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn action_submit(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let (n, kind) = order_action(&path.0, &path.1)?;
     let order = svc.order(n)?;
     submit(&req, form, &svc, kind, order).await
@@ -780,12 +1013,19 @@ fn shipment_kind(order: &Order, sid: &str, op: &str) -> Result<Kind, PageError> 
         "void" => Kind::Void(id),
         _ => {
             let _ = s;
-            return Err(PageError::NotFound("There is no such shipment action.".into()));
+            return Err(PageError::NotFound(
+                "There is no such shipment action.".into(),
+            ));
         }
     })
 }
 
-async fn shipment_form(req: HttpRequest, who: SignedIn, svc: Svc, path: web::Path<(String, String, String)>) -> Result<HttpResponse, PageError> {
+async fn shipment_form(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, PageError> {
     let (n, sid, op) = path.into_inner();
     let order = svc.order(number(&n)?)?;
     match op.as_str() {
@@ -797,7 +1037,12 @@ async fn shipment_form(req: HttpRequest, who: SignedIn, svc: Svc, path: web::Pat
     show(&req, &who, &svc, kind, &order).await
 }
 
-async fn shipment_submit(req: HttpRequest, form: Posted, svc: Svc, path: web::Path<(String, String, String)>) -> Result<HttpResponse, PageError> {
+async fn shipment_submit(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, PageError> {
     let (n, sid, op) = path.into_inner();
     let order = svc.order(number(&n)?)?;
     let kind = shipment_kind(&order, &sid, &op)?;
@@ -814,13 +1059,23 @@ fn note_kind(order: &Order, id: &str) -> Result<Kind, PageError> {
     Ok(Kind::DeleteNote(id))
 }
 
-async fn note_delete_form(req: HttpRequest, who: SignedIn, svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn note_delete_form(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path.0)?)?;
     let kind = note_kind(&order, &path.1)?;
     show(&req, &who, &svc, kind, &order).await
 }
 
-async fn note_delete(req: HttpRequest, form: Posted, svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn note_delete(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path.0)?)?;
     let kind = note_kind(&order, &path.1)?;
     submit(&req, form, &svc, kind, order).await
@@ -842,7 +1097,13 @@ struct TrackPage {
     history: Vec<(String, &'static str, &'static str)>,
 }
 
-fn track(req: &HttpRequest, who: &SignedIn, svc: &Svc, order: &Order, sid: &str) -> Result<HttpResponse, PageError> {
+fn track(
+    req: &HttpRequest,
+    who: &SignedIn,
+    svc: &Svc,
+    order: &Order,
+    sid: &str,
+) -> Result<HttpResponse, PageError> {
     let id = sid
         .parse::<ShipmentId>()
         .map_err(|_| PageError::NotFound("No such shipment on this order".into()))?;
@@ -853,10 +1114,20 @@ fn track(req: &HttpRequest, who: &SignedIn, svc: &Svc, order: &Order, sid: &str)
         title: format!("Track shipment of #{}", order.number),
         status: s.status.as_str(),
         status_label: s.status.label(),
-        carrier: [s.carrier.clone(), s.service.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · "),
+        carrier: [s.carrier.clone(), s.service.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
         tracking: s.tracking_number.clone().unwrap_or_default(),
-        tracking_url: s.tracking_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-        expected: s.expected_delivery.map(|d| d.to_string()).unwrap_or_default(),
+        tracking_url: s
+            .tracking_url
+            .clone()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        expected: s
+            .expected_delivery
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         items: describe(order, &s.items),
         history: s
             .history
@@ -883,13 +1154,21 @@ struct LabelPage {
     bars_width: u32,
 }
 
-fn label(req: &HttpRequest, who: &SignedIn, svc: &Svc, order: &Order, sid: &str) -> Result<HttpResponse, PageError> {
+fn label(
+    req: &HttpRequest,
+    who: &SignedIn,
+    svc: &Svc,
+    order: &Order,
+    sid: &str,
+) -> Result<HttpResponse, PageError> {
     let id = sid
         .parse::<ShipmentId>()
         .map_err(|_| PageError::NotFound("No such shipment on this order".into()))?;
     let s = shipment(order, id)?;
     if s.kind != ShipmentKind::Carrier {
-        return Err(PageError::NotFound("Only carrier shipments have a label.".into()));
+        return Err(PageError::NotFound(
+            "Only carrier shipments have a label.".into(),
+        ));
     }
     let tracking = s.tracking_number.clone().unwrap_or_default();
     // A simple visual barcode: each byte becomes bars of widths from its bits. It is for the eye
@@ -907,14 +1186,28 @@ fn label(req: &HttpRequest, who: &SignedIn, svc: &Svc, order: &Order, sid: &str)
     let p = LabelPage {
         chrome: Chrome::new(req, who, svc, "orders", "Shipping label"),
         number: order.number,
-        carrier: [s.carrier.clone(), s.service.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · "),
-        tracking,
-        ship_to: [a.name.clone(), a.line1.clone(), a.line2.clone(), format!("{} {} {}", a.postal_code, a.city, a.region), a.country.clone()]
+        carrier: [s.carrier.clone(), s.service.clone()]
             .into_iter()
-            .filter(|l| !l.trim().is_empty())
-            .collect(),
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
+        tracking,
+        ship_to: [
+            a.name.clone(),
+            a.line1.clone(),
+            a.line2.clone(),
+            format!("{} {} {}", a.postal_code, a.city, a.region),
+            a.country.clone(),
+        ]
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect(),
         items: describe(order, &s.items),
-        details: s.label.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        details: s
+            .label
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         bars_width: x.max(1),
         bars,
     };
@@ -925,8 +1218,17 @@ fn label(req: &HttpRequest, who: &SignedIn, svc: &Svc, order: &Order, sid: &str)
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders/{n}/act/{action}", web::get().to(action_form))
         .route("/orders/{n}/act/{action}", web::post().to(action_submit))
-        .route("/orders/{n}/shipments/{sid}/{op}", web::get().to(shipment_form))
-        .route("/orders/{n}/shipments/{sid}/{op}", web::post().to(shipment_submit))
-        .route("/orders/{n}/notes/{id}/delete", web::get().to(note_delete_form))
+        .route(
+            "/orders/{n}/shipments/{sid}/{op}",
+            web::get().to(shipment_form),
+        )
+        .route(
+            "/orders/{n}/shipments/{sid}/{op}",
+            web::post().to(shipment_submit),
+        )
+        .route(
+            "/orders/{n}/notes/{id}/delete",
+            web::get().to(note_delete_form),
+        )
         .route("/orders/{n}/notes/{id}/delete", web::post().to(note_delete));
 }

@@ -30,14 +30,23 @@ struct SetupPage {
 
 /// Only same-site paths may be a post-login destination (no open redirects).
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']) {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.contains(['\r', '\n'])
+    {
         next.to_string()
     } else {
         "/".into()
     }
 }
 
-fn with_pre_csrf(req: &HttpRequest, mut resp: HttpResponse, token: String, set: bool) -> HttpResponse {
+fn with_pre_csrf(
+    req: &HttpRequest,
+    mut resp: HttpResponse,
+    token: String,
+    set: bool,
+) -> HttpResponse {
     if set {
         let _ = resp.add_cookie(&auth::cookie(req, auth::PRE_CSRF_COOKIE, token));
     }
@@ -64,12 +73,23 @@ async fn login_form(
     Ok(with_pre_csrf(&req, resp, token, set))
 }
 
-async fn login(req: HttpRequest, accounts: Acc, form: AnonPosted) -> Result<HttpResponse, PageError> {
+async fn login(
+    req: HttpRequest,
+    accounts: Acc,
+    form: AnonPosted,
+) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
-    let old = req.cookie(auth::SESSION_COOKIE).map(|c| c.value().to_string());
+    let old = req
+        .cookie(auth::SESSION_COOKIE)
+        .map(|c| c.value().to_string());
     let next = safe_next(f.get("next"));
     match accounts
-        .login(&auth::client_key(&req), f.get("username"), f.get("password"), old.as_deref())
+        .login(
+            &auth::client_key(&req),
+            f.get("username"),
+            f.get("password"),
+            old.as_deref(),
+        )
         .await
     {
         Ok((member, secret)) => {
@@ -129,10 +149,16 @@ async fn setup_form(
     Ok(with_pre_csrf(&req, resp, csrf, set))
 }
 
-async fn setup(req: HttpRequest, accounts: Acc, form: AnonPosted) -> Result<HttpResponse, PageError> {
+async fn setup(
+    req: HttpRequest,
+    accounts: Acc,
+    form: AnonPosted,
+) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
     if !accounts.setup_token_valid(f.get("token")) {
-        return Err(PageError::Forbidden(AccountError::BadSetupToken.to_string()));
+        return Err(PageError::Forbidden(
+            AccountError::BadSetupToken.to_string(),
+        ));
     }
     if f.get("password") != f.get("password_confirm") {
         let page = SetupPage {
@@ -143,10 +169,20 @@ async fn setup(req: HttpRequest, accounts: Acc, form: AnonPosted) -> Result<Http
             error: Some("The two passwords differ".into()),
             error_field: "password_confirm".into(),
         };
-        return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page.chrome, &page));
+        return Ok(render(
+            &req,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page.chrome,
+            &page,
+        ));
     }
     match accounts
-        .create_owner(f.get("token"), f.get("username"), f.get("display_name"), f.get("password"))
+        .create_owner(
+            f.get("token"),
+            f.get("username"),
+            f.get("display_name"),
+            f.get("password"),
+        )
         .await
     {
         Ok(m) => {
@@ -159,7 +195,11 @@ async fn setup(req: HttpRequest, accounts: Acc, form: AnonPosted) -> Result<Http
         }
         Err(e @ AccountError::Invalid { .. }) => {
             let page = SetupPage {
-                chrome: Chrome::anonymous(&req, "Create the owner account", f.get("csrf").to_string()),
+                chrome: Chrome::anonymous(
+                    &req,
+                    "Create the owner account",
+                    f.get("csrf").to_string(),
+                ),
                 token: f.get("token").to_string(),
                 username: f.get("username").to_string(),
                 display_name: f.get("display_name").to_string(),
@@ -169,7 +209,12 @@ async fn setup(req: HttpRequest, accounts: Acc, form: AnonPosted) -> Result<Http
                     other => other.to_string(),
                 }),
             };
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page.chrome, &page))
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page.chrome,
+                &page,
+            ))
         }
         Err(e) => Err(e.into()),
     }

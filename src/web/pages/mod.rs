@@ -46,7 +46,13 @@ pub struct Chrome {
 
 impl Chrome {
     /// The layout data for a signed-in member.
-    pub fn new(req: &HttpRequest, who: &SignedIn, svc: &Service, nav: &'static str, title: impl Into<String>) -> Self {
+    pub fn new(
+        req: &HttpRequest,
+        who: &SignedIn,
+        svc: &Service,
+        nav: &'static str,
+        title: impl Into<String>,
+    ) -> Self {
         let flash = auth::read_flash(req);
         Chrome {
             title: title.into(),
@@ -57,7 +63,10 @@ impl Chrome {
             csrf: who.session.csrf.clone(),
             flash_read: flash.is_some() || req.cookie(auth::FLASH_COOKIE).is_some(),
             flash,
-            store_name: svc.settings().map(|s| s.name).unwrap_or_else(|_| "orderdeck".into()),
+            store_name: svc
+                .settings()
+                .map(|s| s.name)
+                .unwrap_or_else(|_| "orderdeck".into()),
         }
     }
 
@@ -84,7 +93,12 @@ impl Chrome {
 }
 
 /// Renders a template with a status; deletes the flash cookie once shown.
-pub fn render<T: Template>(req: &HttpRequest, status: StatusCode, chrome: &Chrome, tpl: &T) -> HttpResponse {
+pub fn render<T: Template>(
+    req: &HttpRequest,
+    status: StatusCode,
+    chrome: &Chrome,
+    tpl: &T,
+) -> HttpResponse {
     match tpl.render() {
         Ok(body) => {
             let mut resp = HttpResponse::build(status)
@@ -109,7 +123,9 @@ pub fn ok<T: Template>(req: &HttpRequest, chrome: &Chrome, tpl: &T) -> HttpRespo
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in: go to the sign-in page and come back to `next`.
-    Login { next: String },
+    Login {
+        next: String,
+    },
     NotFound(String),
     Forbidden(String),
     /// The form's CSRF token is missing or wrong.
@@ -175,7 +191,11 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         match self {
             PageError::Login { next } => {
-                let target = if next == "/" || next.is_empty() || !next.starts_with('/') || next.starts_with("//") {
+                let target = if next == "/"
+                    || next.is_empty()
+                    || !next.starts_with('/')
+                    || next.starts_with("//")
+                {
                     "/login".to_string()
                 } else {
                     format!("/login?next={}", urlencode(next))
@@ -210,7 +230,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -285,6 +307,9 @@ mod tests {
 
     #[test]
     fn urlencode_escapes_everything_but_unreserved() {
-        assert_eq!(urlencode("/orders?q=a b&x=<"), "%2Forders%3Fq%3Da%20b%26x%3D%3C");
+        assert_eq!(
+            urlencode("/orders?q=a b&x=<"),
+            "%2Forders%3Fq%3Da%20b%26x%3D%3C"
+        );
     }
 }

@@ -6,8 +6,7 @@
 use super::{money, ok, render, when, Chrome, PageError, Svc};
 use crate::domain::workflow::{ManualFulfillInput, RefundInput};
 use crate::domain::{
-    decide, Address, Command, Ctx, CustomerId, ItemQty, NoteId, Order, ShipmentKind,
-    ShippingPoint,
+    decide, Address, Command, Ctx, CustomerId, ItemQty, NoteId, Order, ShipmentKind, ShippingPoint,
 };
 use crate::web::auth::{self, Posted, SignedIn};
 use actix_web::http::StatusCode;
@@ -137,10 +136,21 @@ fn refusal(order: &Order, cmd: &Command, ctx: &Ctx) -> Option<String> {
 }
 
 /// Allowed when the domain accepts one unit of any item; otherwise the first item's reason.
-fn refusal_for_any_item(order: &Order, ctx: &Ctx, make: impl Fn(ItemQty) -> Command) -> Option<String> {
+fn refusal_for_any_item(
+    order: &Order,
+    ctx: &Ctx,
+    make: impl Fn(ItemQty) -> Command,
+) -> Option<String> {
     let mut first = None;
     for item in &order.items {
-        match refusal(order, &make(ItemQty { item_id: item.id, quantity: 1 }), ctx) {
+        match refusal(
+            order,
+            &make(ItemQty {
+                item_id: item.id,
+                quantity: 1,
+            }),
+            ctx,
+        ) {
             None => return None,
             Some(r) => {
                 first.get_or_insert(r);
@@ -165,7 +175,14 @@ pub fn buttons(order: &Order, ctx: &Ctx) -> Vec<ActionButton> {
             "Record payment",
             "payment",
             "btn-payment",
-            refusal(order, &Command::RecordPayment { amount: None, reference: None }, ctx),
+            refusal(
+                order,
+                &Command::RecordPayment {
+                    amount: None,
+                    reference: None,
+                },
+                ctx,
+            ),
             false,
         ),
         b(
@@ -182,7 +199,13 @@ pub fn buttons(order: &Order, ctx: &Ctx) -> Vec<ActionButton> {
             ),
             false,
         ),
-        b("Dispatch", "dispatch", "btn-dispatch", refusal(order, &Command::Dispatch, ctx), false),
+        b(
+            "Dispatch",
+            "dispatch",
+            "btn-dispatch",
+            refusal(order, &Command::Dispatch, ctx),
+            false,
+        ),
         b(
             "Fulfill",
             "fulfill",
@@ -201,14 +224,24 @@ pub fn buttons(order: &Order, ctx: &Ctx) -> Vec<ActionButton> {
             "Return order",
             "return",
             "btn-return",
-            refusal_for_any_item(order, ctx, |iq| Command::Return { items: vec![iq], reason: None }),
+            refusal_for_any_item(order, ctx, |iq| Command::Return {
+                items: vec![iq],
+                reason: None,
+            }),
             false,
         ),
         b(
             "Cancel order",
             "cancel",
             "btn-cancel",
-            refusal(order, &Command::Cancel { reason: "probe".into(), refund: false }, ctx),
+            refusal(
+                order,
+                &Command::Cancel {
+                    reason: "probe".into(),
+                    refund: false,
+                },
+                ctx,
+            ),
             true,
         ),
     ]
@@ -221,10 +254,16 @@ fn address_lines(a: &Address) -> Vec<String> {
         .copied()
         .collect::<Vec<_>>()
         .join(" ");
-    [a.name.clone(), a.line1.clone(), a.line2.clone(), city, a.country.clone()]
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect()
+    [
+        a.name.clone(),
+        a.line1.clone(),
+        a.line2.clone(),
+        city,
+        a.country.clone(),
+    ]
+    .into_iter()
+    .filter(|l| !l.trim().is_empty())
+    .collect()
 }
 
 /// Describes item quantities as "2 × Mug, 1 × Cap".
@@ -232,7 +271,10 @@ pub fn describe(order: &Order, items: &[ItemQty]) -> String {
     items
         .iter()
         .map(|iq| {
-            let name = order.item(iq.item_id).map(|i| i.name.as_str()).unwrap_or("?");
+            let name = order
+                .item(iq.item_id)
+                .map(|i| i.name.as_str())
+                .unwrap_or("?");
             format!("{} × {name}", iq.quantity)
         })
         .collect::<Vec<_>>()
@@ -252,16 +294,22 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                 menu.push(MenuEntry {
                     label: "Edit",
                     href: format!("{base}/edit"),
-                    disabled_reason: s
-                        .status
-                        .is_final()
-                        .then(|| format!("The shipment is {}; it can no longer be changed", s.status.label())),
+                    disabled_reason: s.status.is_final().then(|| {
+                        format!(
+                            "The shipment is {}; it can no longer be changed",
+                            s.status.label()
+                        )
+                    }),
                 });
             }
             menu.push(MenuEntry {
                 label: "Mark as delivered",
                 href: format!("{base}/deliver"),
-                disabled_reason: refusal(order, &Command::DeliverShipment { shipment_id: s.id }, ctx),
+                disabled_reason: refusal(
+                    order,
+                    &Command::DeliverShipment { shipment_id: s.id },
+                    ctx,
+                ),
             });
             menu.push(MenuEntry {
                 label: "Track",
@@ -276,7 +324,11 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                 });
             }
             menu.push(MenuEntry {
-                label: if s.kind == ShipmentKind::Carrier { "Void" } else { "Cancel shipment" },
+                label: if s.kind == ShipmentKind::Carrier {
+                    "Void"
+                } else {
+                    "Cancel shipment"
+                },
                 href: format!("{base}/void"),
                 disabled_reason: refusal(order, &Command::VoidShipment { shipment_id: s.id }, ctx),
             });
@@ -303,7 +355,10 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                     .collect::<Vec<_>>()
                     .join(" · "),
                 tracking: s.tracking_number.clone().unwrap_or_default(),
-                expected: s.expected_delivery.map(|d| d.to_string()).unwrap_or_default(),
+                expected: s
+                    .expected_delivery
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 items: describe(order, &s.items),
                 created: when(s.created_at),
                 menu,
@@ -312,7 +367,13 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
         .collect()
 }
 
-fn page(chrome: Chrome, order: &Order, ctx: &Ctx, note_draft: String, note_error: Option<String>) -> OrderPage {
+fn page(
+    chrome: Chrome,
+    order: &Order,
+    ctx: &Ctx,
+    note_draft: String,
+    note_error: Option<String>,
+) -> OrderPage {
     let cur = order.currency.as_str();
     let m = |d: Decimal| money(d, cur);
     let items = order
@@ -322,18 +383,28 @@ fn page(chrome: Chrome, order: &Order, ctx: &Ctx, note_draft: String, note_error
             name: i.name.clone(),
             variant: i.variant.clone().unwrap_or_default(),
             sku: i.sku.clone(),
-            weight: if i.weight_grams > 0 { format!("{} g", i.weight_grams) } else { String::new() },
+            weight: if i.weight_grams > 0 {
+                format!("{} g", i.weight_grams)
+            } else {
+                String::new()
+            },
             unit_price: m(i.unit_price),
             quantity: i.quantity,
             line_total: m(i.line_total()),
-            image_url: i.image_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            image_url: i
+                .image_url
+                .clone()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             shipped: order.shipped_of(i.id),
             delivered: order.delivered_of(i.id),
             returned: order.returned_of(i.id),
             refunded: order.refunded_of(i.id),
         })
         .collect();
-    let mut totals = vec![("Subtotal", m(order.subtotal())), ("Shipping", m(order.shipping.price))];
+    let mut totals = vec![
+        ("Subtotal", m(order.subtotal())),
+        ("Shipping", m(order.shipping.price)),
+    ];
     if !order.tax.is_zero() {
         totals.push(("Tax", m(order.tax)));
     }
@@ -345,7 +416,11 @@ fn page(chrome: Chrome, order: &Order, ctx: &Ctx, note_draft: String, note_error
         .iter()
         .map(|p| MoneyRow {
             when: when(p.at),
-            what: p.reference.as_ref().map(|r| format!("Payment · {r}")).unwrap_or_else(|| "Payment".into()),
+            what: p
+                .reference
+                .as_ref()
+                .map(|r| format!("Payment · {r}"))
+                .unwrap_or_else(|| "Payment".into()),
             amount: m(p.amount),
             actor: p.actor.clone(),
         })
@@ -445,9 +520,20 @@ pub fn number(raw: &str) -> Result<u64, PageError> {
         .map_err(|_| PageError::NotFound(format!("Order {raw} not found")))
 }
 
-async fn show(req: HttpRequest, who: SignedIn, svc: Svc, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn show(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path)?)?;
-    let chrome = Chrome::new(&req, &who, &svc, "orders", format!("Order #{}", order.number));
+    let chrome = Chrome::new(
+        &req,
+        &who,
+        &svc,
+        "orders",
+        format!("Order #{}", order.number),
+    );
     let p = page(chrome, &order, &probe_ctx(&who), String::new(), None);
     Ok(ok(&req, &p.chrome, &p))
 }
@@ -464,20 +550,37 @@ async fn note_command(
 ) -> Result<HttpResponse, PageError> {
     let draft = form.fields.get("body").to_string();
     match svc.act(n, cmd, form.who.actor()).await {
-        Ok(_) => Ok(auth::redirect_with_flash(req, &format!("/orders/{n}#notes"), done)),
+        Ok(_) => Ok(auth::redirect_with_flash(
+            req,
+            &format!("/orders/{n}#notes"),
+            done,
+        )),
         Err(crate::service::ServiceError::Rule(r)) if !r.is_not_found() => {
             let order = svc.order(n)?;
             let chrome = Chrome::new(req, &form.who, svc, "orders", format!("Order #{n}"));
-            let p = page(chrome, &order, &probe_ctx(&form.who), draft, Some(r.to_string()));
+            let p = page(
+                chrome,
+                &order,
+                &probe_ctx(&form.who),
+                draft,
+                Some(r.to_string()),
+            );
             Ok(render(req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn add_note(req: HttpRequest, form: Posted, svc: Svc, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn add_note(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let cmd = Command::AddNote { body: form.fields.get("body").to_string() };
+    let cmd = Command::AddNote {
+        body: form.fields.get("body").to_string(),
+    };
     note_command(&req, &form, &svc, n, cmd, "Note added.").await
 }
 
@@ -530,8 +633,22 @@ async fn edit_note(
     let n = number(&n)?;
     let id = note_id(&id)?;
     let body = form.fields.get("body").to_string();
-    match svc.act(n, Command::EditNote { id, body: body.clone() }, form.who.actor()).await {
-        Ok(_) => Ok(auth::redirect_with_flash(&req, &format!("/orders/{n}#notes"), "Note saved.")),
+    match svc
+        .act(
+            n,
+            Command::EditNote {
+                id,
+                body: body.clone(),
+            },
+            form.who.actor(),
+        )
+        .await
+    {
+        Ok(_) => Ok(auth::redirect_with_flash(
+            &req,
+            &format!("/orders/{n}#notes"),
+            "Note saved.",
+        )),
         Err(crate::service::ServiceError::Rule(r)) if !r.is_not_found() => {
             let p = NoteEditPage {
                 chrome: Chrome::new(&req, &form.who, &svc, "orders", "Edit note"),
@@ -540,7 +657,12 @@ async fn edit_note(
                 body,
                 error: Some(r.to_string()),
             };
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -566,7 +688,10 @@ async fn customer_form(
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path)?)?;
-    let query: String = q.get("q").map(|s| s.trim().chars().take(200).collect()).unwrap_or_default();
+    let query: String = q
+        .get("q")
+        .map(|s| s.trim().chars().take(200).collect())
+        .unwrap_or_default();
     let p = customer_page(&req, &who, &svc, &order, query, None)?;
     Ok(ok(&req, &p.chrome, &p))
 }
@@ -585,7 +710,13 @@ fn customer_page(
         .map(|c| (c.id.to_string(), c.name, c.email, c.phone, c.orders_count))
         .collect();
     Ok(CustomerPickPage {
-        chrome: Chrome::new(req, who, svc, "orders", format!("Change customer of #{}", order.number)),
+        chrome: Chrome::new(
+            req,
+            who,
+            svc,
+            "orders",
+            format!("Change customer of #{}", order.number),
+        ),
         number: order.number,
         q,
         current_id: order.customer.id.to_string(),
@@ -604,11 +735,14 @@ async fn change_customer(
     let n = number(&path)?;
     let raw = form.fields.get("customer_id");
     let result = match raw.parse::<CustomerId>() {
-        Ok(id) => svc.change_customer(n, id, form.who.actor()).await.map_err(|e| match e {
-            crate::service::ServiceError::Rule(r) => r.to_string(),
-            crate::service::ServiceError::NotFound(m) => m,
-            other => format!("internal: {other}"),
-        }),
+        Ok(id) => svc
+            .change_customer(n, id, form.who.actor())
+            .await
+            .map_err(|e| match e {
+                crate::service::ServiceError::Rule(r) => r.to_string(),
+                crate::service::ServiceError::NotFound(m) => m,
+                other => format!("internal: {other}"),
+            }),
         Err(_) => Err("Choose a customer from the list".to_string()),
     };
     match result {
@@ -620,8 +754,20 @@ async fn change_customer(
         Err(m) if m.starts_with("internal: ") => Err(PageError::Internal(m)),
         Err(m) => {
             let order = svc.order(n)?;
-            let p = customer_page(&req, &form.who, &svc, &order, form.fields.get("q").to_string(), Some(m))?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            let p = customer_page(
+                &req,
+                &form.who,
+                &svc,
+                &order,
+                form.fields.get("q").to_string(),
+                Some(m),
+            )?;
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
     }
 }

@@ -149,14 +149,23 @@ async fn list(
         Err(e) => (ListQuery::default(), Some(e.message)),
     };
     let (rows, next, error) = match svc.list(&query) {
-        Ok(page) => (page.orders.iter().map(Row::of).collect(), page.next_cursor, error),
+        Ok(page) => (
+            page.orders.iter().map(Row::of).collect(),
+            page.next_cursor,
+            error,
+        ),
         Err(e) => match PageError::from(e) {
             PageError::Internal(m) => return Err(PageError::Internal(m)),
             other => (Vec::new(), None, Some(other.to_string())),
         },
     };
     let counts = svc.counts()?;
-    let get = |k: &str| params.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        params
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let payment = get("payment_status");
     let fulfillment = get("fulfillment_status");
     let payment_chips = PaymentStatus::ALL
@@ -169,7 +178,11 @@ async fn list(
                 count: counts.payment.get(s).copied().unwrap_or(0),
                 href: format!(
                     "/orders{}",
-                    query_string(&params, &[("payment_status", if active { "" } else { s.as_str() })], &["payment_status"])
+                    query_string(
+                        &params,
+                        &[("payment_status", if active { "" } else { s.as_str() })],
+                        &["payment_status"]
+                    )
                 ),
                 active,
             }
@@ -216,7 +229,10 @@ async fn list(
         let value = format!("{}{}", if desc { "-" } else { "" }, f.as_str());
         SortLink {
             label: sort_label(*f),
-            href: format!("/orders{}", query_string(&params, &[("sort", &value)], &["sort"])),
+            href: format!(
+                "/orders{}",
+                query_string(&params, &[("sort", &value)], &["sort"])
+            ),
             aria: match (current, query.desc) {
                 (true, true) => "descending",
                 (true, false) => "ascending",
@@ -248,16 +264,27 @@ async fn list(
         test: get("test"),
         created_from: get("created_from"),
         created_to: get("created_to"),
-        sort: if get("sort").is_empty() { "-created".into() } else { get("sort") },
-        payment_options: PaymentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
-        fulfillment_options: FulfillmentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        sort: if get("sort").is_empty() {
+            "-created".into()
+        } else {
+            get("sort")
+        },
+        payment_options: PaymentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        fulfillment_options: FulfillmentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         sort_options,
         payment_chips,
         fulfillment_chips,
         all_count: counts.all,
         test_count: counts.test,
         columns,
-        next_href: next.map(|c| format!("/orders{}", query_string(&params, &[("cursor", &c)], &[]))),
+        next_href: next
+            .map(|c| format!("/orders{}", query_string(&params, &[("cursor", &c)], &[]))),
         first_href: params
             .get("cursor")
             .filter(|c| !c.is_empty())
@@ -271,14 +298,20 @@ async fn list(
     Ok(ok(&req, &page.chrome, &page))
 }
 
-async fn place_test_order(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
+async fn place_test_order(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+) -> Result<HttpResponse, PageError> {
     match svc.place_test_order(form.who.actor()).await {
         Ok(o) => Ok(auth::redirect_with_flash(
             &req,
             &format!("/orders/{}", o.number),
             &format!("Test order #{} placed.", o.number),
         )),
-        Err(crate::service::ServiceError::Rule(r)) => Ok(auth::redirect_with_flash(&req, "/orders", &r.to_string())),
+        Err(crate::service::ServiceError::Rule(r)) => {
+            Ok(auth::redirect_with_flash(&req, "/orders", &r.to_string()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -311,7 +344,11 @@ fn csv_line(s: &Summary) -> String {
         s.payment_status.label().to_string(),
         s.fulfillment_status.label().to_string(),
     ];
-    let mut line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    let mut line = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
     line.push_str("\r\n");
     line
 }
@@ -341,7 +378,10 @@ async fn export_csv(
         let svc = svc.clone();
         async move {
             match st {
-                St::Header(page) => Some((Ok::<_, std::io::Error>(web::Bytes::from(CSV_HEADER)), (St::Page(page), q))),
+                St::Header(page) => Some((
+                    Ok::<_, std::io::Error>(web::Bytes::from(CSV_HEADER)),
+                    (St::Page(page), q),
+                )),
                 St::Page(page) => {
                     let mut chunk = String::new();
                     for s in &page.orders {
@@ -369,7 +409,10 @@ async fn export_csv(
     let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(stream))
 }

@@ -63,14 +63,39 @@ struct TokenCreatedPage {
 /// (settings key, form field, label, help)
 const GENERAL: &[(&str, &str, &str, &str)] = &[
     ("store.name", "store_name", "Store name", ""),
-    ("store.email", "store_email", "Store email", "New-order notifications are sent here"),
-    ("store.currency", "store_currency", "Currency", "ISO 4217 code, e.g. USD, EUR"),
+    (
+        "store.email",
+        "store_email",
+        "Store email",
+        "New-order notifications are sent here",
+    ),
+    (
+        "store.currency",
+        "store_currency",
+        "Currency",
+        "ISO 4217 code, e.g. USD, EUR",
+    ),
     ("store.address.line1", "address_line1", "Address", ""),
     ("store.address.line2", "address_line2", "Address line 2", ""),
     ("store.address.city", "address_city", "City", ""),
-    ("store.address.region", "address_region", "Region / state", ""),
-    ("store.address.postal_code", "address_postal_code", "Postal code", ""),
-    ("store.address.country", "address_country", "Country", "Two-letter code, e.g. US"),
+    (
+        "store.address.region",
+        "address_region",
+        "Region / state",
+        "",
+    ),
+    (
+        "store.address.postal_code",
+        "address_postal_code",
+        "Postal code",
+        "",
+    ),
+    (
+        "store.address.country",
+        "address_country",
+        "Country",
+        "Two-letter code, e.g. US",
+    ),
 ];
 
 #[derive(Default)]
@@ -96,7 +121,11 @@ fn page(
             "store.name" => settings.name.clone(),
             "store.email" => settings.email.clone(),
             "store.currency" => settings.currency.clone(),
-            k => svc.store().setting(k).map_err(ServiceError::from)?.unwrap_or_default(),
+            k => svc
+                .store()
+                .setting(k)
+                .map_err(ServiceError::from)?
+                .unwrap_or_default(),
         };
         let value = posted.map(|f| f.get(name).to_string()).unwrap_or(stored);
         let error = problems
@@ -104,7 +133,13 @@ fn page(
             .as_ref()
             .filter(|(field, _)| field.as_str() == *name)
             .map(|(_, m)| m.clone());
-        general.push(SettingField { name, label, value, error, help });
+        general.push(SettingField {
+            name,
+            label,
+            value,
+            error,
+            help,
+        });
     }
     if let Some((field, m)) = &problems.general {
         if !GENERAL.iter().any(|(_, n, _, _)| *n == field.as_str()) {
@@ -116,7 +151,12 @@ fn page(
         let mut t: Vec<TokenRow> = svc
             .tokens()?
             .into_iter()
-            .map(|t| TokenRow { id: t.id.to_string(), name: t.name, created: when(t.created_at), revoked: t.revoked })
+            .map(|t| TokenRow {
+                id: t.id.to_string(),
+                name: t.name,
+                created: when(t.created_at),
+                revoked: t.revoked,
+            })
             .collect();
         t.reverse();
         t
@@ -136,14 +176,22 @@ fn page(
         .collect();
     let new_member = posted
         .filter(|_| problems.member.is_some())
-        .map(|f| (f.get("username").to_string(), f.get("display_name").to_string()))
+        .map(|f| {
+            (
+                f.get("username").to_string(),
+                f.get("display_name").to_string(),
+            )
+        })
         .unwrap_or_default();
     Ok(SettingsPage {
         chrome: Chrome::new(req, who, svc, "settings", "Settings"),
         general,
         general_error,
         tokens,
-        token_name: posted.filter(|_| problems.token.is_some()).map(|f| f.get("name").to_string()).unwrap_or_default(),
+        token_name: posted
+            .filter(|_| problems.token.is_some())
+            .map(|f| f.get("name").to_string())
+            .unwrap_or_default(),
         token_error: problems.token,
         members,
         new_member,
@@ -151,14 +199,23 @@ fn page(
     })
 }
 
-async fn show(req: HttpRequest, who: SignedIn, svc: Svc, accounts: web::Data<crate::accounts::Accounts>) -> Result<HttpResponse, PageError> {
+async fn show(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    accounts: web::Data<crate::accounts::Accounts>,
+) -> Result<HttpResponse, PageError> {
     let p = page(&req, &who, &svc, &accounts, None, Problems::default())?;
     Ok(ok(&req, &p.chrome, &p))
 }
 
 fn rule_message(field: &str, e: RuleError) -> (String, String) {
     let msg = e.to_string();
-    let label = GENERAL.iter().find(|(_, n, _, _)| *n == field).map(|(_, _, l, _)| *l).unwrap_or(field);
+    let label = GENERAL
+        .iter()
+        .find(|(_, n, _, _)| *n == field)
+        .map(|(_, _, l, _)| *l)
+        .unwrap_or(field);
     // Rule messages start with the engine's field name; show the form's label instead.
     let rest = match &e {
         RuleError::Invalid { message, .. } => message.clone(),
@@ -181,7 +238,10 @@ fn check_general(f: &Fields) -> Result<Vec<(&'static str, String)>, (String, Str
                 if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
                     Ok(c)
                 } else {
-                    Err(RuleError::invalid(*name, "must be a two-letter country code like \"US\""))
+                    Err(RuleError::invalid(
+                        *name,
+                        "must be a two-letter country code like \"US\"",
+                    ))
                 }
             }
             _ => clean_text(name, raw, 200, false),
@@ -192,7 +252,12 @@ fn check_general(f: &Fields) -> Result<Vec<(&'static str, String)>, (String, Str
     Ok(out)
 }
 
-async fn save_general(req: HttpRequest, form: Posted, svc: Svc, accounts: web::Data<crate::accounts::Accounts>) -> Result<HttpResponse, PageError> {
+async fn save_general(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    accounts: web::Data<crate::accounts::Accounts>,
+) -> Result<HttpResponse, PageError> {
     match check_general(&form.fields) {
         Ok(values) => {
             for (k, v) in values {
@@ -203,11 +268,30 @@ async fn save_general(req: HttpRequest, form: Posted, svc: Svc, accounts: web::D
                 .wait()
                 .await
                 .map_err(|e| PageError::Internal(format!("settings not saved: {e}")))?;
-            Ok(auth::redirect_with_flash(&req, "/settings", "Settings saved."))
+            Ok(auth::redirect_with_flash(
+                &req,
+                "/settings",
+                "Settings saved.",
+            ))
         }
         Err(problem) => {
-            let p = page(&req, &form.who, &svc, &accounts, Some(&form.fields), Problems { general: Some(problem), ..Problems::default() })?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            let p = page(
+                &req,
+                &form.who,
+                &svc,
+                &accounts,
+                Some(&form.fields),
+                Problems {
+                    general: Some(problem),
+                    ..Problems::default()
+                },
+            )?;
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
     }
 }
@@ -220,7 +304,12 @@ fn owner_only(who: &SignedIn, what: &str) -> Result<(), PageError> {
     }
 }
 
-async fn create_token(req: HttpRequest, form: Posted, svc: Svc, accounts: web::Data<crate::accounts::Accounts>) -> Result<HttpResponse, PageError> {
+async fn create_token(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    accounts: web::Data<crate::accounts::Accounts>,
+) -> Result<HttpResponse, PageError> {
     owner_only(&form.who, "manage API tokens")?;
     match svc.create_token(form.fields.get("name")).await {
         Ok(t) => {
@@ -236,29 +325,67 @@ async fn create_token(req: HttpRequest, form: Posted, svc: Svc, accounts: web::D
                 RuleError::Invalid { message, .. } => format!("Name {message}"),
                 other => other.to_string(),
             };
-            let p = page(&req, &form.who, &svc, &accounts, Some(&form.fields), Problems { token: Some(msg), ..Problems::default() })?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            let p = page(
+                &req,
+                &form.who,
+                &svc,
+                &accounts,
+                Some(&form.fields),
+                Problems {
+                    token: Some(msg),
+                    ..Problems::default()
+                },
+            )?;
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn revoke_token(req: HttpRequest, form: Posted, svc: Svc, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn revoke_token(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     owner_only(&form.who, "manage API tokens")?;
     let id = path
         .parse::<Uuid>()
         .map_err(|_| PageError::NotFound("No such token".into()))?;
     svc.revoke_token(id).await?;
-    Ok(auth::redirect_with_flash(&req, "/settings#tokens", "Token revoked; requests using it are now refused."))
+    Ok(auth::redirect_with_flash(
+        &req,
+        "/settings#tokens",
+        "Token revoked; requests using it are now refused.",
+    ))
 }
 
-async fn add_member(req: HttpRequest, form: Posted, svc: Svc, accounts: web::Data<crate::accounts::Accounts>) -> Result<HttpResponse, PageError> {
+async fn add_member(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    accounts: web::Data<crate::accounts::Accounts>,
+) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
     match accounts
-        .add_staff(&form.who.member, f.get("username"), f.get("display_name"), f.get("password"))
+        .add_staff(
+            &form.who.member,
+            f.get("username"),
+            f.get("display_name"),
+            f.get("password"),
+        )
         .await
     {
-        Ok(m) => Ok(auth::redirect_with_flash(&req, "/settings#team", &format!("{} can now sign in as {}.", m.display_name, m.username))),
+        Ok(m) => Ok(auth::redirect_with_flash(
+            &req,
+            "/settings#team",
+            &format!("{} can now sign in as {}.", m.display_name, m.username),
+        )),
         Err(AccountError::Invalid { field, message }) => {
             let label = match field {
                 "username" => "Username",
@@ -266,16 +393,40 @@ async fn add_member(req: HttpRequest, form: Posted, svc: Svc, accounts: web::Dat
                 _ => "Password",
             };
             let problem = (field.to_string(), format!("{label} {message}"));
-            let p = page(&req, &form.who, &svc, &accounts, Some(f), Problems { member: Some(problem), ..Problems::default() })?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            let p = page(
+                &req,
+                &form.who,
+                &svc,
+                &accounts,
+                Some(f),
+                Problems {
+                    member: Some(problem),
+                    ..Problems::default()
+                },
+            )?;
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn remove_member(req: HttpRequest, form: Posted, accounts: web::Data<crate::accounts::Accounts>, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn remove_member(
+    req: HttpRequest,
+    form: Posted,
+    accounts: web::Data<crate::accounts::Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     accounts.remove_member(&form.who.member, &path).await?;
-    Ok(auth::redirect_with_flash(&req, "/settings#team", &format!("{} was removed from the team.", path.as_str())))
+    Ok(auth::redirect_with_flash(
+        &req,
+        "/settings#team",
+        &format!("{} was removed from the team.", path.as_str()),
+    ))
 }
 
 /// Registers the settings pages.
@@ -285,5 +436,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/tokens", web::post().to(create_token))
         .route("/settings/tokens/{id}/revoke", web::post().to(revoke_token))
         .route("/settings/team", web::post().to(add_member))
-        .route("/settings/team/{username}/remove", web::post().to(remove_member));
+        .route(
+            "/settings/team/{username}/remove",
+            web::post().to(remove_member),
+        );
 }

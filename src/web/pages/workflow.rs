@@ -4,9 +4,13 @@
 //! order with every kind of action, breadth first, and recording each status change it makes.
 
 use super::{ok, Chrome, PageError, Svc};
-use crate::domain::intake::{AddressDraft, CustomerDraft, ItemDraft, NewOrderIds, OrderDraft, PaymentDraft, ShippingDraft};
+use crate::domain::intake::{
+    AddressDraft, CustomerDraft, ItemDraft, NewOrderIds, OrderDraft, PaymentDraft, ShippingDraft,
+};
 use crate::domain::workflow::{ManualFulfillInput, RefundInput};
-use crate::domain::{execute, Actor, Command, Ctx, CustomerId, ItemQty, Order, ShipmentStatus, ShippingPoint};
+use crate::domain::{
+    execute, Actor, Command, Ctx, CustomerId, ItemQty, Order, ShipmentStatus, ShippingPoint,
+};
 use crate::web::auth::SignedIn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -62,14 +66,35 @@ fn sample(method: &str) -> Option<Order> {
         ..ItemDraft::default()
     };
     let draft = OrderDraft {
-        customer: CustomerDraft { name: "Sample".into(), ..CustomerDraft::default() },
-        shipping_address: AddressDraft { line1: "1 Main St".into(), city: "Town".into(), country: "US".into(), ..AddressDraft::default() },
+        customer: CustomerDraft {
+            name: "Sample".into(),
+            email: "sample@example.com".into(),
+            ..CustomerDraft::default()
+        },
+        shipping_address: AddressDraft {
+            line1: "1 Main St".into(),
+            city: "Town".into(),
+            country: "US".into(),
+            ..AddressDraft::default()
+        },
         items: vec![item("A", 2, "10.00"), item("B", 1, "5.00")],
-        shipping: ShippingDraft { method: "Standard".into(), price: "5.00".into() },
-        payment: PaymentDraft { method: method.into(), paid: false },
+        shipping: ShippingDraft {
+            method: "Standard".into(),
+            price: "5.00".into(),
+        },
+        payment: PaymentDraft {
+            method: method.into(),
+            paid: false,
+        },
         ..OrderDraft::default()
     };
-    let valid = draft.validate().ok()?;
+    let valid = match draft.validate() {
+        Ok(v) => v,
+        Err(e) => {
+            log::error!("the workflow sample order is invalid: {e}");
+            return None;
+        }
+    };
     let ids = NewOrderIds {
         order_id: Uuid::nil(),
         number: 1,
@@ -84,26 +109,55 @@ fn sample(method: &str) -> Option<Order> {
 fn candidates(o: &Order) -> Vec<Command> {
     let half = |d: Decimal| (d / Decimal::from(2)).round_dp(2);
     let mut c = vec![
-        Command::RecordPayment { amount: None, reference: None },
-        Command::RecordPayment { amount: Some(half(o.balance())), reference: None },
-        Command::Refund(RefundInput { adjustment_refund: o.refundable(), ..RefundInput::default() }),
-        Command::Refund(RefundInput { adjustment_refund: half(o.refundable()), ..RefundInput::default() }),
+        Command::RecordPayment {
+            amount: None,
+            reference: None,
+        },
+        Command::RecordPayment {
+            amount: Some(half(o.balance())),
+            reference: None,
+        },
+        Command::Refund(RefundInput {
+            adjustment_refund: o.refundable(),
+            ..RefundInput::default()
+        }),
+        Command::Refund(RefundInput {
+            adjustment_refund: half(o.refundable()),
+            ..RefundInput::default()
+        }),
         Command::Dispatch,
-        Command::Cancel { reason: "sample".into(), refund: false },
-        Command::Cancel { reason: "sample".into(), refund: true },
+        Command::Cancel {
+            reason: "sample".into(),
+            refund: false,
+        },
+        Command::Cancel {
+            reason: "sample".into(),
+            refund: true,
+        },
     ];
     let remaining: Vec<ItemQty> = o
         .items
         .iter()
-        .map(|i| ItemQty { item_id: i.id, quantity: i.quantity.saturating_sub(o.shipped_of(i.id)) })
+        .map(|i| ItemQty {
+            item_id: i.id,
+            quantity: i.quantity.saturating_sub(o.shipped_of(i.id)),
+        })
         .filter(|iq| iq.quantity > 0)
         .collect();
     for point in [ShippingPoint::Local, ShippingPoint::InStorePickup] {
-        c.push(Command::ManualFulfill(ManualFulfillInput { items: remaining.clone(), shipping_point: point, carrier: None, tracking_number: None }));
+        c.push(Command::ManualFulfill(ManualFulfillInput {
+            items: remaining.clone(),
+            shipping_point: point,
+            carrier: None,
+            tracking_number: None,
+        }));
     }
     if let Some(first) = remaining.first() {
         c.push(Command::ManualFulfill(ManualFulfillInput {
-            items: vec![ItemQty { item_id: first.item_id, quantity: 1 }],
+            items: vec![ItemQty {
+                item_id: first.item_id,
+                quantity: 1,
+            }],
             shipping_point: ShippingPoint::Local,
             carrier: None,
             tracking_number: None,
@@ -116,14 +170,26 @@ fn candidates(o: &Order) -> Vec<Command> {
     let returnable: Vec<ItemQty> = o
         .items
         .iter()
-        .map(|i| ItemQty { item_id: i.id, quantity: o.delivered_of(i.id).saturating_sub(o.returned_of(i.id)) })
+        .map(|i| ItemQty {
+            item_id: i.id,
+            quantity: o.delivered_of(i.id).saturating_sub(o.returned_of(i.id)),
+        })
         .filter(|iq| iq.quantity > 0)
         .collect();
     if let Some(first) = returnable.first() {
-        c.push(Command::Return { items: vec![ItemQty { item_id: first.item_id, quantity: 1 }], reason: None });
+        c.push(Command::Return {
+            items: vec![ItemQty {
+                item_id: first.item_id,
+                quantity: 1,
+            }],
+            reason: None,
+        });
     }
     if !returnable.is_empty() {
-        c.push(Command::Return { items: returnable, reason: None });
+        c.push(Command::Return {
+            items: returnable,
+            reason: None,
+        });
     }
     c
 }
@@ -132,21 +198,47 @@ fn signature(o: &Order) -> String {
     let per_item: Vec<String> = o
         .items
         .iter()
-        .map(|i| format!("{}/{}/{}/{}", o.shipped_of(i.id), o.delivered_of(i.id), o.returned_of(i.id), o.refunded_of(i.id)))
+        .map(|i| {
+            format!(
+                "{}/{}/{}/{}",
+                o.shipped_of(i.id),
+                o.delivered_of(i.id),
+                o.returned_of(i.id),
+                o.refunded_of(i.id)
+            )
+        })
         .collect();
-    let ships: Vec<String> = o.shipments.iter().map(|s| format!("{}{}", s.status.code(), s.shipping_point.as_str())).collect();
-    format!("{}|{}|{}|{}|{}|{}", o.paid(), o.refunded(), o.dispatched_at.is_some(), o.is_canceled(), per_item.join(","), ships.join(","))
+    let ships: Vec<String> = o
+        .shipments
+        .iter()
+        .map(|s| format!("{}{}", s.status.code(), s.shipping_point.as_str()))
+        .collect();
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        o.paid(),
+        o.refunded(),
+        o.dispatched_at.is_some(),
+        o.is_canceled(),
+        per_item.join(","),
+        ships.join(",")
+    )
 }
 
 /// Explores the engine from sample orders and returns the payment and fulfilment machines.
 pub fn explore() -> (Machine, Machine) {
     let mut pay = Machine {
-        nodes: crate::domain::PaymentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        nodes: crate::domain::PaymentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         edges: BTreeMap::new(),
         start: Vec::new(),
     };
     let mut ful = Machine {
-        nodes: crate::domain::FulfillmentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        nodes: crate::domain::FulfillmentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         edges: BTreeMap::new(),
         start: Vec::new(),
     };
@@ -167,15 +259,27 @@ pub fn explore() -> (Machine, Machine) {
         }
         for cmd in candidates(&o) {
             n += 1;
-            let ctx = Ctx::new(Utc::now(), Actor::System, [Uuid::from_u128(n * 2 + 100), Uuid::from_u128(n * 2 + 101)]);
-            let Ok((next, _)) = execute(&o, &cmd, &ctx) else { continue };
+            let ctx = Ctx::new(
+                Utc::now(),
+                Actor::System,
+                [Uuid::from_u128(n * 2 + 100), Uuid::from_u128(n * 2 + 101)],
+            );
+            let Ok((next, _)) = execute(&o, &cmd, &ctx) else {
+                continue;
+            };
             let (p0, p1) = (o.payment_status(), next.payment_status());
             if p0 != p1 {
-                pay.edges.entry((p0.as_str(), p1.as_str())).or_default().insert(cmd.name());
+                pay.edges
+                    .entry((p0.as_str(), p1.as_str()))
+                    .or_default()
+                    .insert(cmd.name());
             }
             let (f0, f1) = (o.fulfillment_status(), next.fulfillment_status());
             if f0 != f1 {
-                ful.edges.entry((f0.as_str(), f1.as_str())).or_default().insert(cmd.name());
+                ful.edges
+                    .entry((f0.as_str(), f1.as_str()))
+                    .or_default()
+                    .insert(cmd.name());
             }
             if seen.insert(signature(&next)) {
                 queue.push_back(next);
@@ -193,15 +297,24 @@ pub fn shipment_machine() -> Machine {
     for from in ShipmentStatus::ALL {
         for to in ShipmentStatus::ALL {
             if from.can_move_to(*to) {
-                edges.entry((from.as_str(), to.as_str())).or_default().insert("status update");
+                edges
+                    .entry((from.as_str(), to.as_str()))
+                    .or_default()
+                    .insert("status update");
             }
         }
         if !from.is_final() {
-            edges.entry((from.as_str(), ShipmentStatus::Canceled.as_str())).or_default().insert("void / cancel");
+            edges
+                .entry((from.as_str(), ShipmentStatus::Canceled.as_str()))
+                .or_default()
+                .insert("void / cancel");
         }
     }
     Machine {
-        nodes: ShipmentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        nodes: ShipmentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         edges,
         start: vec![ShipmentStatus::AwaitingShipment.as_str()],
     }
@@ -235,13 +348,27 @@ pub fn draw(title: &'static str, id: &'static str, m: &Machine) -> Diagram {
         let (x, y) = (20 + l * COL, 20 + *r * ROW);
         *r += 1;
         pos.insert(code, (x, y));
-        nodes.push(DNode { x, y, code: *code, label: *label, start: m.start.contains(code) });
+        nodes.push(DNode {
+            x,
+            y,
+            code: *code,
+            label: *label,
+            start: m.start.contains(code),
+        });
     }
-    let label_of = |c: &str| m.nodes.iter().find(|(k, _)| *k == c).map(|(_, l)| *l).unwrap_or("?");
+    let label_of = |c: &str| {
+        m.nodes
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map(|(_, l)| *l)
+            .unwrap_or("?")
+    };
     let mut edges = Vec::new();
     let mut legend = Vec::new();
     for ((from, to), causes) in &m.edges {
-        let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(from), pos.get(to)) else { continue };
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(from), pos.get(to)) else {
+            continue;
+        };
         let causes = causes.iter().copied().collect::<Vec<_>>().join(", ");
         let (sy, ty) = (y1 + NODE_H / 2, y2 + NODE_H / 2);
         let d = if x2 > x1 {
@@ -257,12 +384,25 @@ pub fn draw(title: &'static str, id: &'static str, m: &Machine) -> Diagram {
             // Backwards: arc below the nodes.
             let (sx, tx) = (x1 + NODE_W / 2, x2 + NODE_W / 2);
             let low = y1.max(y2) + NODE_H + 26;
-            format!("M{sx},{} C{sx},{low} {tx},{low} {tx},{}", y1 + NODE_H, y2 + NODE_H)
+            format!(
+                "M{sx},{} C{sx},{low} {tx},{low} {tx},{}",
+                y1 + NODE_H,
+                y2 + NODE_H
+            )
         };
-        edges.push(DEdge { d, title: format!("{} → {}: {causes}", label_of(*from), label_of(*to)) });
-        legend.push((label_of(*from).to_string(), label_of(*to).to_string(), causes));
+        edges.push(DEdge {
+            d,
+            title: format!("{} → {}: {causes}", label_of(*from), label_of(*to)),
+        });
+        legend.push((
+            label_of(*from).to_string(),
+            label_of(*to).to_string(),
+            causes,
+        ));
     }
-    let cols = layer.values().copied().max().unwrap_or(0) + 1 + u32::from(m.nodes.iter().any(|(c, _)| !layer.contains_key(c)));
+    let cols = layer.values().copied().max().unwrap_or(0)
+        + 1
+        + u32::from(m.nodes.iter().any(|(c, _)| !layer.contains_key(c)));
     let rows = rows_in.values().copied().max().unwrap_or(1);
     Diagram {
         title,
@@ -327,6 +467,9 @@ mod tests {
     #[test]
     fn shipments_never_leave_final_states() {
         let m = shipment_machine();
-        assert!(!m.edges.keys().any(|(from, _)| *from == "delivered" || *from == "canceled"));
+        assert!(!m
+            .edges
+            .keys()
+            .any(|(from, _)| *from == "delivered" || *from == "canceled"));
     }
 }
