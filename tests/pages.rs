@@ -419,14 +419,14 @@ async fn text_a_user_can_type_is_escaped_on_every_page() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!r.text().await.unwrap().contains(evil));
     let pages = [
-        format!("/orders"),
+        "/orders".to_string(),
         format!("/orders?q={}", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
         format!("/orders/{n}"),
         format!("/orders/{n}/customer?q=%3Cscript%3E"),
-        format!("/customers"),
+        "/customers".to_string(),
         format!("/customers/{customer_id}"),
-        format!("/settings"),
-        format!("/workflow"),
+        "/settings".to_string(),
+        "/workflow".to_string(),
     ];
     for p in pages {
         let (s, html) = get(&c, format!("{base}{p}")).await;

@@ -840,6 +840,7 @@ fn form_page(
     })
 }
 
+#[allow(clippy::too_many_arguments)] // one per thing the confirmation page shows
 fn review_page(
     req: &HttpRequest,
     who: &SignedIn,

@@ -351,8 +351,8 @@ pub fn draw(title: &'static str, id: &'static str, m: &Machine) -> Diagram {
         nodes.push(DNode {
             x,
             y,
-            code: *code,
-            label: *label,
+            code,
+            label,
             start: m.start.contains(code),
         });
     }
@@ -392,13 +392,9 @@ pub fn draw(title: &'static str, id: &'static str, m: &Machine) -> Diagram {
         };
         edges.push(DEdge {
             d,
-            title: format!("{} → {}: {causes}", label_of(*from), label_of(*to)),
+            title: format!("{} → {}: {causes}", label_of(from), label_of(to)),
         });
-        legend.push((
-            label_of(*from).to_string(),
-            label_of(*to).to_string(),
-            causes,
-        ));
+        legend.push((label_of(from).to_string(), label_of(to).to_string(), causes));
     }
     let cols = layer.values().copied().max().unwrap_or(0)
         + 1
