@@ -1,7 +1,7 @@
 //! Starting the server: open the store, build the service, serve HTTP until a signal arrives.
 
 use crate::service::Service;
-use crate::store::{SledStore, StoreError};
+use crate::store::{OrderStore, SledStore, StoreError};
 use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,19 +19,44 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Arc<SledStore>, StoreErr
     Ok(Arc::new(SledStore::open(data_dir)?))
 }
 
+/// The shared state of every worker: the use cases and the team accounts (sessions).
+#[derive(Clone)]
+pub struct AppState {
+    pub service: web::Data<Service>,
+    pub accounts: web::Data<crate::accounts::Accounts>,
+}
+
+impl AppState {
+    /// Registers the state on an app.
+    pub fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.service.clone())
+            .app_data(self.accounts.clone());
+    }
+}
+
+/// Builds the app state over an open store (used by `serve` and tests).
+pub fn build_state(store: Arc<SledStore>) -> Result<AppState, crate::accounts::AccountError> {
+    let accounts = crate::accounts::Accounts::open(store.db(), store.durability().clone())?;
+    Ok(AppState {
+        service: web::Data::new(Service::new(store)),
+        accounts: web::Data::new(accounts),
+    })
+}
+
 /// Runs the server until SIGINT/SIGTERM; in-flight requests finish and the store is flushed.
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let store = open_store(&config.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let service = Service::new(store.clone());
+    let state = build_state(store.clone()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let service = state.service.get_ref().clone();
     let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone())?;
     let worker = actix_web::rt::spawn(crate::notify::worker::run(
         service.clone(),
         Arc::new(crate::notify::worker::Unconfigured),
     ));
-    let data = web::Data::new(service);
+    let setup_state = state.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(data.clone())
+            .configure(|cfg| state.register(cfg))
             .wrap(middleware::Logger::new(r#"%a "%r" %s %b %Dms"#))
             .configure(crate::web::configure)
     })
@@ -40,6 +65,16 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     for addr in server.addrs() {
         // Tests and scripts read this line to find the port.
         println!("orderdeck listening on http://{addr}");
+    }
+    if let (Some(token), Some(addr)) = (setup_state.accounts.setup_token(), server.addrs().first())
+    {
+        let host = if addr.ip().is_unspecified() {
+            std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            *addr
+        };
+        // Printed once per start while no account exists; tests read this line.
+        println!("orderdeck setup: create the owner account at http://{host}/setup?token={token}");
     }
     println!("data directory: {}", config.data_dir.display());
     use std::io::Write;

@@ -4,6 +4,7 @@
 //! (sled) beneath the service. See ARCHITECTURE in the repository's shared docs and the README.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod demo;

@@ -1,7 +1,9 @@
-//! The web layer: the JSON API (and, next to it, the pages). Thin: extract, call the service, answer.
+//! The web layer: the JSON API and the merchant's pages. Thin: extract, call the service, answer.
 
 pub mod api;
+pub mod auth;
 pub mod error;
+pub mod pages;
 
 pub use crate::views;
 
@@ -10,4 +12,5 @@ use actix_web::web;
 /// Registers every route; shared by `main` and the tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
+    pages::configure(cfg);
 }

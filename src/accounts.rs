@@ -1,0 +1,608 @@
+//! Team accounts and sign-in sessions for the web pages: the rules (who may do what, what a
+//! username or password must look like) as plain functions, and their storage in sled trees kept
+//! beside the order store (`members`, `sessions`), flushed through the store's group commit.
+//!
+//! Secrets: passwords are hashed with argon2id (OWASP parameters); session ids and the setup
+//! token are 256-bit random values of which only a SHA-256 is stored, and are compared through
+//! their hashes in constant time.
+
+use crate::domain::rules::required_text;
+use crate::store::durability::GroupCommit;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Duration, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+
+/// How long a sign-in lasts.
+pub const SESSION_DAYS: i64 = 14;
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 10;
+/// Longest password accepted (bounds the hashing work a request can ask for).
+pub const MAX_PASSWORD: usize = 256;
+
+/// What a member may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Created by the setup link; manages the team and the API tokens.
+    Owner,
+    /// Works orders; cannot manage the team or tokens.
+    Staff,
+}
+
+impl Role {
+    /// The name shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Staff => "Staff",
+        }
+    }
+
+    /// Whether this role may add and remove team members.
+    pub fn can_manage_team(self) -> bool {
+        self == Role::Owner
+    }
+
+    /// Whether this role may create and revoke API tokens.
+    pub fn can_manage_tokens(self) -> bool {
+        self == Role::Owner
+    }
+}
+
+/// A team member as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Lower-case login name; the key of the `members` tree.
+    pub username: String,
+    /// The name shown on notes and the timeline.
+    pub display_name: String,
+    pub role: Role,
+    /// PHC string (`$argon2id$v=19$…`).
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in browser, as stored (keyed by the SHA-256 of its cookie value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub username: String,
+    /// The per-session token every state-changing form must carry (hex).
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why an account operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{field} {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Wrong username or password")]
+    BadCredentials,
+    #[error("Too many sign-in attempts; try again in {0} seconds")]
+    Throttled(u64),
+    #[error("This setup link is not valid (or the owner account already exists)")]
+    BadSetupToken,
+    #[error("No team member {0}")]
+    NotFound(String),
+    #[error("storage error: {0}")]
+    Store(String),
+}
+
+impl AccountError {
+    /// The form field the error belongs to, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AccountError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AccountError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sled::Error> for AccountError {
+    fn from(e: sled::Error) -> Self {
+        AccountError::Store(e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules (no IO)
+
+/// A username: 3–32 characters of `a-z 0-9 . _ -`, case-insensitive (stored lower-case).
+pub fn check_username(raw: &str) -> Result<String, AccountError> {
+    let u = raw.trim().to_lowercase();
+    if !(3..=32).contains(&u.chars().count()) {
+        return Err(AccountError::invalid(
+            "username",
+            "must be 3 to 32 characters",
+        ));
+    }
+    if !u
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(AccountError::invalid(
+            "username",
+            "may contain only letters, digits, dots, dashes and underscores",
+        ));
+    }
+    Ok(u)
+}
+
+/// A display name: required, at most 80 characters, no control characters.
+pub fn check_display_name(raw: &str) -> Result<String, AccountError> {
+    required_text("display_name", raw, 80, false).map_err(|e| AccountError::Invalid {
+        field: "display_name",
+        message: e
+            .to_string()
+            .trim_start_matches("display_name ")
+            .to_string(),
+    })
+}
+
+/// A new password: at least [`MIN_PASSWORD`] characters and at most [`MAX_PASSWORD`].
+pub fn check_password(pw: &str) -> Result<(), AccountError> {
+    let n = pw.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(AccountError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    if n > MAX_PASSWORD {
+        return Err(AccountError::invalid(
+            "password",
+            format!("must be at most {MAX_PASSWORD} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may remove `target` from the team.
+pub fn check_removal(actor: &Member, target: &Member) -> Result<(), AccountError> {
+    if !actor.role.can_manage_team() {
+        return Err(AccountError::Forbidden(
+            "Only the owner can manage the team".into(),
+        ));
+    }
+    if target.role == Role::Owner {
+        return Err(AccountError::Forbidden(
+            "The owner account cannot be removed".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn argon2() -> Argon2<'static> {
+    // argon2id, m = 19 MiB, t = 2, p = 1: the OWASP recommendation (these are the crate's defaults,
+    // spelled out so an upgrade cannot weaken them silently).
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+}
+
+/// Hashes a password to a PHC string with a fresh random salt. Slow on purpose: call it off the
+/// async workers.
+pub fn hash_password(pw: &str) -> Result<String, AccountError> {
+    argon2()
+        .hash_password(pw.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Store(format!("cannot hash the password: {e}")))
+}
+
+/// Checks a password against a stored PHC string. Slow on purpose.
+pub fn verify_password(pw: &str, phc: &str) -> bool {
+    argon2().verify_password(pw.as_bytes(), phc).is_ok()
+}
+
+/// A fresh 256-bit random secret, hex-encoded.
+pub fn random_hex() -> Result<String, AccountError> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| AccountError::Store(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+fn sha256(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// Constant-time comparison of two secrets (e.g. a form's CSRF token with the session's).
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    // Comparing fixed-size digests keeps the time independent of where the strings differ and of
+    // their lengths.
+    bool::from(sha256(a).ct_eq(&sha256(b))) && !a.is_empty()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+/// The members and sessions of one store.
+pub struct Accounts {
+    members: sled::Tree,
+    sessions: sled::Tree,
+    commit: GroupCommit,
+    /// The one-time setup secret while no owner exists.
+    setup: Mutex<Option<String>>,
+    throttle: LoginThrottle,
+    /// A hash of a random password, verified against when a username is unknown so that the
+    /// answer takes as long as for a known one.
+    dummy_hash: String,
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, AccountError> {
+    bincode::serde::encode_to_vec(v, bincode::config::standard())
+        .map_err(|e| AccountError::Store(format!("cannot encode: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, b: &[u8]) -> Result<T, AccountError> {
+    bincode::serde::decode_from_slice(b, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| AccountError::Store(format!("stored {what} is damaged: {e}")))
+}
+
+impl Accounts {
+    /// Opens the account trees in the store's database. When no member exists yet, a setup
+    /// secret is generated (see [`Self::setup_token`]). Expired sessions are dropped.
+    pub fn open(db: &sled::Db, commit: GroupCommit) -> Result<Self, AccountError> {
+        let members = db.open_tree("members")?;
+        let sessions = db.open_tree("sessions")?;
+        let setup = if members.is_empty() {
+            Some(random_hex()?)
+        } else {
+            None
+        };
+        let now = Utc::now();
+        for entry in sessions.iter() {
+            let (k, v) = entry?;
+            let expired = decode::<Session>("session", &v)
+                .map(|s| s.expires_at <= now)
+                .unwrap_or(true);
+            if expired {
+                sessions.remove(k)?;
+            }
+        }
+        Ok(Accounts {
+            members,
+            sessions,
+            commit,
+            setup: Mutex::new(setup),
+            throttle: LoginThrottle::new(),
+            dummy_hash: hash_password(&random_hex()?)?,
+        })
+    }
+
+    async fn durable(&self) -> Result<(), AccountError> {
+        self.commit.wait().await.map_err(AccountError::Store)
+    }
+
+    /// The setup secret to print at start, while no owner account exists.
+    pub fn setup_token(&self) -> Option<String> {
+        self.setup.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether `token` is the current setup secret.
+    pub fn setup_token_valid(&self, token: &str) -> bool {
+        match self.setup_token() {
+            Some(t) => secrets_match(&t, token),
+            None => false,
+        }
+    }
+
+    /// Creates the owner account with the setup secret; the secret is then spent.
+    pub async fn create_owner(
+        &self,
+        token: &str,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<Member, AccountError> {
+        if !self.setup_token_valid(token) {
+            return Err(AccountError::BadSetupToken);
+        }
+        let m = self
+            .insert_member(username, display_name, password, Role::Owner)
+            .await?;
+        *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(m)
+    }
+
+    /// Adds a staff member (owner only).
+    pub async fn add_staff(
+        &self,
+        actor: &Member,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<Member, AccountError> {
+        if !actor.role.can_manage_team() {
+            return Err(AccountError::Forbidden(
+                "Only the owner can manage the team".into(),
+            ));
+        }
+        self.insert_member(username, display_name, password, Role::Staff)
+            .await
+    }
+
+    async fn insert_member(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<Member, AccountError> {
+        let username = check_username(username)?;
+        let display_name = check_display_name(display_name)?;
+        check_password(password)?;
+        let pw = password.to_string();
+        let password_hash = actix_web::rt::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| AccountError::Store(format!("hashing failed: {e}")))??;
+        let m = Member {
+            username: username.clone(),
+            display_name,
+            role,
+            password_hash,
+            created_at: Utc::now(),
+        };
+        let bytes = encode(&m)?;
+        let inserted = self.members.compare_and_swap(
+            username.as_bytes(),
+            None as Option<&[u8]>,
+            Some(bytes),
+        )?;
+        if inserted.is_err() {
+            return Err(AccountError::invalid("username", "is already taken"));
+        }
+        self.durable().await?;
+        Ok(m)
+    }
+
+    /// Removes a staff member and signs them out everywhere.
+    pub async fn remove_member(&self, actor: &Member, username: &str) -> Result<(), AccountError> {
+        let target = self
+            .member(username)?
+            .ok_or_else(|| AccountError::NotFound(username.to_string()))?;
+        check_removal(actor, &target)?;
+        self.members.remove(target.username.as_bytes())?;
+        for entry in self.sessions.iter() {
+            let (k, v) = entry?;
+            if decode::<Session>("session", &v)
+                .map(|s| s.username == target.username)
+                .unwrap_or(true)
+            {
+                self.sessions.remove(k)?;
+            }
+        }
+        self.durable().await
+    }
+
+    /// One member.
+    pub fn member(&self, username: &str) -> Result<Option<Member>, AccountError> {
+        match self
+            .members
+            .get(username.trim().to_lowercase().as_bytes())?
+        {
+            Some(v) => Ok(Some(decode("member", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every member, owner first, then by username.
+    pub fn members(&self) -> Result<Vec<Member>, AccountError> {
+        let mut out = Vec::new();
+        for entry in self.members.iter() {
+            let (_, v) = entry?;
+            out.push(decode::<Member>("member", &v)?);
+        }
+        out.sort_by(|a, b| {
+            (a.role != Role::Owner, &a.username).cmp(&(b.role != Role::Owner, &b.username))
+        });
+        Ok(out)
+    }
+
+    /// Whether any account exists.
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    /// Checks a sign-in (throttled per client and per username) and opens a new session.
+    /// Returns the session's cookie secret. `old_session` (the browser's previous cookie, if
+    /// any) is deleted, so a session id never survives a sign-in.
+    pub async fn login(
+        &self,
+        client: &str,
+        username: &str,
+        password: &str,
+        old_session: Option<&str>,
+    ) -> Result<(Member, String), AccountError> {
+        let key = username.trim().to_lowercase();
+        self.throttle.check(client, &key)?;
+        if password.chars().count() > MAX_PASSWORD {
+            return Err(AccountError::BadCredentials);
+        }
+        let member = self.member(&key)?;
+        let pw = password.to_string();
+        // Verify against a dummy hash when the user is unknown, so timing does not tell which
+        // usernames exist.
+        let phc = member
+            .as_ref()
+            .map(|m| m.password_hash.clone())
+            .unwrap_or_else(|| self.dummy_hash.clone());
+        let ok = actix_web::rt::task::spawn_blocking(move || verify_password(&pw, &phc))
+            .await
+            .map_err(|e| AccountError::Store(format!("verification failed: {e}")))?;
+        let member = match (member, ok) {
+            (Some(m), true) => m,
+            _ => return Err(AccountError::BadCredentials),
+        };
+        if let Some(old) = old_session {
+            self.sessions.remove(sha256(old))?;
+        }
+        let secret = random_hex()?;
+        let now = Utc::now();
+        let s = Session {
+            username: member.username.clone(),
+            csrf: random_hex()?,
+            created_at: now,
+            expires_at: now + Duration::days(SESSION_DAYS),
+        };
+        self.sessions.insert(sha256(&secret), encode(&s)?)?;
+        self.durable().await?;
+        Ok((member, secret))
+    }
+
+    /// The session and member behind a cookie value, if it is valid and not expired.
+    pub fn session(&self, secret: &str) -> Result<Option<(Session, Member)>, AccountError> {
+        if secret.len() != 64 {
+            return Ok(None);
+        }
+        let key = sha256(secret);
+        let Some(v) = self.sessions.get(key)? else {
+            return Ok(None);
+        };
+        let s: Session = decode("session", &v)?;
+        if s.expires_at <= Utc::now() {
+            self.sessions.remove(key)?;
+            return Ok(None);
+        }
+        match self.member(&s.username)? {
+            Some(m) => Ok(Some((s, m))),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends a session on the server (sign out).
+    pub async fn logout(&self, secret: &str) -> Result<(), AccountError> {
+        self.sessions.remove(sha256(secret))?;
+        self.durable().await
+    }
+}
+
+/// Slows down repeated sign-in attempts: per client address and per username.
+pub struct LoginThrottle {
+    per_client: DefaultKeyedRateLimiter<String>,
+    per_user: DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginThrottle {
+    fn new() -> Self {
+        let q = |burst: u32, per_secs: u64| {
+            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+            Quota::with_period(std::time::Duration::from_secs(per_secs))
+                .map(|q| q.allow_burst(burst))
+                .unwrap_or_else(|| Quota::per_minute(burst))
+        };
+        LoginThrottle {
+            // 20 attempts at once, then one every 6 s from one address.
+            per_client: governor::RateLimiter::keyed(q(20, 6)),
+            // 5 attempts at once, then one every 12 s for one username.
+            per_user: governor::RateLimiter::keyed(q(5, 12)),
+        }
+    }
+
+    fn check(&self, client: &str, username: &str) -> Result<(), AccountError> {
+        use governor::clock::{Clock, DefaultClock};
+        let clock = DefaultClock::default();
+        for (limiter, key) in [(&self.per_client, client), (&self.per_user, username)] {
+            if let Err(not_until) = limiter.check_key(&key.to_string()) {
+                let wait = not_until.wait_time_from(clock.now());
+                return Err(AccountError::Throttled(wait.as_secs().max(1)));
+            }
+        }
+        // Keep memory bounded when many keys have been seen.
+        if self.per_user.len() > 10_000 {
+            self.per_user.retain_recent();
+        }
+        if self.per_client.len() > 10_000 {
+            self.per_client.retain_recent();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(role: Role, name: &str) -> Member {
+        Member {
+            username: name.into(),
+            display_name: name.into(),
+            role,
+            password_hash: String::new(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn usernames_are_lower_case_and_plain() {
+        assert_eq!(check_username(" Ada.L ").unwrap(), "ada.l");
+        assert!(check_username("ab").is_err());
+        assert!(check_username("a b c").is_err());
+        assert!(check_username("<script>").is_err());
+    }
+
+    #[test]
+    fn passwords_must_be_long_enough() {
+        assert!(check_password("short").is_err());
+        assert!(check_password("long enough pass").is_ok());
+        assert_eq!(
+            check_password("short").unwrap_err().field(),
+            Some("password")
+        );
+    }
+
+    #[test]
+    fn only_the_owner_manages_the_team_and_cannot_be_removed() {
+        let owner = member(Role::Owner, "owner");
+        let staff = member(Role::Staff, "staff");
+        assert!(check_removal(&owner, &staff).is_ok());
+        assert!(check_removal(&staff, &owner).is_err());
+        assert!(check_removal(&staff, &member(Role::Staff, "other")).is_err());
+        assert!(check_removal(&owner, &owner).is_err());
+        assert!(!Role::Staff.can_manage_tokens());
+    }
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(secrets_match("abc", "abc"));
+        assert!(!secrets_match("abc", "abd"));
+        assert!(!secrets_match("", ""));
+    }
+
+    #[test]
+    fn repeated_attempts_for_one_user_are_throttled() {
+        let t = LoginThrottle::new();
+        for _ in 0..5 {
+            assert!(t.check("1.2.3.4", "ada").is_ok());
+        }
+        assert!(matches!(
+            t.check("1.2.3.4", "ada"),
+            Err(AccountError::Throttled(_))
+        ));
+        assert!(t.check("1.2.3.4", "bob").is_ok());
+    }
+}

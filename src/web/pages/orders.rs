@@ -1,0 +1,440 @@
+//! The Orders page (search, filters, sort, cursor pages, counts per status, Place Test Order)
+//! and the CSV export of the current view.
+
+use super::{money, ok, urlencode, when, Chrome, PageError, Svc};
+use crate::domain::money::fmt;
+use crate::domain::{FulfillmentStatus, PaymentStatus};
+use crate::store::{ListQuery, SortField, Summary};
+use crate::web::api::list_query;
+use crate::web::auth::{self, Posted, SignedIn};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use std::collections::HashMap;
+
+/// One row of the orders table.
+pub struct Row {
+    pub number: u64,
+    pub created: String,
+    pub customer_name: String,
+    pub customer_email: String,
+    pub total: String,
+    pub payment: &'static str,
+    pub payment_label: &'static str,
+    pub fulfillment: &'static str,
+    pub fulfillment_label: &'static str,
+    pub test: bool,
+    pub items_count: u32,
+}
+
+impl Row {
+    /// The row of a stored summary.
+    pub fn of(s: &Summary) -> Self {
+        Row {
+            number: s.number,
+            created: when(s.created_at),
+            customer_name: s.customer_name.clone(),
+            customer_email: s.customer_email.clone(),
+            total: money(s.total, &s.currency),
+            payment: s.payment_status.as_str(),
+            payment_label: s.payment_status.label(),
+            fulfillment: s.fulfillment_status.as_str(),
+            fulfillment_label: s.fulfillment_status.label(),
+            test: s.test,
+            items_count: s.items_count,
+        }
+    }
+}
+
+/// A status filter chip with its count.
+pub struct Chip {
+    pub label: &'static str,
+    pub code: &'static str,
+    pub count: u64,
+    pub href: String,
+    pub active: bool,
+}
+
+/// A sortable column header.
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    /// "ascending" / "descending" when this column is the sort, else "none".
+    pub aria: &'static str,
+    pub arrow: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "orders/list.html")]
+struct ListPageTpl {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    q: String,
+    payment: String,
+    fulfillment: String,
+    test: String,
+    created_from: String,
+    created_to: String,
+    sort: String,
+    payment_options: Vec<(&'static str, &'static str)>,
+    fulfillment_options: Vec<(&'static str, &'static str)>,
+    sort_options: Vec<(String, String)>,
+    payment_chips: Vec<Chip>,
+    fulfillment_chips: Vec<Chip>,
+    all_count: u64,
+    test_count: u64,
+    columns: Vec<SortLink>,
+    next_href: Option<String>,
+    first_href: Option<String>,
+    export_href: String,
+    test_allowed: bool,
+    filtered: bool,
+    error: Option<String>,
+}
+
+/// The list parameters the page keeps in its links (everything but the cursor).
+const KEPT: &[&str] = &[
+    "q",
+    "payment_status",
+    "fulfillment_status",
+    "test",
+    "created_from",
+    "created_to",
+    "sort",
+];
+
+fn query_string(params: &HashMap<String, String>, set: &[(&str, &str)], drop: &[&str]) -> String {
+    let mut parts = Vec::new();
+    for k in KEPT {
+        if drop.contains(k) || set.iter().any(|(s, _)| s == k) {
+            continue;
+        }
+        if let Some(v) = params.get(*k).filter(|v| !v.trim().is_empty()) {
+            parts.push(format!("{k}={}", urlencode(v.trim())));
+        }
+    }
+    for (k, v) in set {
+        if !v.is_empty() {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+fn sort_label(f: SortField) -> &'static str {
+    match f {
+        SortField::Created => "Date",
+        SortField::Number => "Order",
+        SortField::Total => "Total",
+        SortField::PaymentStatus => "Payment",
+        SortField::FulfillmentStatus => "Fulfillment",
+        SortField::Customer => "Customer",
+    }
+}
+
+async fn list(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let params = params.into_inner();
+    let chrome = Chrome::new(&req, &who, &svc, "orders", "Orders");
+    let (query, error) = match list_query(&params) {
+        Ok(q) => (q, None),
+        Err(e) => (ListQuery::default(), Some(e.message)),
+    };
+    let (rows, next, error) = match svc.list(&query) {
+        Ok(page) => (
+            page.orders.iter().map(Row::of).collect(),
+            page.next_cursor,
+            error,
+        ),
+        Err(e) => match PageError::from(e) {
+            PageError::Internal(m) => return Err(PageError::Internal(m)),
+            other => (Vec::new(), None, Some(other.to_string())),
+        },
+    };
+    let counts = svc.counts()?;
+    let get = |k: &str| {
+        params
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let payment = get("payment_status");
+    let fulfillment = get("fulfillment_status");
+    let payment_chips = PaymentStatus::ALL
+        .iter()
+        .map(|s| {
+            let active = payment == s.as_str();
+            Chip {
+                label: s.label(),
+                code: s.as_str(),
+                count: counts.payment.get(s).copied().unwrap_or(0),
+                href: format!(
+                    "/orders{}",
+                    query_string(
+                        &params,
+                        &[("payment_status", if active { "" } else { s.as_str() })],
+                        &["payment_status"]
+                    )
+                ),
+                active,
+            }
+        })
+        .collect();
+    let fulfillment_chips = FulfillmentStatus::ALL
+        .iter()
+        .map(|s| {
+            let active = fulfillment == s.as_str();
+            Chip {
+                label: s.label(),
+                code: s.as_str(),
+                count: counts.fulfillment.get(s).copied().unwrap_or(0),
+                href: format!(
+                    "/orders{}",
+                    query_string(
+                        &params,
+                        &[("fulfillment_status", if active { "" } else { s.as_str() })],
+                        &["fulfillment_status"]
+                    )
+                ),
+                active,
+            }
+        })
+        .collect();
+    let columns = [
+        SortField::Number,
+        SortField::Created,
+        SortField::Customer,
+        SortField::Total,
+        SortField::PaymentStatus,
+        SortField::FulfillmentStatus,
+    ]
+    .iter()
+    .map(|f| {
+        let current = query.sort == *f;
+        // Clicking the current column flips its direction; another column starts descending
+        // for numbers and dates, ascending for names and statuses.
+        let desc = if current {
+            !query.desc
+        } else {
+            matches!(f, SortField::Created | SortField::Number | SortField::Total)
+        };
+        let value = format!("{}{}", if desc { "-" } else { "" }, f.as_str());
+        SortLink {
+            label: sort_label(*f),
+            href: format!(
+                "/orders{}",
+                query_string(&params, &[("sort", &value)], &["sort"])
+            ),
+            aria: match (current, query.desc) {
+                (true, true) => "descending",
+                (true, false) => "ascending",
+                _ => "none",
+            },
+            arrow: match (current, query.desc) {
+                (true, true) => "↓",
+                (true, false) => "↑",
+                _ => "",
+            },
+        }
+    })
+    .collect();
+    let sort_options = SortField::ALL
+        .iter()
+        .flat_map(|f| {
+            [
+                (format!("-{}", f.as_str()), format!("{} ↓", sort_label(*f))),
+                (f.as_str().to_string(), format!("{} ↑", sort_label(*f))),
+            ]
+        })
+        .collect();
+    let filtered = KEPT.iter().any(|k| *k != "sort" && !get(k).is_empty());
+    let page = ListPageTpl {
+        rows,
+        q: get("q"),
+        payment,
+        fulfillment,
+        test: get("test"),
+        created_from: get("created_from"),
+        created_to: get("created_to"),
+        sort: if get("sort").is_empty() {
+            "-created".into()
+        } else {
+            get("sort")
+        },
+        payment_options: PaymentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        fulfillment_options: FulfillmentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        sort_options,
+        payment_chips,
+        fulfillment_chips,
+        all_count: counts.all,
+        test_count: counts.test,
+        columns,
+        next_href: next
+            .map(|c| format!("/orders{}", query_string(&params, &[("cursor", &c)], &[]))),
+        first_href: params
+            .get("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|_| format!("/orders{}", query_string(&params, &[], &[]))),
+        export_href: format!("/orders.csv{}", query_string(&params, &[], &[])),
+        test_allowed: svc.test_orders_allowed()?,
+        filtered,
+        error,
+        chrome,
+    };
+    Ok(ok(&req, &page.chrome, &page))
+}
+
+async fn place_test_order(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+) -> Result<HttpResponse, PageError> {
+    match svc.place_test_order(form.who.actor()).await {
+        Ok(o) => Ok(auth::redirect_with_flash(
+            &req,
+            &format!("/orders/{}", o.number),
+            &format!("Test order #{} placed.", o.number),
+        )),
+        Err(crate::service::ServiceError::Rule(r)) => {
+            Ok(auth::redirect_with_flash(&req, "/orders", &r.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes a CSV cell safe: quoted when needed, and cells a spreadsheet would run as a formula
+/// (starting with = + - @, tab or carriage return) are prefixed with an apostrophe.
+pub fn csv_cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+fn csv_line(s: &Summary) -> String {
+    let cells = [
+        s.number.to_string(),
+        s.created_at.to_rfc3339(),
+        if s.test { "test" } else { "real" }.to_string(),
+        s.customer_name.clone(),
+        s.customer_email.clone(),
+        s.items_count.to_string(),
+        fmt(s.total),
+        s.currency.clone(),
+        s.payment_status.label().to_string(),
+        s.fulfillment_status.label().to_string(),
+    ];
+    let mut line = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+const CSV_HEADER: &str =
+    "number,created_at,type,customer_name,customer_email,items,total,currency,payment_status,fulfillment_status\r\n";
+
+/// The current view as CSV: every matching order, read 200 at a time through the list cursor.
+async fn export_csv(
+    who: SignedIn,
+    svc: Svc,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let _ = who;
+    let mut query = list_query(&params).map_err(|e| PageError::BadRequest(e.message))?;
+    query.limit = 200;
+    query.cursor = None;
+    // Check the first page now, so a bad request is an error page rather than a broken download.
+    let first = svc.list(&query)?;
+    enum St {
+        Header(crate::store::ListPage),
+        Page(crate::store::ListPage),
+        Done,
+    }
+    let svc = svc.into_inner();
+    let stream = futures_util::stream::unfold((St::Header(first), query), move |(st, mut q)| {
+        let svc = svc.clone();
+        async move {
+            match st {
+                St::Header(page) => Some((
+                    Ok::<_, std::io::Error>(web::Bytes::from(CSV_HEADER)),
+                    (St::Page(page), q),
+                )),
+                St::Page(page) => {
+                    let mut chunk = String::new();
+                    for s in &page.orders {
+                        chunk.push_str(&csv_line(s));
+                    }
+                    let next = match page.next_cursor {
+                        Some(c) => {
+                            q.cursor = Some(c);
+                            match svc.list(&q) {
+                                Ok(p) => St::Page(p),
+                                Err(e) => {
+                                    log::error!("CSV export stopped: {e}");
+                                    St::Done
+                                }
+                            }
+                        }
+                        None => St::Done,
+                    };
+                    Some((Ok(web::Bytes::from(chunk)), (next, q)))
+                }
+                St::Done => None,
+            }
+        }
+    });
+    let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream))
+}
+
+/// Registers the orders list, the CSV export and Place Test Order.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/orders", web::get().to(list))
+        .route("/orders.csv", web::get().to(export_csv))
+        .route("/orders/test", web::post().to(place_test_order));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_cannot_become_formulas() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1 555"), "'+1 555");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("Ada, Lovelace"), "\"Ada, Lovelace\"");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
+}

@@ -1,0 +1,45 @@
+// orderdeck: small improvements only; every page works without this file.
+(function () {
+  "use strict";
+  // Live refund amount: items + refund shipping + adjustment refund - adjustment fee.
+  var form = document.querySelector('form[data-action="refund"]');
+  if (form) {
+    var out = document.getElementById("refund-amount");
+    var cents = function (v) {
+      var s = String(v || "").trim();
+      if (!/^\d+(\.\d{0,2})?$/.test(s)) { return s === "" ? 0 : NaN; }
+      var parts = s.split(".");
+      return parseInt(parts[0], 10) * 100 + (parts[1] ? parseInt((parts[1] + "0").slice(0, 2), 10) : 0);
+    };
+    var field = function (name) { var el = form.elements[name]; return el ? cents(el.value) : 0; };
+    var update = function () {
+      var total = 0;
+      form.querySelectorAll("input.qty").forEach(function (q) {
+        var n = parseInt(q.value || "0", 10);
+        if (n > 0) { total += n * cents(q.getAttribute("data-price")); }
+      });
+      total += field("refund_shipping") + field("adjustment_refund") - field("adjustment_fee");
+      if (isNaN(total)) { out.textContent = "—"; return; }
+      var sign = total < 0 ? "−" : "";
+      var abs = Math.abs(total);
+      out.textContent = sign + Math.floor(abs / 100) + "." + String(abs % 100).padStart(2, "0");
+    };
+    form.addEventListener("input", update);
+    update();
+  }
+  // Close an open ⋮ menu when clicking elsewhere or pressing Escape.
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.menu[open]").forEach(function (d) {
+      if (!d.contains(e.target)) { d.removeAttribute("open"); }
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      document.querySelectorAll("details.menu[open]").forEach(function (d) {
+        d.removeAttribute("open");
+        var s = d.querySelector("summary");
+        if (s) { s.focus(); }
+      });
+    }
+  });
+})();

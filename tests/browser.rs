@@ -1,0 +1,427 @@
+//! The merchant's whole day in headless Chromium through WebDriver: setup link → owner account
+//! → sign in → test orders → search and filter → an order: notes, payment, refund, fulfilment,
+//! delivery, return, every badge → Place Test Order disappears once a real order arrives →
+//! a form without its CSRF token is refused → anonymous visitors go to sign-in. Screenshots land
+//! in `docs/`.
+//!
+//! Needs `chromium` and `chromedriver` (`apt-get install -y chromium chromium-driver`); without
+//! them this test FAILS on purpose, so CI cannot pass without running it.
+
+mod pagekit;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use pagekit::{create_token, real_order_json, spawn_app, App};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Driver {
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+        "the browser test needs {CHROMIUM} and {CHROMEDRIVER}: install them with \
+         `apt-get install -y chromium chromium-driver`"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/status")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { child, url }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("connect to chromedriver")
+}
+
+async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css(sel)).await {
+            Ok(e) => return e,
+            Err(e) => {
+                if Instant::now() > deadline {
+                    let url = c
+                        .current_url()
+                        .await
+                        .map(|u| u.to_string())
+                        .unwrap_or_default();
+                    let src = c.source().await.unwrap_or_default();
+                    panic!("no element {sel} on {url}: {e}\n{src}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Clicks something that loads a new page and waits until the new page is there.
+async fn click(c: &Client, sel: &str) {
+    let e = css(c, sel).await;
+    c.execute("window.__odOld = true;", vec![]).await.unwrap();
+    e.click()
+        .await
+        .unwrap_or_else(|e| panic!("click {sel}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = c
+            .execute(
+                "return window.__odOld === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .map(|v| v == serde_json::Value::Bool(true))
+            .unwrap_or(false);
+        if fresh {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "clicking {sel} did not load a page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks something that changes the current page only (e.g. opens a ⋮ menu).
+async fn tap(c: &Client, sel: &str) {
+    css(c, sel)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {sel}: {e}"));
+}
+
+async fn fill(c: &Client, sel: &str, text: &str) {
+    let e = css(c, sel).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn text(c: &Client, sel: &str) -> String {
+    css(c, sel).await.text().await.unwrap()
+}
+
+async fn page(c: &Client) -> String {
+    c.source().await.unwrap()
+}
+
+async fn url(c: &Client) -> String {
+    c.current_url().await.unwrap().to_string()
+}
+
+async fn shot(c: &Client, name: &str) {
+    c.execute(
+        "window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); }",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let png = c.screenshot().await.expect("screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+async fn order_json(app: &App, token: &str, n: u64) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/orders/{n}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn dec(v: &serde_json::Value) -> f64 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+async fn badges(c: &Client) -> (String, String) {
+    (
+        text(c, "#payment-status").await,
+        text(c, "#fulfillment-status").await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
+    let driver = start_driver().await;
+    let app = spawn_app();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    let base = app.base.clone();
+
+    // Setup link → owner account → sign in.
+    c.goto(app.setup_link.as_deref().unwrap()).await.unwrap();
+    fill(&c, "#display_name", "Olive Owner").await;
+    fill(&c, "#username", "olive").await;
+    fill(&c, "#password", "correct horse battery").await;
+    fill(&c, "#password_confirm", "correct horse battery").await;
+    click(&c, "#main form button[type=submit]").await;
+    assert!(url(&c).await.contains("/login"));
+    assert!(text(&c, ".flash").await.contains("owner account is ready"));
+    fill(&c, "#username", "olive").await;
+    fill(&c, "#password", "correct horse battery").await;
+    click(&c, "#main form button[type=submit]").await;
+    assert!(url(&c).await.ends_with("/orders"), "{}", url(&c).await);
+
+    // Place test orders until one is unpaid with at least two units (test orders are random).
+    let token = create_token(&app, "inspector");
+    let mut chosen = None;
+    let mut placed = Vec::new();
+    for _ in 0..15 {
+        c.goto(&format!("{base}/orders")).await.unwrap();
+        click(&c, "#place-test-order").await;
+        let u = url(&c).await;
+        let n: u64 = u.rsplit('/').next().unwrap().parse().unwrap();
+        placed.push(n);
+        let o = order_json(&app, &token, n).await;
+        let units: u64 = o["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["quantity"].as_u64().unwrap())
+            .sum();
+        if placed.len() >= 2 && o["payment_status"] != "paid" && units >= 2 {
+            chosen = Some((n, o));
+            break;
+        }
+    }
+    let (n, order) = chosen.expect("a test order that is unpaid with two units");
+    assert!(text(&c, ".flash").await.contains("Test order"));
+
+    // Search and filter.
+    c.goto(&format!("{base}/orders")).await.unwrap();
+    shot(&c, "orders.png").await;
+    fill(&c, "#q", &n.to_string()).await;
+    click(&c, ".filters button[type=submit]").await;
+    let html = page(&c).await;
+    assert!(html.contains(&format!("href=\"/orders/{n}\"")));
+    let other = placed.iter().find(|m| **m != n).unwrap();
+    assert!(
+        !html.contains(&format!("href=\"/orders/{other}\"")),
+        "search narrows the list"
+    );
+    fill(&c, "#q", "").await;
+    css(&c, "#test")
+        .await
+        .select_by_value("true")
+        .await
+        .unwrap();
+    click(&c, ".filters button[type=submit]").await;
+    assert!(url(&c).await.contains("test=true"));
+    assert_eq!(
+        c.find_all(Locator::Css("table.orders tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        placed.len()
+    );
+    css(&c, "#test")
+        .await
+        .select_by_value("false")
+        .await
+        .unwrap();
+    click(&c, ".filters button[type=submit]").await;
+    assert!(text(&c, "table.orders tbody")
+        .await
+        .contains("No orders match"));
+
+    // Open the order.
+    c.goto(&format!("{base}/orders?test=true")).await.unwrap();
+    click(&c, &format!("a[href=\"/orders/{n}\"]")).await;
+    assert!(text(&c, "h1").await.contains(&format!("Order #{n}")));
+    assert!(text(&c, "h1 .badge").await.contains("Test"));
+
+    // Notes: add, edit, delete.
+    fill(&c, "#note-body", "Gift wrap, please").await;
+    click(&c, "#send-note").await;
+    assert!(text(&c, ".notes").await.contains("Gift wrap, please"));
+    assert!(text(&c, ".notes").await.contains("Olive Owner"));
+    tap(&c, ".note details.menu summary").await;
+    click(&c, ".note details.menu a[href$=\"/edit\"]").await;
+    fill(&c, "#body", "Gift wrap in blue paper").await;
+    click(&c, "#save-note").await;
+    assert!(text(&c, ".notes").await.contains("Gift wrap in blue paper"));
+    assert!(text(&c, ".notes").await.contains("edited"));
+    tap(&c, ".note details.menu summary").await;
+    click(&c, ".note details.menu a[href$=\"/delete\"]").await;
+    assert!(text(&c, "#cannot-undo")
+        .await
+        .contains("cannot be restored"));
+    click(&c, "#confirm").await;
+    assert!(!text(&c, "#notes").await.contains("Gift wrap"));
+
+    // Record a partial payment.
+    let total = dec(&order["totals"]["total"]);
+    let partial = format!("{:.2}", total - 1.0);
+    click(&c, "#btn-payment").await;
+    fill(&c, "#amount", &partial).await;
+    click(&c, "#review").await;
+    assert!(text(&c, "#cannot-undo").await.contains("cannot be removed"));
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".flash").await.contains("Payment of"));
+    assert_eq!(badges(&c).await.0, "Partially Paid");
+
+    // Refund one unit of the cheapest item; the form shows the amount live.
+    let items = order["items"].as_array().unwrap();
+    let cheapest = items
+        .iter()
+        .min_by(|a, b| dec(&a["unit_price"]).total_cmp(&dec(&b["unit_price"])))
+        .unwrap();
+    let cheapest_id = cheapest["id"].as_str().unwrap();
+    click(&c, "#btn-refund").await;
+    fill(&c, &format!("#qty_{cheapest_id}"), "1").await;
+    let live = text(&c, "#refund-amount").await;
+    assert_eq!(
+        live,
+        format!("{:.2}", dec(&cheapest["unit_price"])),
+        "live refund amount"
+    );
+    assert!(text(&c, "#refundable").await.contains(&partial));
+    c.set_window_size(1280, 1100).await.unwrap();
+    shot(&c, "refund-form.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
+    click(&c, "#review").await;
+    assert!(text(&c, "#cannot-undo").await.contains("payment provider"));
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".flash").await.contains("Refund of"));
+    assert_eq!(badges(&c).await.0, "Partially Refunded");
+
+    // Fulfil one unit of the first item only.
+    let first_id = items[0]["id"].as_str().unwrap();
+    click(&c, "#btn-fulfill").await;
+    for it in items.iter().skip(1) {
+        let id = it["id"].as_str().unwrap();
+        tap(&c, &format!("#tick_{id}")).await;
+    }
+    fill(&c, &format!("#qty_{first_id}"), "1").await;
+    click(&c, "#review").await;
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".flash").await.contains("Shipment created"));
+    assert_eq!(badges(&c).await.1, "Partially Fulfilled");
+    assert!(text(&c, ".shipment .badge")
+        .await
+        .contains("Awaiting Shipment"));
+    c.set_window_size(1280, 1300).await.unwrap();
+    shot(&c, "order.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Mark that shipment delivered.
+    tap(&c, ".shipment details.menu summary").await;
+    click(&c, ".shipment details.menu a[href$=\"/deliver\"]").await;
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".shipment .badge").await.contains("Delivered"));
+    assert_eq!(badges(&c).await.1, "Partially Fulfilled");
+
+    // Return the delivered item.
+    click(&c, "#btn-return").await;
+    fill(&c, &format!("#qty_{first_id}"), "1").await;
+    click(&c, "#review").await;
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".flash").await.contains("Return recorded"));
+    let (pay, ful) = badges(&c).await;
+    assert_eq!(pay, "Partially Refunded");
+    assert_eq!(ful, "Partially Returned");
+    let ledger = text(&c, "table.ledger").await;
+    assert!(ledger.contains("1"), "{ledger}");
+    // Canceling is refused now (something shipped): the button is disabled with the reason.
+    let cancel = css(&c, "#btn-cancel").await;
+    assert!(!cancel.is_enabled().await.unwrap());
+    assert!(page(&c)
+        .await
+        .contains("Orders with shipped items cannot be canceled"));
+
+    // A real order arrives over the API: Place Test Order disappears.
+    c.goto(&format!("{base}/orders")).await.unwrap();
+    assert!(c.find(Locator::Css("#place-test-order")).await.is_ok());
+    let real = reqwest::Client::new()
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(&token)
+        .json(&real_order_json("Rita Real"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(real.status(), reqwest::StatusCode::CREATED);
+    c.refresh().await.unwrap();
+    assert!(text(&c, "table.orders").await.contains("Rita Real"));
+    assert!(
+        c.find(Locator::Css("#place-test-order")).await.is_err(),
+        "the button is gone"
+    );
+
+    // A form posted without its CSRF token is refused.
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    c.execute(
+        "var f = document.querySelector('#notes form'); f.querySelector('input[name=csrf]').remove(); \
+         f.querySelector('textarea').value = 'forged';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#send-note").await;
+    assert!(text(&c, "h1").await.contains("Form refused"));
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    assert!(!page(&c).await.contains("forged"));
+
+    c.set_window_size(1280, 1400).await.unwrap();
+    c.goto(&format!("{base}/workflow")).await.unwrap();
+    shot(&c, "workflow.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Sign out; an anonymous visitor is sent to the sign-in page.
+    click(&c, ".who button").await;
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    let u = url(&c).await;
+    assert!(u.contains("/login?next=%2Forders%2F"), "{u}");
+    c.close().await.unwrap();
+}

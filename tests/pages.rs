@@ -1,0 +1,768 @@
+//! The merchant's pages, driven over HTTP against the real binary: access control, setup,
+//! sessions, CSRF, escaping of everything a user can type, forms and their refusals, CSV export.
+
+mod pagekit;
+
+use pagekit::{client, create_token, input_value, real_order_json, spawn_app, App};
+use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+
+const OWNER_PASSWORD: &str = "correct horse battery";
+
+/// Creates the owner through the setup link and signs in; returns the client and its CSRF token.
+async fn owner(app: &App) -> (Client, String) {
+    let c = client();
+    let link = app
+        .setup_link
+        .clone()
+        .expect("a setup link is printed on first start");
+    let page = c.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let csrf = input_value(&html, "csrf").expect("setup form has a CSRF token");
+    let token = input_value(&html, "token").expect("setup form carries the token");
+    let r = c
+        .post(format!("{}/setup", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token.as_str()),
+            ("display_name", "Olive Owner"),
+            ("username", "olive"),
+            ("password", OWNER_PASSWORD),
+            ("password_confirm", OWNER_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let csrf = sign_in(app, &c, "olive", OWNER_PASSWORD).await;
+    (c, csrf)
+}
+
+/// Signs in with `c`; returns the session's CSRF token.
+async fn sign_in(app: &App, c: &Client, user: &str, password: &str) -> String {
+    let html = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pre = input_value(&html, "csrf").expect("login form has a CSRF token");
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("csrf", pre.as_str()),
+            ("username", user),
+            ("password", password),
+            ("next", "/orders"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "sign-in failed: {}",
+        r.text().await.unwrap()
+    );
+    let html = c
+        .get(format!("{}/orders", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    input_value(&html, "csrf").expect("signed-in pages carry the CSRF token")
+}
+
+async fn get(c: &Client, url: String) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn post(c: &Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+    c.post(url).form(form).send().await.unwrap()
+}
+
+/// Places a test order from the dashboard; returns its number.
+async fn place_test_order(app: &App, c: &Client, csrf: &str) -> u64 {
+    let r = post(c, format!("{}/orders/test", app.base), &[("csrf", csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()[LOCATION].to_str().unwrap().to_string();
+    loc.trim_start_matches("/orders/")
+        .parse()
+        .expect("redirect to the new order")
+}
+
+async fn api_order(app: &App, token: &str, body: &serde_json::Value) -> serde_json::Value {
+    let r = client()
+        .post(format!("{}/api/v1/orders", app.base))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_the_sign_in_page() {
+    let app = spawn_app();
+    let c = client();
+    for path in [
+        "/orders",
+        "/orders/1001",
+        "/customers",
+        "/settings",
+        "/workflow",
+        "/orders.csv",
+        "/nowhere",
+    ] {
+        let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        let loc = r.headers()[LOCATION].to_str().unwrap();
+        assert!(loc.starts_with("/login"), "{path} → {loc}");
+    }
+    let r = c
+        .get(format!("{}/orders?q=x", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[LOCATION], "/login?next=%2Forders%3Fq%3Dx");
+    // Static assets are public and cached; the API answers 401, never a redirect.
+    let r = c
+        .get(format!("{}/static/app.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()[CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    let r = c
+        .get(format!("{}/api/v1/orders", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Before setup, the sign-in page points to setup.
+    let r = c.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "/setup");
+}
+
+#[tokio::test]
+async fn setup_without_the_one_time_token_is_refused() {
+    let app = spawn_app();
+    let c = client();
+    let link = app.setup_link.clone().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/setup?token=", app.base)),
+        "{link}"
+    );
+    let (s, _) = get(&c, format!("{}/setup", app.base)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = get(&c, format!("{}/setup?token=0000", app.base)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A posted form with a valid CSRF cookie but a wrong token is refused too.
+    let html = c.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let r = post(
+        &c,
+        format!("{}/setup", app.base),
+        &[
+            ("csrf", &csrf),
+            ("token", "wrong"),
+            ("display_name", "Eve"),
+            ("username", "eve"),
+            ("password", "long enough pw"),
+            ("password_confirm", "long enough pw"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The link works once.
+    let (c2, _) = owner(&app).await;
+    drop(c2);
+    let (s, _) = get(&client(), link).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn sign_in_issues_a_fresh_http_only_session_and_sign_out_ends_it_on_the_server() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    // Inspect the cookie of a second sign-in.
+    let c2 = client();
+    let html = c2
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pre = input_value(&html, "csrf").unwrap();
+    let r = post(
+        &c2,
+        format!("{}/login", app.base),
+        &[
+            ("csrf", &pre),
+            ("username", "OLIVE"),
+            ("password", OWNER_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("od_session="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback: {cookie}"
+    );
+    let secret = cookie
+        .trim_start_matches("od_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // Sign out with the first client; the second session still works, the first does not.
+    let r = post(&c, format!("{}/logout", app.base), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = c.get(format!("{}/orders", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = raw
+        .get(format!("{}/orders", app.base))
+        .header("Cookie", format!("od_session={secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Signing out deletes the session server-side: replaying its cookie no longer works.
+    let html = r.text().await.unwrap();
+    let csrf2 = input_value(&html, "csrf").unwrap();
+    let r = raw
+        .post(format!("{}/logout", app.base))
+        .header("Cookie", format!("od_session={secret}"))
+        .form(&[("csrf", csrf2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = raw
+        .get(format!("{}/orders", app.base))
+        .header("Cookie", format!("od_session={secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let n = place_test_order(&app, &c, &csrf).await;
+    for (path, form) in [
+        ("/orders/test".to_string(), vec![]),
+        (format!("/orders/{n}/notes"), vec![("body", "hello")]),
+        (
+            format!("/orders/{n}/act/payment"),
+            vec![("step", "confirm")],
+        ),
+        ("/settings/tokens".to_string(), vec![("name", "x")]),
+        ("/logout".to_string(), vec![]),
+    ] {
+        let r = post(&c, format!("{}{path}", app.base), &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} without token");
+        let mut wrong = form.clone();
+        wrong.push((
+            "csrf",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ));
+        let r = post(&c, format!("{}{path}", app.base), &wrong).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path} with a wrong token"
+        );
+    }
+    // Nothing happened: still one order, no note, nothing paid.
+    let (_, html) = get(&c, format!("{}/orders/{n}", app.base)).await;
+    assert!(!html.contains("hello"));
+    let r = post(
+        &client(),
+        format!("{}/login", app.base),
+        &[("username", "olive"), ("password", OWNER_PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "sign-in without its CSRF cookie"
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = spawn_app();
+    let (c, _) = owner(&app).await;
+    for path in ["/orders", "/login", "/nowhere"] {
+        let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let h = r.headers();
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("referrer-policy"));
+    }
+}
+
+#[tokio::test]
+async fn text_a_user_can_type_is_escaped_on_every_page() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let token = create_token(&app, "storefront");
+    let evil = "<script>alert(1)</script>";
+    let mut body = real_order_json(evil);
+    body["customer"]["email"] = serde_json::json!("evil@example.com");
+    body["items"][0]["name"] = serde_json::json!(evil);
+    body["items"][0]["sku"] = serde_json::json!(evil);
+    body["items"][0]["variant"] = serde_json::json!(evil);
+    body["shipping_address"]["line1"] = serde_json::json!(evil);
+    body["shipping"]["method"] = serde_json::json!(evil);
+    let order = api_order(&app, &token, &body).await;
+    let n = order["number"].as_u64().unwrap();
+    let customer_id = order["customer"]["id"].as_str().unwrap().to_string();
+    let base = &app.base;
+    assert_eq!(
+        post(
+            &c,
+            format!("{base}/orders/{n}/notes"),
+            &[("csrf", &csrf), ("body", evil)]
+        )
+        .await
+        .status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/cancel"),
+        &[("csrf", &csrf), ("step", "confirm"), ("reason", evil)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = post(
+        &c,
+        format!("{base}/settings"),
+        &[
+            ("csrf", &csrf),
+            ("store_name", evil),
+            ("store_email", ""),
+            ("store_currency", "USD"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = post(
+        &c,
+        format!("{base}/settings/team"),
+        &[
+            ("csrf", &csrf),
+            ("display_name", evil),
+            ("username", "staffer"),
+            ("password", "long enough pw"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = post(
+        &c,
+        format!("{base}/settings/tokens"),
+        &[("csrf", &csrf), ("name", evil)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!r.text().await.unwrap().contains(evil));
+    // Refused forms echo what was typed: escaped too.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/refund"),
+        &[("csrf", &csrf), ("adjustment_refund", evil)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.text().await.unwrap().contains(evil));
+    let pages = [
+        "/orders".to_string(),
+        format!("/orders?q={}", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        format!("/orders/{n}"),
+        format!("/orders/{n}/customer?q=%3Cscript%3E"),
+        "/customers".to_string(),
+        format!("/customers/{customer_id}"),
+        "/settings".to_string(),
+        "/workflow".to_string(),
+    ];
+    for p in pages {
+        let (s, html) = get(&c, format!("{base}{p}")).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert!(!html.contains(evil), "{p} contains unescaped user text");
+        assert!(!html.contains("<script>alert"), "{p}");
+    }
+    let (_, html) = get(&c, format!("{base}/orders/{n}")).await;
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;"),
+        "escaped text is shown"
+    );
+}
+
+#[tokio::test]
+async fn the_orders_page_lists_filters_counts_and_offers_test_orders_until_a_real_one_arrives() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let base = &app.base;
+    let (_, html) = get(&c, format!("{base}/orders")).await;
+    assert!(html.contains("id=\"place-test-order\""));
+    let a = place_test_order(&app, &c, &csrf).await;
+    let b = place_test_order(&app, &c, &csrf).await;
+    assert_eq!(b, a + 1);
+    let (s, html) = get(&c, format!("{base}/orders")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(&format!("#{a}")) && html.contains(&format!("#{b}")));
+    assert!(html.contains("badge b-test"));
+    // Search by number, filter, sort, page size.
+    let (_, html) = get(&c, format!("{base}/orders?q={a}")).await;
+    assert!(html.contains(&format!("#{a}")) && !html.contains(&format!("href=\"/orders/{b}\"")));
+    let (s, _) = get(
+        &c,
+        format!("{base}/orders?sort=-total&test=true&payment_status=paid&created_from=2020-01-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, html) = get(&c, format!("{base}/orders?sort=sideways")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("class=\"error\""),
+        "a bad parameter is explained, not a crash"
+    );
+    // A real order over the API closes Place Test Order.
+    let token = create_token(&app, "storefront");
+    api_order(&app, &token, &real_order_json("Rita Real")).await;
+    let (_, html) = get(&c, format!("{base}/orders")).await;
+    assert!(!html.contains("id=\"place-test-order\""));
+    assert!(html.contains("Rita Real"));
+    let r = post(&c, format!("{base}/orders/test"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&c, format!("{base}/orders?test=true")).await;
+    assert!(
+        !html.contains(&format!("#{}", b + 2)),
+        "no third test order"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_form_shows_the_rule_next_to_its_field_and_keeps_the_input() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let token = create_token(&app, "storefront");
+    let mut body = real_order_json("Paula Partial");
+    body["payment"]["paid"] = serde_json::json!(false);
+    let order = api_order(&app, &token, &body).await;
+    let n = order["number"].as_u64().unwrap();
+    let base = &app.base;
+    // The order page: Refund is disabled with the rule's reason (nothing paid yet).
+    let (_, html) = get(&c, format!("{base}/orders/{n}")).await;
+    assert!(
+        html.contains("id=\"btn-refund\" type=\"button\" disabled"),
+        "refund disabled"
+    );
+    assert!(
+        html.contains("exceeds the 0.00 paid"),
+        "the rule's reason is the tooltip"
+    );
+    // Paying too much is refused on the amount field, with the amount kept (422).
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/payment"),
+        &[
+            ("csrf", &csrf),
+            ("amount", "999.00"),
+            ("reference", "wire 42"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"amount-error\""), "{html}");
+    assert!(html.contains("exceeds the balance"));
+    assert!(html.contains("value=\"999.00\"") && html.contains("value=\"wire 42\""));
+    // A valid payment: review (says what cannot be undone), then confirm → 303 with a flash.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/payment"),
+        &[("csrf", &csrf), ("amount", "10.00")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cannot be removed"));
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/payment"),
+        &[("csrf", &csrf), ("amount", "10.00"), ("step", "confirm")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], format!("/orders/{n}"));
+    let (_, html) = get(&c, format!("{base}/orders/{n}")).await;
+    assert!(html.contains("Payment of 10.00 USD recorded."), "flash");
+    assert!(html.contains("Partially Paid"));
+    // Refunding more than was paid names the rule; the typed values stay.
+    let item = order["items"][0]["id"].as_str().unwrap();
+    let qty = format!("qty_{item}");
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/refund"),
+        &[("csrf", &csrf), (&qty, "2"), ("adjustment_fee", "1.00")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Refund of 23.00 exceeds the 10.00 paid"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"1.00\""));
+    // A bad number is refused on its field.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/refund"),
+        &[("csrf", &csrf), ("refund_shipping", "abc")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"refund_shipping-error\""));
+    // Canceling without a reason is refused on the reason field.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/cancel"),
+        &[("csrf", &csrf), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"reason-error\""));
+    // An empty note is refused on the order page itself.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/notes"),
+        &[("csrf", &csrf), ("body", "   ")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"note-error\""));
+}
+
+#[tokio::test]
+async fn csv_export_streams_the_current_view_and_defuses_formulas() {
+    let app = spawn_app();
+    let (c, _) = owner(&app).await;
+    let token = create_token(&app, "storefront");
+    let mut body = real_order_json("=HYPERLINK(\"http://x\")");
+    body["customer"]["email"] = serde_json::json!("csv@example.com");
+    api_order(&app, &token, &body).await;
+    for i in 0..3 {
+        api_order(&app, &token, &real_order_json(&format!("Buyer {i}"))).await;
+    }
+    let r = c
+        .get(format!("{}/orders.csv", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("number,created_at"));
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
+    // The view's filters apply.
+    let csv = c
+        .get(format!("{}/orders.csv?q=csv%40example.com", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+}
+
+#[tokio::test]
+async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let base = &app.base;
+    let r = post(
+        &c,
+        format!("{base}/settings/team"),
+        &[
+            ("csrf", &csrf),
+            ("display_name", "Sam Staff"),
+            ("username", "sam"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("at least 10 characters"));
+    let r = post(
+        &c,
+        format!("{base}/settings/team"),
+        &[
+            ("csrf", &csrf),
+            ("display_name", "Sam Staff"),
+            ("username", "sam"),
+            ("password", "staff password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let s = client();
+    let s_csrf = sign_in(&app, &s, "sam", "staff password").await;
+    let n = place_test_order(&app, &s, &s_csrf).await;
+    let r = post(
+        &s,
+        format!("{base}/orders/{n}/notes"),
+        &[("csrf", &s_csrf), ("body", "packed by Sam")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&s, format!("{base}/orders/{n}")).await;
+    assert!(html.contains("Sam Staff") && html.contains("packed by Sam"));
+    let (_, html) = get(&s, format!("{base}/settings")).await;
+    assert!(!html.contains("id=\"create-token\"") && !html.contains("id=\"add-member\""));
+    let r = post(
+        &s,
+        format!("{base}/settings/tokens"),
+        &[("csrf", &s_csrf), ("name", "mine")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &s,
+        format!("{base}/settings/team"),
+        &[
+            ("csrf", &s_csrf),
+            ("display_name", "X"),
+            ("username", "xavier"),
+            ("password", "long enough pw"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &s,
+        format!("{base}/settings/team/olive/remove"),
+        &[("csrf", &s_csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The owner removes Sam: Sam is signed out at once.
+    let r = post(
+        &c,
+        format!("{base}/settings/team/sam/remove"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = s.get(format!("{base}/orders")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_slowed_down() {
+    let app = spawn_app();
+    let (_c, _) = owner(&app).await;
+    let c = client();
+    let html = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pre = input_value(&html, "csrf").unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = post(
+            &c,
+            format!("{}/login", app.base),
+            &[
+                ("csrf", &pre),
+                ("username", "olive"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+        statuses.push(r.status());
+    }
+    assert!(
+        statuses[..4].iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_workflow_page_draws_the_three_state_machines() {
+    let app = spawn_app();
+    let (c, _) = owner(&app).await;
+    let (s, html) = get(&c, format!("{}/workflow", app.base)).await;
+    assert_eq!(s, StatusCode::OK);
+    for id in ["svg-payment", "svg-fulfillment", "svg-shipment"] {
+        assert!(html.contains(id), "{id}");
+    }
+    assert!(
+        html.contains("Partially Refunded")
+            && html.contains("Picked Up")
+            && html.contains("Delivery Failed")
+    );
+}
