@@ -112,6 +112,14 @@ pub fn sample_order(test: bool) -> OrderDraft {
     let email_user: String = format!("{first}.{last}")
         .to_lowercase()
         .chars()
+        .map(|c| match c {
+            'á' | 'à' | 'ä' => 'a',
+            'é' | 'è' | 'ë' => 'e',
+            'í' => 'i',
+            'ó' | 'ö' => 'o',
+            'ú' | 'ü' => 'u',
+            other => other,
+        })
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .collect();
     let email = format!("{email_user}{}@example.com", rng.random_range(1..99));

@@ -84,6 +84,7 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
 
 impl OutboxMessage {
     /// A message ready for its first attempt.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: Uuid,
         order_number: Option<u64>,
