@@ -170,7 +170,10 @@ impl OrderTx<'_> {
         }
         for t in new_terms.difference(&old_terms) {
             self.terms.insert(keys::term_key(t, new.number), &[])?;
-            self.vocab.insert(t.as_bytes(), &[])?;
+            // Reads are much cheaper than writes in sled: most terms are already known.
+            if self.vocab.get(t.as_bytes())?.is_none() {
+                self.vocab.insert(t.as_bytes(), &[])?;
+            }
         }
         let old_counters = old_f.as_ref().map(counter_keys).unwrap_or_default();
         let new_counters = counter_keys(&new_f);
@@ -217,14 +220,19 @@ impl OrderTx<'_> {
             self.customer_terms
                 .insert(customer_term_key(t, c.id), &[])?;
         }
+        let mut contact_keys = Vec::new();
         if !c.email.is_empty() {
-            self.customer_keys
-                .insert(format!("e:{}", c.email).as_bytes(), c.id.0.as_bytes())?;
+            contact_keys.push(format!("e:{}", c.email));
         }
         let d = keys::digits(&c.phone);
         if !d.is_empty() {
-            self.customer_keys
-                .insert(format!("p:{d}").as_bytes(), c.id.0.as_bytes())?;
+            contact_keys.push(format!("p:{d}"));
+        }
+        for k in contact_keys {
+            let current = self.customer_keys.get(k.as_bytes())?;
+            if current.as_deref() != Some(c.id.0.as_bytes().as_slice()) {
+                self.customer_keys.insert(k.as_bytes(), c.id.0.as_bytes())?;
+            }
         }
         Ok(())
     }
