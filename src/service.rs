@@ -497,6 +497,83 @@ impl Service {
         Ok(order)
     }
 
+    /// A carrier's tracking update, found by carrier and tracking number (SPEC 5
+    /// `POST /carriers/{carrier}/events`).
+    pub async fn carrier_event(
+        &self,
+        carrier: &str,
+        tracking_number: &str,
+        status: crate::domain::ShipmentStatus,
+        at: Option<chrono::DateTime<Utc>>,
+        actor: Actor,
+    ) -> Result<Order, ServiceError> {
+        let tracking = tracking_number.trim();
+        if tracking.is_empty() {
+            return Err(RuleError::invalid("tracking_number", "is required").into());
+        }
+        for number in self.store.orders_with_term(tracking, 20)? {
+            let order = self.store.get_order(number)?;
+            let found = order.shipments.iter().find(|s| {
+                s.kind == crate::domain::ShipmentKind::Carrier
+                    && s.carrier.as_deref() == Some(carrier)
+                    && s.tracking_number.as_deref() == Some(tracking)
+            });
+            if let Some(s) = found {
+                let cmd = Command::CarrierEvent {
+                    shipment_id: s.id,
+                    status,
+                    at,
+                };
+                return self.act(number, cmd, actor).await;
+            }
+        }
+        Err(ServiceError::NotFound(format!(
+            "No {carrier} shipment with tracking number {tracking}"
+        )))
+    }
+
+    /// Test orders only: moves a carrier shipment one step along its delivery, as the carrier
+    /// would, so a merchant can watch the statuses and messages of a whole delivery.
+    pub async fn simulate_carrier_event(
+        &self,
+        number: u64,
+        shipment_id: crate::domain::ShipmentId,
+        actor: Actor,
+    ) -> Result<Order, ServiceError> {
+        use crate::domain::ShipmentStatus::*;
+        let order = self.store.get_order(number)?;
+        if !order.test {
+            return Err(ServiceError::Refused {
+                code: "not_a_test_order",
+                message: "Carrier events can only be simulated on test orders".into(),
+            });
+        }
+        let s = order.shipment(shipment_id).ok_or_else(|| RuleError::ShipmentNotFound {
+            id: shipment_id.to_string(),
+        })?;
+        let next = match s.status {
+            AwaitingShipment => Shipped,
+            Shipped => InTransit,
+            InTransit | DeliveryFailed => OutForDelivery,
+            OutForDelivery => Delivered,
+            Delivered | Canceled => {
+                return Err(RuleError::ShipmentFinal {
+                    status: s.status.label(),
+                }
+                .into())
+            }
+        };
+        let carrier = s.carrier.clone().unwrap_or_default();
+        let _ = actor;
+        let cmd = Command::CarrierEvent {
+            shipment_id,
+            status: next,
+            at: None,
+        };
+        self.act(number, cmd, Actor::Token(format!("{carrier} tracking (simulated)")))
+            .await
+    }
+
     /// Change customer: the snapshot comes from the customer record.
     pub async fn change_customer(
         &self,

@@ -211,6 +211,8 @@ pub trait OrderStore: Send + Sync {
     fn update_order(&self, number: u64, f: &mut UpdateFn<'_>) -> Result<Order, StoreError>;
     /// One page of orders through an index.
     fn list_orders(&self, q: &ListQuery) -> Result<ListPage, StoreError>;
+    /// Numbers of the orders indexed under exactly this search term (e.g. a tracking number).
+    fn orders_with_term(&self, term: &str, limit: usize) -> Result<Vec<u64>, StoreError>;
     /// Status counters.
     fn counts(&self) -> Result<Counts, StoreError>;
     /// Customers matching a search (or the newest, for an empty query).

@@ -778,6 +778,20 @@ impl OrderStore for SledStore {
         }
     }
 
+    fn orders_with_term(&self, term: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let t: String = term.to_lowercase().chars().take(keys::MAX_TERM_LEN).collect();
+        let mut prefix = t.into_bytes();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.terms.scan_prefix(&prefix).rev().take(limit) {
+            let (k, _) = item?;
+            if let Some(n) = keys::number_of_key(&k) {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
     fn counts(&self) -> Result<Counts, StoreError> {
         let get = |k: &str| -> Result<u64, StoreError> {
             match self.meta.get(k.as_bytes())? {
