@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod domain;
 pub mod sample;
+pub mod scripting;
 pub mod service;
 pub mod store;
 pub mod web;
