@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 pub mod domain;
+pub mod notify;
 pub mod sample;
 pub mod scripting;
 pub mod service;
