@@ -32,6 +32,26 @@ enum Cmd {
         #[command(subcommand)]
         command: TokenCmd,
     },
+    /// Check or export the Rhai scripts (notification texts and carrier rates).
+    Scripts {
+        #[command(subcommand)]
+        command: ScriptsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScriptsCmd {
+    /// Compile every script (DIR's, else --scripts-dir's, and the built-in ones for the rest);
+    /// prints each error as file:line:column: message and fails if there is any.
+    Check {
+        /// The scripts folder to check.
+        dir: Option<PathBuf>,
+    },
+    /// Write the built-in scripts into DIR to start customising them (existing files are kept).
+    Export {
+        /// Where to write them.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +97,36 @@ fn main() -> anyhow::Result<()> {
                 }
             };
             println!("Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}");
+        }
+        Cmd::Scripts { command: ScriptsCmd::Check { dir } } => {
+            let dir = dir.or(cli.scripts_dir);
+            match orderdeck::scripting::ScriptHost::check(dir.as_deref()) {
+                Ok(loaded) => {
+                    for path in &loaded {
+                        println!("ok  {path}");
+                    }
+                    println!("{} scripts compiled", loaded.len());
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    bail!("{} script error(s)", errors.len());
+                }
+            }
+        }
+        Cmd::Scripts { command: ScriptsCmd::Export { dir } } => {
+            let written = orderdeck::scripting::export_defaults(&dir)
+                .with_context(|| format!("cannot write the scripts into {}", dir.display()))?;
+            for e in &written {
+                let what = if e.written { "wrote" } else { "kept " };
+                println!("{what}  {}", e.path.display());
+            }
+            println!(
+                "Edit them, check with `orderdeck scripts check {}`, and start with --scripts-dir {}",
+                dir.display(),
+                dir.display()
+            );
         }
         Cmd::Token { command: TokenCmd::List } => {
             let store = app::open_store(&cli.data_dir)?;
