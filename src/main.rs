@@ -100,12 +100,18 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Scripts { command: ScriptsCmd::Check { dir } } => {
             let dir = dir.or(cli.scripts_dir);
-            match orderdeck::scripting::ScriptHost::check(dir.as_deref()) {
-                Ok(loaded) => {
-                    for path in &loaded {
-                        println!("ok  {path}");
+            match orderdeck::scripting::ScriptHost::load(dir.as_deref()) {
+                Ok(host) => {
+                    let scripts = host.scripts();
+                    for s in &scripts {
+                        let from = match s.source {
+                            orderdeck::scripting::ScriptSource::Embedded => "built-in",
+                            orderdeck::scripting::ScriptSource::Folder => "folder",
+                        };
+                        let off = if s.enabled { "" } else { ", turned off" };
+                        println!("ok  {} ({from}{off})", s.path);
                     }
-                    println!("{} scripts compiled", loaded.len());
+                    println!("{} scripts compiled", scripts.len());
                 }
                 Err(errors) => {
                     for e in &errors {

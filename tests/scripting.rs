@@ -879,3 +879,49 @@ fn script_call_overhead() {
     });
     println!("tracking_url (a trivial call)             {us:>8.1} µs");
 }
+
+#[test]
+fn the_largest_order_renders_with_a_fifth_of_the_operations_budget() {
+    let mut d = draft("card", true);
+    d.items = (0..orderdeck::domain::intake::MAX_ITEMS)
+        .map(|i| ItemDraft {
+            sku: format!("SKU-{i}"),
+            name: format!("Product number {i} with a fairly long descriptive name"),
+            variant: Some("Large / Blue".into()),
+            unit_price: "12.34".into(),
+            quantity: 3,
+            weight_grams: Some(100),
+            image_url: None,
+        })
+        .collect();
+    let order = build(&d, 1001);
+    let order = run(
+        &order,
+        Command::ManualFulfill(ManualFulfillInput {
+            items: all_items(&order),
+            shipping_point: ShippingPoint::Local,
+            carrier: Some("UPS".into()),
+            tracking_number: Some("1Z999AA10123456784".into()),
+        }),
+        1,
+    );
+    let order = run(
+        &order,
+        Command::Refund(RefundInput {
+            items: all_items(&order),
+            ..RefundInput::default()
+        }),
+        2,
+    );
+    let limits = Limits {
+        max_operations: Limits::default().max_operations / 5,
+        ..Limits::default()
+    };
+    let host = ScriptHost::load_with_limits(None, limits).unwrap();
+    let sid = Some(order.shipments[0].id);
+    for event in EVENTS {
+        let ctx = notification_context(event, &order, &store(), sid, Recipient::Customer);
+        host.render(event, &ctx)
+            .unwrap_or_else(|e| panic!("{event}: {e}"));
+    }
+}

@@ -225,22 +225,10 @@ impl ScriptHost {
         }
     }
 
-    /// Compiles everything [`ScriptHost::load`] would and lists the loaded scripts
-    /// (`path (source)`), or returns every error. For `orderdeck scripts check [DIR]`.
+    /// Compiles everything [`ScriptHost::load`] would and returns the loaded scripts' paths
+    /// (notifications first), or every error. For `orderdeck scripts check [DIR]`.
     pub fn check(dir: Option<&Path>) -> Result<Vec<String>, Vec<ScriptError>> {
-        let host = Self::load(dir)?;
-        Ok(host
-            .infos
-            .iter()
-            .map(|i| {
-                let from = match i.source {
-                    ScriptSource::Embedded => "built-in",
-                    ScriptSource::Folder => "folder",
-                };
-                let off = if i.enabled { "" } else { ", turned off" };
-                format!("{} ({from}{off})", i.path)
-            })
-            .collect())
+        Ok(Self::load(dir)?.infos.into_iter().map(|i| i.path).collect())
     }
 
     /// Every loaded script, notifications first, each group by name.

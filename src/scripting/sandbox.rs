@@ -40,9 +40,10 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            // About 10–40 ms of plain Rhai work on this class of machine; a notification for a
-            // 250-item order needs well under 100k.
-            max_operations: 1_000_000,
+            // The heaviest default template needs ~32k operations for a 250-item order (the most
+            // an order may have); 250k is ~15 ms here, so an endless loop is stopped by this
+            // budget well before the wall-clock deadline, even on a loaded machine.
+            max_operations: 250_000,
             max_call_levels: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 64,
