@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod notify;
 pub mod sample;
+pub mod scripting;
 pub mod service;
 pub mod store;
 pub mod views;

@@ -52,6 +52,26 @@ enum Cmd {
         #[command(subcommand)]
         command: TokenCmd,
     },
+    /// Check or export the Rhai scripts (notification texts and carrier rates).
+    Scripts {
+        #[command(subcommand)]
+        command: ScriptsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScriptsCmd {
+    /// Compile every script (DIR's, else --scripts-dir's, and the built-in ones for the rest);
+    /// prints each error as file:line:column: message and fails if there is any.
+    Check {
+        /// The scripts folder to check.
+        dir: Option<PathBuf>,
+    },
+    /// Write the built-in scripts into DIR to start customising them (existing files are kept).
+    Export {
+        /// Where to write them.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +143,46 @@ fn main() -> anyhow::Result<()> {
                 "Created {orders} demo orders in {:.1}s in {}",
                 started.elapsed().as_secs_f64(),
                 cli.data_dir.display()
+            );
+        }
+        Cmd::Scripts {
+            command: ScriptsCmd::Check { dir },
+        } => {
+            let dir = dir.or(cli.scripts_dir);
+            match orderdeck::scripting::ScriptHost::load(dir.as_deref()) {
+                Ok(host) => {
+                    let scripts = host.scripts();
+                    for s in &scripts {
+                        let from = match s.source {
+                            orderdeck::scripting::ScriptSource::Embedded => "built-in",
+                            orderdeck::scripting::ScriptSource::Folder => "folder",
+                        };
+                        let off = if s.enabled { "" } else { ", turned off" };
+                        println!("ok  {} ({from}{off})", s.path);
+                    }
+                    println!("{} scripts compiled", scripts.len());
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    bail!("{} script error(s)", errors.len());
+                }
+            }
+        }
+        Cmd::Scripts {
+            command: ScriptsCmd::Export { dir },
+        } => {
+            let written = orderdeck::scripting::export_defaults(&dir)
+                .with_context(|| format!("cannot write the scripts into {}", dir.display()))?;
+            for e in &written {
+                let what = if e.written { "wrote" } else { "kept " };
+                println!("{what}  {}", e.path.display());
+            }
+            println!(
+                "Edit them, check with `orderdeck scripts check {}`, and start with --scripts-dir {}",
+                dir.display(),
+                dir.display()
             );
         }
         Cmd::Token {

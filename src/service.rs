@@ -548,9 +548,11 @@ impl Service {
                 message: "Carrier events can only be simulated on test orders".into(),
             });
         }
-        let s = order.shipment(shipment_id).ok_or_else(|| RuleError::ShipmentNotFound {
-            id: shipment_id.to_string(),
-        })?;
+        let s = order
+            .shipment(shipment_id)
+            .ok_or_else(|| RuleError::ShipmentNotFound {
+                id: shipment_id.to_string(),
+            })?;
         let next = match s.status {
             AwaitingShipment => Shipped,
             Shipped => InTransit,
@@ -570,8 +572,12 @@ impl Service {
             status: next,
             at: None,
         };
-        self.act(number, cmd, Actor::Token(format!("{carrier} tracking (simulated)")))
-            .await
+        self.act(
+            number,
+            cmd,
+            Actor::Token(format!("{carrier} tracking (simulated)")),
+        )
+        .await
     }
 
     /// Change customer: the snapshot comes from the customer record.

@@ -47,7 +47,7 @@ async fn start_driver() -> Driver {
         .spawn()
         .expect("start chromedriver");
     let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = pagekit::http().build().expect("client");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = http.get(format!("{url}/status")).send().await {
@@ -170,7 +170,9 @@ async fn shot(c: &Client, name: &str) {
 }
 
 async fn order_json(app: &App, token: &str, n: u64) -> serde_json::Value {
-    reqwest::Client::new()
+    pagekit::http()
+        .build()
+        .expect("client")
         .get(format!("{}/api/v1/orders/{n}", app.base))
         .bearer_auth(token)
         .send()
@@ -384,7 +386,9 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     // A real order arrives over the API: Place Test Order disappears.
     c.goto(&format!("{base}/orders")).await.unwrap();
     assert!(c.find(Locator::Css("#place-test-order")).await.is_ok());
-    let real = reqwest::Client::new()
+    let real = pagekit::http()
+        .build()
+        .expect("client")
         .post(format!("{base}/api/v1/orders"))
         .bearer_auth(&token)
         .json(&real_order_json("Rita Real"))

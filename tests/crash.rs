@@ -16,7 +16,7 @@ async fn acknowledged_orders_survive_kill_9_three_times() {
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for c in 0..16 {
-            let client = reqwest::Client::new();
+            let client = common::http().build().expect("client");
             let url = app.url("/orders");
             let token = app.token.clone();
             let stop = stop.clone();

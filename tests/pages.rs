@@ -247,7 +247,7 @@ async fn sign_in_issues_a_fresh_http_only_session_and_sign_out_ends_it_on_the_se
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = c.get(format!("{}/orders", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let raw = reqwest::Client::builder()
+    let raw = pagekit::http()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

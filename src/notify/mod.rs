@@ -2,12 +2,16 @@
 //! [`Renderer`] (the Rhai templates), the durable outbox record, and the delivery worker.
 
 pub mod outbox;
+pub mod sms;
+pub mod smtp;
 pub mod worker;
 
 use crate::domain::{Event, Order};
 use serde_json::Value;
 
 pub use outbox::{Channel, OutboxMessage, OutboxStatus};
+pub use sms::{send_sms, SmsClient, SmsConfig};
+pub use smtp::{send_email, Mailer, SmtpConfig, SmtpTls};
 
 /// Events of SPEC 2, by their script names.
 pub const EVENTS: &[&str] = &[

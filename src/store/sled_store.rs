@@ -779,7 +779,11 @@ impl OrderStore for SledStore {
     }
 
     fn orders_with_term(&self, term: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let t: String = term.to_lowercase().chars().take(keys::MAX_TERM_LEN).collect();
+        let t: String = term
+            .to_lowercase()
+            .chars()
+            .take(keys::MAX_TERM_LEN)
+            .collect();
         let mut prefix = t.into_bytes();
         prefix.push(0);
         let mut out = Vec::new();

@@ -75,13 +75,14 @@ pub fn spawn_app() -> App {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let token = create_token(&dir, "storefront");
+    let client = http().build().expect("client");
     let (child, base) = start(&dir);
     App {
         base,
         token,
         dir,
         child,
-        client: reqwest::Client::new(),
+        client,
         _tmp: Some(tmp),
     }
 }
@@ -166,4 +167,11 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// An HTTP client builder (installs the process's TLS crypto provider first: reqwest is built
+/// without a default one, and plain-HTTP clients still need it to be set).
+pub fn http() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -79,7 +79,7 @@ pub fn spawn_app() -> App {
 
 /// An HTTP client that keeps cookies and does not follow redirects.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    http()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -122,4 +122,11 @@ pub fn real_order_json(name: &str) -> serde_json::Value {
         "shipping": {"method": "Standard", "price": "5.00"},
         "payment": {"method": "card", "paid": true}
     })
+}
+
+/// An HTTP client builder (installs the process's TLS crypto provider first: reqwest is built
+/// without a default one, and plain-HTTP clients still need it to be set).
+pub fn http() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
