@@ -36,22 +36,57 @@ impl AppState {
 
 /// Builds the app state over an open store (used by `serve` and tests).
 pub fn build_state(store: Arc<SledStore>) -> Result<AppState, crate::accounts::AccountError> {
+    build_state_with(store, |s| Service::new(s))
+}
+
+fn build_state_with(
+    store: Arc<SledStore>,
+    make: impl FnOnce(Arc<SledStore>) -> Service,
+) -> Result<AppState, crate::accounts::AccountError> {
     let accounts = crate::accounts::Accounts::open(store.db(), store.durability().clone())?;
     Ok(AppState {
-        service: web::Data::new(Service::new(store)),
+        service: web::Data::new(make(store)),
         accounts: web::Data::new(accounts),
     })
 }
 
+/// The scripts folder in force: the configured one, else `./scripts` when it exists, else none
+/// (the embedded defaults).
+pub fn scripts_dir(configured: Option<PathBuf>) -> Option<PathBuf> {
+    configured.or_else(|| {
+        let local = PathBuf::from("scripts");
+        local.is_dir().then_some(local)
+    })
+}
+
+/// Compiles every script; a failure names each `file:line:column: message`.
+pub fn load_scripts(
+    dir: Option<&std::path::Path>,
+) -> std::io::Result<Arc<crate::scripting::ScriptRegistry>> {
+    crate::scripting::ScriptRegistry::load(dir)
+        .map(Arc::new)
+        .map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            std::io::Error::other(format!("the scripts do not compile:\n{}", lines.join("\n")))
+        })
+}
+
 /// Runs the server until SIGINT/SIGTERM; in-flight requests finish and the store is flushed.
 pub async fn serve(config: Config) -> std::io::Result<()> {
+    let dir = scripts_dir(config.scripts_dir.clone());
+    let scripts = load_scripts(dir.as_deref())?;
     let store = open_store(&config.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let state = build_state(store.clone()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let state = build_state_with(store.clone(), |s| {
+        Service::new(s).with_scripts(scripts, dir.clone())
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     let service = state.service.get_ref().clone();
     let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone())?;
     let worker = actix_web::rt::spawn(crate::notify::worker::run(
         service.clone(),
-        Arc::new(crate::notify::worker::Unconfigured),
+        Arc::new(crate::notify::scripted::ConfiguredTransports {
+            store: store.clone() as Arc<dyn OrderStore>,
+        }),
     ));
     let setup_state = state.clone();
     let server = HttpServer::new(move || {

@@ -6,6 +6,7 @@ use crate::domain::workflow::execute;
 use crate::domain::{Actor, Command, Ctx, CustomerId, CustomerSnapshot, Order, RuleError};
 use crate::notify::worker::{Deliverer, DeliveryError};
 use crate::notify::{triggers, Channel, OutboxMessage, OutboxStatus, Renderer, Silent, Trigger};
+use crate::scripting::{Package, Party, RateItem, RateRequest, RatesResult, ScriptRegistry};
 use crate::store::{
     Change, Counts, Created, CustomerRecord, ListPage, ListQuery, NewOrder, OrderStore, StoreError,
     TokenRecord,
@@ -56,6 +57,64 @@ pub struct StoreSettings {
     pub name: String,
     pub email: String,
     pub currency: String,
+    /// The store's address (the default ship-from address and shipper).
+    pub address: crate::domain::Address,
+}
+
+impl StoreSettings {
+    /// The address as lines (for templates and labels).
+    pub fn address_lines(&self) -> String {
+        let a = &self.address;
+        [
+            a.line1.clone(),
+            a.line2.clone(),
+            format!("{} {} {}", a.postal_code, a.city, a.region)
+                .trim()
+                .to_string(),
+            a.country.clone(),
+        ]
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+}
+
+/// A package preset (Settings > Shipping).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PackagePreset {
+    pub name: String,
+    pub length_cm: rust_decimal::Decimal,
+    pub width_cm: rust_decimal::Decimal,
+    pub height_cm: rust_decimal::Decimal,
+    /// The empty package's weight.
+    pub weight_grams: u32,
+}
+
+/// The package of a carrier fulfilment: a preset, or dimensions and weight.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PackageInput {
+    pub preset: Option<String>,
+    pub length_cm: Option<rust_decimal::Decimal>,
+    pub width_cm: Option<rust_decimal::Decimal>,
+    pub height_cm: Option<rust_decimal::Decimal>,
+    /// Gross weight; absent means the preset's empty weight plus the items' weight.
+    pub weight_grams: Option<u32>,
+}
+
+/// Everything a carrier fulfilment asks (SPEC 1.4 Carrier fulfill; SPEC 5 carrier-fulfil fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CarrierFields {
+    pub items: Vec<crate::domain::ItemQty>,
+    pub package: PackageInput,
+    pub recipient: Option<crate::scripting::Party>,
+    pub shipper: Option<crate::scripting::Party>,
+    pub ship_from: Option<crate::scripting::Party>,
+    pub drop_off_date: Option<chrono::NaiveDate>,
+    pub insurance: rust_decimal::Decimal,
+    pub declared_value: Option<rust_decimal::Decimal>,
+    pub dangerous_goods: bool,
+    pub signature: bool,
 }
 
 /// The application's use cases.
@@ -64,12 +123,104 @@ pub struct Service {
     store: Arc<dyn OrderStore>,
     renderer: Arc<dyn Renderer>,
     wake: Arc<Notify>,
+    scripts: Option<Arc<ScriptRegistry>>,
+    scripts_dir: Option<std::path::PathBuf>,
+}
+
+fn script_error(e: crate::scripting::ScriptError) -> ServiceError {
+    use crate::scripting::ScriptError as E;
+    match e {
+        E::NotFound { what } => ServiceError::NotFound(what),
+        E::Declined { carrier, reason } => ServiceError::Refused {
+            code: "carrier_declined",
+            message: format!("{carrier} declined: {reason}"),
+        },
+        other => ServiceError::Refused {
+            code: "script_error",
+            message: other.to_string(),
+        },
+    }
+}
+
+fn party_of(a: &crate::domain::Address, phone: &str, email: &str) -> Party {
+    Party {
+        name: a.name.clone(),
+        company: String::new(),
+        phone: phone.to_string(),
+        email: email.to_string(),
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        region: a.region.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+    }
+}
+
+/// Presets offered when the merchant has not set any.
+pub fn default_presets() -> Vec<PackagePreset> {
+    let d = |v: i64| rust_decimal::Decimal::new(v, 0);
+    vec![
+        PackagePreset {
+            name: "Padded envelope".into(),
+            length_cm: d(30),
+            width_cm: d(23),
+            height_cm: d(3),
+            weight_grams: 40,
+        },
+        PackagePreset {
+            name: "Small box".into(),
+            length_cm: d(20),
+            width_cm: d(15),
+            height_cm: d(10),
+            weight_grams: 150,
+        },
+        PackagePreset {
+            name: "Medium box".into(),
+            length_cm: d(30),
+            width_cm: d(25),
+            height_cm: d(15),
+            weight_grams: 300,
+        },
+        PackagePreset {
+            name: "Large box".into(),
+            length_cm: d(40),
+            width_cm: d(30),
+            height_cm: d(25),
+            weight_grams: 550,
+        },
+    ]
 }
 
 /// Whether an event's e-mail and SMS are switched on (Settings > Notifications; on by default).
 pub fn channel_enabled(store: &dyn OrderStore, event: &str, channel: Channel) -> bool {
     let key = format!("notify.{event}.{}", channel.as_str());
     !matches!(store.setting(&key), Ok(Some(v)) if v == "off")
+}
+
+/// The on/off switches of every event and channel, read once before a transaction (plain store
+/// reads must not happen inside one: sled holds its global write lock while the closure runs).
+#[derive(Debug, Clone, Default)]
+pub struct Switches(std::collections::HashSet<(String, &'static str)>);
+
+impl Switches {
+    /// Reads every switch.
+    pub fn read(store: &dyn OrderStore) -> Self {
+        let mut off = std::collections::HashSet::new();
+        for e in crate::notify::EVENTS {
+            for c in [Channel::Email, Channel::Sms] {
+                if !channel_enabled(store, e, c) {
+                    off.insert((e.to_string(), c.as_str()));
+                }
+            }
+        }
+        Switches(off)
+    }
+
+    /// Whether this event may go out on this channel.
+    pub fn on(&self, event: &str, channel: Channel) -> bool {
+        !self.0.contains(&(event.to_string(), channel.as_str()))
+    }
 }
 
 /// A new API token: the secret is shown once and never stored.
@@ -103,7 +254,288 @@ impl Service {
             store,
             renderer: Arc::new(Silent),
             wake: Arc::new(Notify::new()),
+            scripts: None,
+            scripts_dir: None,
         }
+    }
+
+    /// Uses the Rhai scripts for notifications and carriers; `dir` is reloaded by Reload.
+    pub fn with_scripts(
+        mut self,
+        registry: Arc<ScriptRegistry>,
+        dir: Option<std::path::PathBuf>,
+    ) -> Self {
+        self.renderer = registry.clone();
+        self.scripts = Some(registry);
+        self.scripts_dir = dir;
+        self
+    }
+
+    /// The loaded scripts.
+    pub fn scripts(&self) -> Option<&Arc<ScriptRegistry>> {
+        self.scripts.as_ref()
+    }
+
+    /// The folder scripts are loaded from (None: the embedded defaults only).
+    pub fn scripts_dir(&self) -> Option<&std::path::Path> {
+        self.scripts_dir.as_deref()
+    }
+
+    /// Recompiles every script; swaps them in only if all compile.
+    pub fn reload_scripts(&self) -> Result<(), Vec<crate::scripting::ScriptError>> {
+        match &self.scripts {
+            Some(r) => r.reload(self.scripts_dir.as_deref()),
+            None => Ok(()),
+        }
+    }
+
+    fn host(&self) -> Result<Arc<crate::scripting::ScriptHost>, ServiceError> {
+        self.scripts
+            .as_ref()
+            .map(|r| r.current())
+            .ok_or_else(|| ServiceError::Refused {
+                code: "carrier_unavailable",
+                message: "No carrier scripts are loaded".into(),
+            })
+    }
+
+    /// The carriers and their services.
+    pub fn carriers(&self) -> Vec<crate::scripting::CarrierInfo> {
+        self.host().map(|h| h.carriers()).unwrap_or_default()
+    }
+
+    /// The package presets (Settings > Shipping), or sensible defaults.
+    pub fn package_presets(&self) -> Vec<PackagePreset> {
+        match self.store.setting("shipping.presets") {
+            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|_| default_presets()),
+            _ => default_presets(),
+        }
+    }
+
+    /// Saves the package presets.
+    pub async fn set_package_presets(&self, presets: &[PackagePreset]) -> Result<(), ServiceError> {
+        let json =
+            serde_json::to_string(presets).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        self.store.put_setting("shipping.presets", &json)?;
+        self.durable().await
+    }
+
+    /// Builds the carriers' request for an order, checking items and quantities with the same
+    /// rule as the fulfilment itself.
+    pub fn rate_request(
+        &self,
+        order: &Order,
+        f: &CarrierFields,
+    ) -> Result<RateRequest, ServiceError> {
+        let settings = self.settings()?;
+        let probe = Command::CarrierFulfill(crate::domain::workflow::CarrierFulfillInput {
+            items: f.items.clone(),
+            shipping_point: crate::domain::ShippingPoint::Local,
+            carrier: String::new(),
+            service: String::new(),
+            tracking_number: String::new(),
+            tracking_url: None,
+            expected_delivery: None,
+            price: rust_decimal::Decimal::ZERO,
+            label: Default::default(),
+        });
+        let ctx = Ctx::new(Utc::now(), Actor::System, [Uuid::nil(), Uuid::nil()]);
+        crate::domain::decide(order, &probe, &ctx)?;
+        let items: Vec<RateItem> = f
+            .items
+            .iter()
+            .filter(|i| i.quantity > 0)
+            .filter_map(|iq| {
+                order.item(iq.item_id).map(|it| RateItem {
+                    sku: it.sku.clone(),
+                    name: it.name.clone(),
+                    quantity: iq.quantity,
+                    weight_grams: it.weight_grams,
+                    unit_price: it.unit_price,
+                })
+            })
+            .collect();
+        let preset = match &f.package.preset {
+            Some(name) if !name.trim().is_empty() => Some(
+                self.package_presets()
+                    .into_iter()
+                    .find(|p| p.name == name.trim())
+                    .ok_or_else(|| {
+                        RuleError::invalid(
+                            "package.preset",
+                            format!("{name:?} is not a package preset"),
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
+        let dim = |field: &str,
+                   v: Option<rust_decimal::Decimal>,
+                   from_preset: Option<rust_decimal::Decimal>|
+         -> Result<rust_decimal::Decimal, ServiceError> {
+            let d = v.or(from_preset).ok_or_else(|| {
+                RuleError::invalid(field, "is required (or choose a package preset)")
+            })?;
+            if d <= rust_decimal::Decimal::ZERO || d > rust_decimal::Decimal::new(300, 0) {
+                return Err(RuleError::invalid(field, "must be between 0 and 300 cm").into());
+            }
+            Ok(d)
+        };
+        let items_weight: u32 = items
+            .iter()
+            .map(|i| i.weight_grams.saturating_mul(i.quantity))
+            .sum();
+        let weight = match f.package.weight_grams {
+            Some(w) if w > 0 => w,
+            _ => preset
+                .as_ref()
+                .map(|p| p.weight_grams)
+                .unwrap_or(0)
+                .saturating_add(items_weight),
+        };
+        if weight > 70_000 {
+            return Err(
+                RuleError::invalid("package.weight_grams", "must be at most 70000 g").into(),
+            );
+        }
+        let package = Package {
+            preset: preset.as_ref().map(|p| p.name.clone()),
+            length_cm: dim(
+                "package.length_cm",
+                f.package.length_cm,
+                preset.as_ref().map(|p| p.length_cm),
+            )?,
+            width_cm: dim(
+                "package.width_cm",
+                f.package.width_cm,
+                preset.as_ref().map(|p| p.width_cm),
+            )?,
+            height_cm: dim(
+                "package.height_cm",
+                f.package.height_cm,
+                preset.as_ref().map(|p| p.height_cm),
+            )?,
+            weight_grams: weight,
+        };
+        let recipient = f.recipient.clone().unwrap_or_else(|| {
+            party_of(
+                &order.shipping_address,
+                &order.customer.phone,
+                &order.customer.email,
+            )
+        });
+        let shipper = f
+            .shipper
+            .clone()
+            .unwrap_or_else(|| party_of(&settings.address, "", &settings.email));
+        let req = RateRequest {
+            items,
+            package,
+            recipient,
+            shipper,
+            ship_from: f.ship_from.clone(),
+            drop_off_date: f.drop_off_date.unwrap_or_else(|| Utc::now().date_naive()),
+            insurance: f.insurance,
+            declared_value: f.declared_value,
+            dangerous_goods: f.dangerous_goods,
+            signature: f.signature,
+            currency: order.currency.clone(),
+        };
+        req.validate().map_err(|m| ServiceError::Refused {
+            code: "invalid_field",
+            message: m,
+        })?;
+        Ok(req)
+    }
+
+    /// Get rates: every carrier's quotes (or refusals) for this fulfilment.
+    pub fn rates(&self, number: u64, f: &CarrierFields) -> Result<RatesResult, ServiceError> {
+        let order = self.order(number)?;
+        let req = self.rate_request(&order, f)?;
+        Ok(self.host()?.rates(&req))
+    }
+
+    /// Buy label: the carrier script issues the tracking number and label; the shipment is created.
+    pub async fn buy_label(
+        &self,
+        number: u64,
+        f: &CarrierFields,
+        carrier: &str,
+        service: &str,
+        actor: Actor,
+    ) -> Result<Order, ServiceError> {
+        let order = self.order(number)?;
+        let req = self.rate_request(&order, f)?;
+        let host = self.host()?;
+        let label = host
+            .buy_label(carrier, service, &req)
+            .map_err(script_error)?;
+        let info = host.carriers().into_iter().find(|c| c.id == carrier);
+        let mut fields = label.fields.clone();
+        let to = &req.recipient;
+        let from = req.origin();
+        for (prefix, p) in [("to", to), ("from", from)] {
+            fields.insert(format!("{prefix}.name"), p.name.clone());
+            fields.insert(format!("{prefix}.company"), p.company.clone());
+            fields.insert(format!("{prefix}.line1"), p.line1.clone());
+            fields.insert(format!("{prefix}.line2"), p.line2.clone());
+            fields.insert(
+                format!("{prefix}.city"),
+                format!("{} {} {}", p.postal_code, p.city, p.region)
+                    .trim()
+                    .to_string(),
+            );
+            fields.insert(format!("{prefix}.country"), p.country.clone());
+            fields.insert(format!("{prefix}.phone"), p.phone.clone());
+        }
+        fields.insert(
+            "carrier_name".into(),
+            info.as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| carrier.to_string()),
+        );
+        fields.insert(
+            "service_name".into(),
+            info.as_ref()
+                .and_then(|c| c.service_name(service).map(str::to_string))
+                .unwrap_or_else(|| service.to_string()),
+        );
+        fields.insert(
+            "package".into(),
+            format!(
+                "{} × {} × {} cm, {} g",
+                req.package.length_cm,
+                req.package.width_cm,
+                req.package.height_cm,
+                req.package.weight_grams
+            ),
+        );
+        fields.insert("drop_off_date".into(), req.drop_off_date.to_string());
+        if req.signature {
+            fields.insert("signature".into(), "required".into());
+        }
+        if req.dangerous_goods {
+            fields.insert("dangerous_goods".into(), "yes".into());
+        }
+        let international = !to.country.is_empty()
+            && !from.country.is_empty()
+            && !to.country.eq_ignore_ascii_case(&from.country);
+        let cmd = Command::CarrierFulfill(crate::domain::workflow::CarrierFulfillInput {
+            items: f.items.clone(),
+            shipping_point: if international {
+                crate::domain::ShippingPoint::International
+            } else {
+                crate::domain::ShippingPoint::Local
+            },
+            carrier: carrier.to_string(),
+            service: service.to_string(),
+            tracking_number: label.tracking_number.clone(),
+            tracking_url: Some(label.tracking_url.clone()),
+            expected_delivery: Some(label.estimated_delivery),
+            price: label.price,
+            label: fields,
+        });
+        self.act(number, cmd, actor).await
     }
 
     /// Uses `renderer` (the notification templates) for every event.
@@ -138,7 +570,8 @@ impl Service {
         json!({
             "event": event,
             "order": crate::views::order(order),
-            "store": {"name": settings.name, "email": settings.email, "currency": settings.currency},
+            "store": {"name": settings.name, "email": settings.email, "currency": settings.currency,
+                      "address": settings.address_lines(), "dashboard_url": null},
             "shipment": shipment,
             "recipient": recipient,
         })
@@ -151,6 +584,7 @@ impl Service {
         order: &mut Order,
         list: &[Trigger],
         settings: &StoreSettings,
+        switches: &Switches,
         now: chrono::DateTime<Utc>,
     ) -> Vec<OutboxMessage> {
         let mut out = Vec::new();
@@ -176,7 +610,7 @@ impl Service {
                     Ok(Some(r)) => {
                         if let Some(e) = r.email {
                             if !email_to.is_empty()
-                                && channel_enabled(self.store.as_ref(), event, Channel::Email)
+                                && switches.on(event, Channel::Email)
                             {
                                 let subject = if order.test && recipient == "customer" {
                                     format!("[Test] {}", e.subject)
@@ -198,7 +632,7 @@ impl Service {
                         }
                         if let Some(text) = r.sms {
                             if !sms_to.is_empty()
-                                && channel_enabled(self.store.as_ref(), event, Channel::Sms)
+                                && switches.on(event, Channel::Sms)
                             {
                                 out.push(OutboxMessage::new(
                                     Uuid::now_v7(),
@@ -309,6 +743,8 @@ impl Service {
                 let r = self.store.update_order(number, &mut |o: &Order| {
                     let mut next = o.clone();
                     next.log(now, &Actor::System, kind, line.clone());
+                    // A change like any other: concurrent actions must see it.
+                    next.version += 1;
                     Ok(Change::quiet(next))
                 });
                 if let Err(e) = r {
@@ -375,6 +811,15 @@ impl Service {
             name: get("store.name", "My Store")?,
             email: get("store.email", "")?,
             currency: get("store.currency", "USD")?,
+            address: crate::domain::Address {
+                name: get("store.name", "My Store")?,
+                line1: get("store.address.line1", "")?,
+                line2: get("store.address.line2", "")?,
+                city: get("store.address.city", "")?,
+                region: get("store.address.region", "")?,
+                postal_code: get("store.address.postal_code", "")?,
+                country: get("store.address.country", "US")?,
+            },
         })
     }
 
@@ -402,6 +847,7 @@ impl Service {
             only_before_real_orders: false,
         };
         let now = new.now;
+        let switches = Switches::read(self.store.as_ref());
         let created = self.store.create_order(&new, &|o: &Order| {
             let mut o = o.clone();
             self.messages(
@@ -411,6 +857,7 @@ impl Service {
                     shipment: None,
                 }],
                 &settings_for_msgs,
+                &switches,
                 now,
             )
         })?;
@@ -441,6 +888,7 @@ impl Service {
             only_before_real_orders: true,
         };
         let now = new.now;
+        let switches = Switches::read(self.store.as_ref());
         let created = self.store.create_order(&new, &|o: &Order| {
             let mut o = o.clone();
             self.messages(
@@ -450,6 +898,7 @@ impl Service {
                     shipment: None,
                 }],
                 &settings_for_msgs,
+                &switches,
                 now,
             )
         })?;
@@ -479,11 +928,23 @@ impl Service {
     ) -> Result<Order, ServiceError> {
         let ctx = Ctx::new(Utc::now(), actor, [Uuid::now_v7(), Uuid::now_v7()]);
         let settings = self.settings()?;
+        let switches = Switches::read(self.store.as_ref());
+        // Decide and render outside the transaction (sled holds its global lock while the
+        // closure runs); inside, use the result only if the order has not changed meanwhile.
+        let current = self.store.get_order(number)?;
+        let (mut next, events) = execute(&current, &cmd, &ctx)?;
+        let list = triggers(&current, &next, &events);
+        let outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
+        let prepared = Change { order: next, outbox };
         let mut queued = false;
-        let order = self.store.update_order(number, &mut |current: &Order| {
-            let (mut next, events) = execute(current, &cmd, &ctx)?;
-            let list = triggers(current, &next, &events);
-            let outbox = self.messages(&mut next, &list, &settings, ctx.now);
+        let order = self.store.update_order(number, &mut |stored: &Order| {
+            if stored.version == current.version {
+                queued = !prepared.outbox.is_empty();
+                return Ok(prepared.clone());
+            }
+            let (mut next, events) = execute(stored, &cmd, &ctx)?;
+            let list = triggers(stored, &next, &events);
+            let outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
             queued = !outbox.is_empty();
             Ok(Change {
                 order: next,

@@ -2,6 +2,7 @@
 //! [`Renderer`] (the Rhai templates), the durable outbox record, and the delivery worker.
 
 pub mod outbox;
+pub mod scripted;
 pub mod sms;
 pub mod smtp;
 pub mod worker;
