@@ -650,7 +650,7 @@ async fn thousands_of_hostile_requests_get_no_5xx_and_refused_ones_change_nothin
 
         // Every so often: the same idempotency key with a different body is refused and
         // changes nothing; with the same body it is a replay, not a new order.
-        if sent % 100 == 0 {
+        if sent.is_multiple_of(100) {
             let key = format!("hostile-{sent}-\u{e9}");
             let body_a = order_body("Idem A", &format!("a{sent}@example.com"));
             req = Req {

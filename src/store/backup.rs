@@ -441,7 +441,9 @@ mod tests {
         (dir, store)
     }
 
-    fn dump(db: &sled::Db) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+    fn dump(db: &sled::Db) -> Dump {
         let mut names = db.tree_names();
         names.sort();
         names

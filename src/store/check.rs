@@ -573,7 +573,7 @@ mod tests {
         let o = store.get_order(1020).unwrap();
         let key = keys::index_keys(&IndexFields::of(&o))
             .into_iter()
-            .last()
+            .next_back()
             .unwrap();
         store.trees().idx.remove(&key).unwrap();
         let mut bad = key.clone();
