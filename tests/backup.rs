@@ -513,3 +513,35 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
     let _ = cold_child.kill();
     let _ = cold_child.wait();
 }
+
+#[test]
+fn check_exits_with_1_and_lists_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = cli(&["demo", "--orders", "20"], &dir);
+    assert!(out.status.success());
+    let out = cli(&["check"], &dir);
+    assert!(out.status.success());
+    {
+        let store = orderdeck::store::SledStore::open(&dir).unwrap();
+        let meta = store.db().open_tree("meta").unwrap();
+        meta.insert(b"c:all", &99u64.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    // The store's flush thread lets go of the directory lock a moment after the drop.
+    let mut out = cli(&["check"], &dir);
+    for _ in 0..50 {
+        if out.status.code() == Some(1) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        out = cli(&["check"], &dir);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("1 problem(s)"), "{text}");
+    assert!(
+        text.contains("CounterWrong: c:all is 99, a recount gives 20"),
+        "{text}"
+    );
+}
