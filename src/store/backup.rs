@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every backup file.
@@ -127,7 +128,14 @@ fn partial_path(path: &Path) -> PathBuf {
 }
 
 fn write_backup(store: &SledStore, path: &Path, tmp: &Path) -> Result<BackupInfo, BackupError> {
-    let file = File::create(tmp).map_err(io(format!("cannot create {}", tmp.display())))?;
+    // Owner-only: a backup holds password and token hashes.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(io(format!("cannot create {}", tmp.display())))?;
     let mut w = HashingWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
@@ -469,6 +477,9 @@ mod tests {
         let info = backup(&store, &file).unwrap();
         assert!(info.records > 25);
         assert!(!partial_path(&file).exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read a backup");
         let target = dir.path().join("restored");
         let restored = restore(&file, &target).unwrap();
         assert_eq!(restored.records, info.records);
