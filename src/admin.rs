@@ -2,17 +2,29 @@
 //! work while the server holds the store open. Access is limited by file permissions (0600).
 
 use crate::service::Service;
+use crate::store::backup::{self, BackupInfo};
+use crate::store::check::{self, CheckReport};
+use crate::store::SledStore;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A request over the control socket.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum AdminRequest {
-    TokenCreate { name: String },
+    TokenCreate {
+        name: String,
+    },
+    /// Run the consistency check on the running store.
+    Check,
+    /// Write a consistent backup to `path` (absolute; written by the server process).
+    Backup {
+        path: PathBuf,
+    },
 }
 
 /// The answer.
@@ -21,6 +33,22 @@ pub struct AdminResponse {
     pub ok: bool,
     pub token: Option<String>,
     pub error: Option<String>,
+    #[serde(default)]
+    pub check: Option<CheckReport>,
+    #[serde(default)]
+    pub backup: Option<BackupInfo>,
+}
+
+impl AdminResponse {
+    fn failed(error: String) -> Self {
+        AdminResponse {
+            ok: false,
+            token: None,
+            error: Some(error),
+            check: None,
+            backup: None,
+        }
+    }
 }
 
 /// The running control socket; removed when dropped.
@@ -35,7 +63,11 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 
 impl AdminSocket {
     /// Listens on `<data_dir>/admin.sock` in a background thread.
-    pub fn start(data_dir: &Path, service: Service) -> std::io::Result<Self> {
+    pub fn start(
+        data_dir: &Path,
+        service: Service,
+        store: Arc<SledStore>,
+    ) -> std::io::Result<Self> {
         let path = socket_path(data_dir);
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
@@ -44,7 +76,7 @@ impl AdminSocket {
             .name("orderdeck-admin".into())
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    if let Err(e) = handle(stream, &service) {
+                    if let Err(e) = handle(stream, &service, &store) {
                         log::warn!("control socket: {e}");
                     }
                 }
@@ -59,7 +91,7 @@ impl Drop for AdminSocket {
     }
 }
 
-fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
+fn handle(stream: UnixStream, service: &Service, store: &SledStore) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -69,18 +101,32 @@ fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
                 ok: true,
                 token: Some(t.secret),
                 error: None,
+                check: None,
+                backup: None,
             },
-            Err(e) => AdminResponse {
-                ok: false,
+            Err(e) => AdminResponse::failed(e.to_string()),
+        },
+        Ok(AdminRequest::Check) => match check::check(store) {
+            Ok(report) => AdminResponse {
+                ok: true,
                 token: None,
-                error: Some(e.to_string()),
+                error: None,
+                check: Some(report),
+                backup: None,
             },
+            Err(e) => AdminResponse::failed(e.to_string()),
         },
-        Err(e) => AdminResponse {
-            ok: false,
-            token: None,
-            error: Some(format!("bad request: {e}")),
+        Ok(AdminRequest::Backup { path }) => match backup::backup(store, &path) {
+            Ok(info) => AdminResponse {
+                ok: true,
+                token: None,
+                error: None,
+                check: None,
+                backup: Some(info),
+            },
+            Err(e) => AdminResponse::failed(e.to_string()),
         },
+        Err(e) => AdminResponse::failed(format!("bad request: {e}")),
     };
     let mut w = stream;
     writeln!(w, "{}", serde_json::to_string(&resp).unwrap_or_default())?;

@@ -81,7 +81,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     })
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let service = state.service.get_ref().clone();
-    let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone())?;
+    let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone(), store.clone())?;
     let worker = actix_web::rt::spawn(crate::notify::worker::run(
         service.clone(),
         Arc::new(crate::notify::scripted::ConfiguredTransports {

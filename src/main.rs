@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use orderdeck::admin::{self, AdminRequest};
 use orderdeck::app::{self, Config};
 use orderdeck::service::Service;
+use orderdeck::store::{backup, check, SledStore};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -46,6 +47,19 @@ enum Cmd {
         /// How many orders to create.
         #[arg(long, default_value_t = 200)]
         orders: u64,
+    },
+    /// Check that indexes, search postings, counters and other derived data agree with the
+    /// orders. Exits with 1 and lists the problems when they do not.
+    Check,
+    /// Write a consistent backup of the store to FILE (works while the server runs).
+    Backup {
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Restore a backup into an empty or new data directory (--data-dir).
+    Restore {
+        /// The backup file to read.
+        file: PathBuf,
     },
     /// Manage API tokens.
     Token {
@@ -187,6 +201,47 @@ fn main() -> anyhow::Result<()> {
                 dir.display()
             );
         }
+        Cmd::Check => {
+            let report = with_store(
+                &cli.data_dir,
+                |store| Ok(check::check(store)?),
+                AdminRequest::Check,
+                |resp| resp.check.context("the server sent no report"),
+            )?;
+            print!("{report}");
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+        }
+        Cmd::Backup { file } => {
+            let file = std::path::absolute(&file)
+                .with_context(|| format!("bad backup path {}", file.display()))?;
+            let info = with_store(
+                &cli.data_dir,
+                |store| Ok(backup::backup(store, &file)?),
+                AdminRequest::Backup { path: file.clone() },
+                |resp| resp.backup.context("the server sent no backup summary"),
+            )?;
+            println!(
+                "Backed up {} to {}: {info}",
+                cli.data_dir.display(),
+                file.display()
+            );
+        }
+        Cmd::Restore { file } => {
+            let info = backup::restore(&file, &cli.data_dir)?;
+            println!(
+                "Restored {} into {}: {info}",
+                file.display(),
+                cli.data_dir.display()
+            );
+            let store = app::open_store(&cli.data_dir)?;
+            let report = check::check(&store)?;
+            print!("{report}");
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+        }
         Cmd::Token {
             command: TokenCmd::List,
         } => {
@@ -204,4 +259,29 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `direct` on the store when this process can open it, or sends `req` to the server that
+/// holds it and reads the answer with `from_server`.
+fn with_store<T>(
+    data_dir: &std::path::Path,
+    direct: impl FnOnce(&SledStore) -> anyhow::Result<T>,
+    req: AdminRequest,
+    from_server: impl FnOnce(admin::AdminResponse) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    if !data_dir.join("db").exists() {
+        bail!("there is no orderdeck store in {}", data_dir.display());
+    }
+    match app::open_store(data_dir) {
+        Ok(store) => direct(&store),
+        Err(open_err) => {
+            let resp = admin::call(data_dir, &req).with_context(|| {
+                format!("cannot open the store ({open_err}) nor reach a running server")
+            })?;
+            if !resp.ok {
+                bail!("{}", resp.error.unwrap_or_default());
+            }
+            from_server(resp)
+        }
+    }
 }

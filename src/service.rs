@@ -609,9 +609,7 @@ impl Service {
                     Ok(None) => {}
                     Ok(Some(r)) => {
                         if let Some(e) = r.email {
-                            if !email_to.is_empty()
-                                && switches.on(event, Channel::Email)
-                            {
+                            if !email_to.is_empty() && switches.on(event, Channel::Email) {
                                 let subject = if order.test && recipient == "customer" {
                                     format!("[Test] {}", e.subject)
                                 } else {
@@ -631,9 +629,7 @@ impl Service {
                             }
                         }
                         if let Some(text) = r.sms {
-                            if !sms_to.is_empty()
-                                && switches.on(event, Channel::Sms)
-                            {
+                            if !sms_to.is_empty() && switches.on(event, Channel::Sms) {
                                 out.push(OutboxMessage::new(
                                     Uuid::now_v7(),
                                     Some(order.number),
@@ -935,7 +931,10 @@ impl Service {
         let (mut next, events) = execute(&current, &cmd, &ctx)?;
         let list = triggers(&current, &next, &events);
         let outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
-        let prepared = Change { order: next, outbox };
+        let prepared = Change {
+            order: next,
+            outbox,
+        };
         let mut queued = false;
         let order = self.store.update_order(number, &mut |stored: &Order| {
             if stored.version == current.version {

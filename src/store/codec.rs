@@ -1,11 +1,23 @@
 //! The only place bytes become domain types. Every record starts with its schema version;
 //! bytes that do not decode are an error, never skipped.
+//!
+//! Format history:
+//! - 0: orders had no `version` field; every other record as in format 1.
+//! - 1: current.
+//!
+//! Older records are migrated when read and written back in the current format with the next
+//! change of their order.
 
 use super::StoreError;
+use crate::domain::Order;
 use serde::{de::DeserializeOwned, Serialize};
+use std::any::Any;
 
 /// Current record format. Bump it (and add a migration in `decode`) when a stored type changes.
 pub const SCHEMA_VERSION: u8 = 1;
+
+/// Oldest record format `decode` still reads.
+pub const OLDEST_READABLE_VERSION: u8 = 0;
 
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
@@ -21,21 +33,145 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Decodes a record, checking its schema version. `what` names the record in error messages.
-pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub fn decode<T: DeserializeOwned + 'static>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     let (version, body) = bytes
         .split_first()
         .ok_or_else(|| StoreError::Corrupt(format!("{what}: empty record")))?;
-    if *version != SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "{what}: record format {version} is not supported by this version of orderdeck (expects {SCHEMA_VERSION})"
-        )));
+    match *version {
+        SCHEMA_VERSION => decode_body(what, body),
+        0 if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Order>() => {
+            let old: v0::Order = decode_body(what, body)?;
+            let migrated: Box<dyn Any> = Box::new(Order::from(old));
+            migrated
+                .downcast::<T>()
+                .map(|b| *b)
+                .map_err(|_| StoreError::Corrupt(format!("{what}: migration type mismatch")))
+        }
+        // Format 0 differs from format 1 only in orders.
+        0 => decode_body(what, body),
+        v => Err(StoreError::Corrupt(format!(
+            "{what}: record format {v} is not supported by this version of orderdeck (reads {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION})"
+        ))),
     }
+}
+
+fn decode_body<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, StoreError> {
     let (value, used) = bincode::serde::decode_from_slice(body, config())
         .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
     if used != body.len() {
         return Err(StoreError::Corrupt(format!("{what}: trailing bytes")));
     }
     Ok(value)
+}
+
+/// Record format 0.
+pub mod v0 {
+    use crate::domain::{
+        Address, Cancellation, CustomerSnapshot, LineItem, Note, OrderId, Payment, PaymentMethod,
+        Refund, ReturnRecord, Shipment, ShippingLine, TimelineEntry,
+    };
+    use chrono::{DateTime, Utc};
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Serialize};
+
+    /// An order as format 0 stored it: the current order without `version`.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Order {
+        pub id: OrderId,
+        pub number: u64,
+        pub created_at: DateTime<Utc>,
+        pub test: bool,
+        pub currency: String,
+        pub customer: CustomerSnapshot,
+        pub shipping_address: Address,
+        pub billing_address: Address,
+        pub items: Vec<LineItem>,
+        pub shipping: ShippingLine,
+        pub tax: Decimal,
+        pub discount: Decimal,
+        pub total: Decimal,
+        pub payment_method: PaymentMethod,
+        pub payments: Vec<Payment>,
+        pub refunds: Vec<Refund>,
+        pub dispatched_at: Option<DateTime<Utc>>,
+        pub shipments: Vec<Shipment>,
+        pub returns: Vec<ReturnRecord>,
+        pub cancellation: Option<Cancellation>,
+        pub notes: Vec<Note>,
+        pub timeline: Vec<TimelineEntry>,
+    }
+
+    impl From<Order> for crate::domain::Order {
+        fn from(o: Order) -> Self {
+            // Every accepted change added a timeline entry, so its length is a version that
+            // only grows from here.
+            let version = (o.timeline.len() as u64).max(1);
+            crate::domain::Order {
+                id: o.id,
+                number: o.number,
+                created_at: o.created_at,
+                test: o.test,
+                currency: o.currency,
+                customer: o.customer,
+                shipping_address: o.shipping_address,
+                billing_address: o.billing_address,
+                items: o.items,
+                shipping: o.shipping,
+                tax: o.tax,
+                discount: o.discount,
+                total: o.total,
+                payment_method: o.payment_method,
+                payments: o.payments,
+                refunds: o.refunds,
+                dispatched_at: o.dispatched_at,
+                shipments: o.shipments,
+                returns: o.returns,
+                cancellation: o.cancellation,
+                notes: o.notes,
+                timeline: o.timeline,
+                version,
+            }
+        }
+    }
+
+    impl From<&crate::domain::Order> for Order {
+        fn from(o: &crate::domain::Order) -> Self {
+            let o = o.clone();
+            Order {
+                id: o.id,
+                number: o.number,
+                created_at: o.created_at,
+                test: o.test,
+                currency: o.currency,
+                customer: o.customer,
+                shipping_address: o.shipping_address,
+                billing_address: o.billing_address,
+                items: o.items,
+                shipping: o.shipping,
+                tax: o.tax,
+                discount: o.discount,
+                total: o.total,
+                payment_method: o.payment_method,
+                payments: o.payments,
+                refunds: o.refunds,
+                dispatched_at: o.dispatched_at,
+                shipments: o.shipments,
+                returns: o.returns,
+                cancellation: o.cancellation,
+                notes: o.notes,
+                timeline: o.timeline,
+            }
+        }
+    }
+
+    /// Encodes a format-0 record (fixtures and migration tests only).
+    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::store::StoreError> {
+        let mut out = vec![0u8];
+        let body = bincode::serde::encode_to_vec(value, super::config())
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
 }
 
 /// A big-endian u64 value (counters, order numbers).
@@ -101,5 +237,189 @@ mod tests {
             decode::<Order>("order", &trailing),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn format_0_orders_are_migrated_when_read() {
+        let o = sample();
+        let old = v0::encode(&v0::Order::from(&o)).unwrap();
+        assert_eq!(old[0], 0);
+        let back: Order = decode("order", &old).unwrap();
+        assert_eq!(back.version, (o.timeline.len() as u64).max(1));
+        assert_eq!(
+            Order {
+                version: o.version,
+                ..back
+            },
+            o
+        );
+        // Other records of format 0 read as they are.
+        let s = v0::encode(&("k".to_string(), 7u64)).unwrap();
+        assert_eq!(decode::<(String, u64)>("x", &s).unwrap(), ("k".into(), 7));
+        // A current-format order is not mistaken for an old one, nor the reverse.
+        let mut as_old = encode(&o).unwrap();
+        as_old[0] = 0;
+        assert!(decode::<Order>("order", &as_old).is_err());
+    }
+
+    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v0-store");
+    const FIXTURE_ORDERS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v0-store.orders.json"
+    );
+
+    /// Rewrites every codec record of a store in format 0 (the generator of the fixture).
+    fn downgrade_to_v0(store: &crate::store::SledStore) {
+        let t = store.trees();
+        for item in t.orders.iter() {
+            let (k, v) = item.unwrap();
+            let o: Order = decode("order", &v).unwrap();
+            t.orders
+                .insert(k, v0::encode(&v0::Order::from(&o)).unwrap())
+                .unwrap();
+        }
+        for tree in [t.summaries, t.customers, t.outbox, t.idempotency] {
+            for item in tree.iter() {
+                let (k, v) = item.unwrap();
+                let mut v = v.to_vec();
+                assert_eq!(v[0], SCHEMA_VERSION);
+                v[0] = 0;
+                tree.insert(k, v).unwrap();
+            }
+        }
+        let tokens = store.db().open_tree("tokens").unwrap();
+        for item in tokens.iter() {
+            let (k, v) = item.unwrap();
+            let mut v = v.to_vec();
+            v[0] = 0;
+            tokens.insert(k, v).unwrap();
+        }
+    }
+
+    /// Writes `tests/fixtures/v0-store` (run once, by hand, with `--ignored`; the result is
+    /// checked in so that later versions are tested against bytes an old version wrote).
+    #[test]
+    #[ignore]
+    fn write_the_format_0_fixture() {
+        use crate::store::OrderStore;
+        let dir = std::path::Path::new(FIXTURE);
+        let _ = std::fs::remove_dir_all(dir);
+        let store = crate::store::SledStore::open(dir).unwrap();
+        crate::demo::fill(&store, 12, |_| {}).unwrap();
+        store.put_setting("store_name", "Old Shop").unwrap();
+        store
+            .put_token(
+                [7u8; 32],
+                &crate::store::TokenRecord {
+                    id: uuid::Uuid::now_v7(),
+                    name: "legacy".into(),
+                    created_at: chrono::Utc::now(),
+                    revoked: false,
+                },
+            )
+            .unwrap();
+        let msg = crate::notify::OutboxMessage::new(
+            uuid::Uuid::now_v7(),
+            Some(1001),
+            "order_placed",
+            crate::notify::Channel::Email,
+            "old@example.com",
+            "Thanks".into(),
+            "Hello".into(),
+            None,
+            chrono::Utc::now(),
+        );
+        store.outbox_add(&[msg]).unwrap();
+        let orders: Vec<Order> = (1001..1013).map(|n| store.get_order(n).unwrap()).collect();
+        std::fs::write(
+            FIXTURE_ORDERS,
+            serde_json::to_string_pretty(&orders).unwrap(),
+        )
+        .unwrap();
+        downgrade_to_v0(&store);
+        store.flush().unwrap();
+    }
+
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_data_dir_written_in_format_0_is_read_by_this_version() {
+        use crate::store::{ListQuery, OrderStore};
+        let tmp = tempfile::tempdir().unwrap();
+        // Work on a copy: opening a store writes to it.
+        copy_dir(std::path::Path::new(FIXTURE), tmp.path());
+        let store = crate::store::SledStore::open(tmp.path()).unwrap();
+        let raw = store
+            .trees()
+            .orders
+            .get(1001u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw[0], 0, "the fixture holds format-0 records");
+        let expected: Vec<Order> =
+            serde_json::from_str(&std::fs::read_to_string(FIXTURE_ORDERS).unwrap()).unwrap();
+        assert_eq!(expected.len(), 12);
+        for e in &expected {
+            let got = store.get_order(e.number).unwrap();
+            assert_eq!(got.version, (e.timeline.len() as u64).max(1));
+            assert_eq!(
+                &Order {
+                    version: e.version,
+                    ..got
+                },
+                e
+            );
+        }
+        let page = store
+            .list_orders(&ListQuery {
+                limit: 100,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.orders.len(), 12);
+        let name = expected[0].customer.name.split_whitespace().next().unwrap();
+        let found = store
+            .list_orders(&ListQuery {
+                q: name.to_string(),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert!(found.orders.iter().any(|s| s.number == 1001));
+        assert_eq!(
+            store.setting("store_name").unwrap().as_deref(),
+            Some("Old Shop")
+        );
+        assert_eq!(store.tokens().unwrap().len(), 1);
+        assert_eq!(store.outbox_list(Some(1001), None, 10).unwrap().len(), 1);
+        let report = crate::store::check::check(&store).unwrap();
+        assert!(report.is_clean(), "{report}");
+        // A change writes the order back in the current format.
+        let changed = store
+            .update_order(1001, &mut |o: &Order| {
+                let mut o = o.clone();
+                o.version += 1;
+                Ok(crate::store::Change::quiet(o))
+            })
+            .unwrap();
+        let raw = store
+            .trees()
+            .orders
+            .get(1001u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw[0], SCHEMA_VERSION);
+        assert_eq!(store.get_order(1001).unwrap(), changed);
+        assert!(crate::store::check::check(&store).unwrap().is_clean());
     }
 }

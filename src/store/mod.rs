@@ -2,6 +2,8 @@
 //! A fact and every index entry it touches change in one transaction; writes are acknowledged
 //! only after a group-committed flush ([`durability::GroupCommit`]).
 
+pub mod backup;
+pub mod check;
 pub mod codec;
 pub mod durability;
 pub mod keys;

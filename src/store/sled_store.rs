@@ -4,7 +4,11 @@
 //! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 number → ∅), `vocab` (term → ∅),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
-//! `tokens` (sha256 → record), `settings` (key → value).
+//! `tokens` (sha256 → record), `settings` (key → value), `outbox` (id → message), `outbox_due`
+//! (due time, id → ∅), `outbox_by_order` (number, id → ∅).
+//!
+//! Every write takes the snapshot gate for reading; a backup or a consistency check takes it for
+//! writing, so it sees no write half-done across trees.
 
 use super::codec::{decode, decode_u64, encode};
 use super::durability::GroupCommit;
@@ -19,6 +23,7 @@ use sled::Tree;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Most index entries one list request may examine before it returns what it has with a cursor.
 pub const SCAN_BUDGET: usize = 20_000;
@@ -49,6 +54,26 @@ pub struct SledStore {
     tokens: Tree,
     settings: Tree,
     commit: GroupCommit,
+    /// Held for reading by every write, for writing by backups and checks (see the module doc).
+    gate: RwLock<()>,
+}
+
+/// Read access to every tree of the store, for the consistency check and backups.
+pub(crate) struct StoreTrees<'a> {
+    pub orders: &'a Tree,
+    pub summaries: &'a Tree,
+    pub order_ids: &'a Tree,
+    pub idx: &'a Tree,
+    pub terms: &'a Tree,
+    pub vocab: &'a Tree,
+    pub customers: &'a Tree,
+    pub customer_keys: &'a Tree,
+    pub customer_terms: &'a Tree,
+    pub meta: &'a Tree,
+    pub idempotency: &'a Tree,
+    pub outbox: &'a Tree,
+    pub outbox_due: &'a Tree,
+    pub outbox_by_order: &'a Tree,
 }
 
 type Tx<T> = ConflictableTransactionResult<T, StoreError>;
@@ -87,7 +112,8 @@ struct OrderTx<'a> {
     outbox_by_order: &'a TransactionalTree,
 }
 
-fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
+/// The counters an order with these fields counts towards.
+pub(crate) fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
     vec![
         b"c:all".to_vec(),
         format!("c:test:{}", u8::from(f.test)).into_bytes(),
@@ -110,7 +136,8 @@ fn bump(t: &TransactionalTree, key: &[u8], delta: i64) -> Tx<()> {
     Ok(())
 }
 
-fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
+/// A customer's search terms.
+pub(crate) fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     keys::terms_of_text(&c.name, &mut out);
     keys::terms_of_text(&c.email, &mut out);
@@ -121,14 +148,16 @@ fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
     out
 }
 
-fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
+/// A customer search posting: term, separator, customer id.
+pub(crate) fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
     let mut k = term.as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(id.0.as_bytes());
     k
 }
 
-fn due_key(m: &OutboxMessage) -> Vec<u8> {
+/// The `outbox_due` key of a pending message.
+pub(crate) fn due_key(m: &OutboxMessage) -> Vec<u8> {
     let mut k = keys::time_key(m.next_attempt_at).to_vec();
     k.extend_from_slice(m.id.as_bytes());
     k
@@ -309,6 +338,11 @@ impl OrderTx<'_> {
     }
 }
 
+/// Where the sled database lives inside a data directory.
+pub(crate) fn db_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("db")
+}
+
 impl SledStore {
     /// Opens (or creates) a store in `dir`. Fails with a clear message when another process
     /// holds the directory.
@@ -316,7 +350,7 @@ impl SledStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Durability(format!("cannot create {}: {e}", dir.display())))?;
         let db = sled::Config::new()
-            .path(dir.join("db"))
+            .path(db_path(dir))
             .cache_capacity(64 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open()
@@ -356,7 +390,39 @@ impl SledStore {
             settings: t("settings")?,
             db,
             commit,
+            gate: RwLock::new(()),
         })
+    }
+
+    /// Every tree, read-only by convention (checks and backups).
+    pub(crate) fn trees(&self) -> StoreTrees<'_> {
+        StoreTrees {
+            orders: &self.orders,
+            summaries: &self.summaries,
+            order_ids: &self.order_ids,
+            idx: &self.idx,
+            terms: &self.terms,
+            vocab: &self.vocab,
+            customers: &self.customers,
+            customer_keys: &self.customer_keys,
+            customer_terms: &self.customer_terms,
+            meta: &self.meta,
+            idempotency: &self.idempotency,
+            outbox: &self.outbox,
+            outbox_due: &self.outbox_due,
+            outbox_by_order: &self.outbox_by_order,
+        }
+    }
+
+    /// Pauses every write of this store until the guard is dropped (a consistent view for a
+    /// backup or a check). Do not write through the store while holding it.
+    pub(crate) fn pause_writes(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Taken by every write for its duration.
+    fn write_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Flushes everything to disk now (command-line tools, shutdown).
@@ -393,6 +459,7 @@ impl SledStore {
             &self.outbox_due,
             &self.outbox_by_order,
         ];
+        let _gate = self.write_gate();
         trees[..]
             .transaction(|v: &Vec<TransactionalTree>| {
                 let tx = OrderTx {
@@ -868,6 +935,7 @@ impl OrderStore for SledStore {
     }
 
     fn put_token(&self, hash: [u8; 32], record: &TokenRecord) -> Result<(), StoreError> {
+        let _gate = self.write_gate();
         self.tokens.insert(hash, encode(record)?)?;
         Ok(())
     }
@@ -895,6 +963,7 @@ impl OrderStore for SledStore {
             let mut t: TokenRecord = decode("token", &v)?;
             if t.id == id {
                 t.revoked = true;
+                let _gate = self.write_gate();
                 self.tokens.insert(k, encode(&t)?)?;
                 return Ok(());
             }
@@ -910,6 +979,7 @@ impl OrderStore for SledStore {
     }
 
     fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate();
         self.settings.insert(key.as_bytes(), value.as_bytes())?;
         Ok(())
     }
@@ -929,6 +999,7 @@ impl OrderStore for SledStore {
             match self.outbox.get(id.as_bytes())? {
                 Some(b) => out.push(decode("outbox message", &b)?),
                 None => {
+                    let _gate = self.write_gate();
                     self.outbox_due.remove(k)?;
                 }
             }
@@ -940,6 +1011,7 @@ impl OrderStore for SledStore {
     }
 
     fn outbox_put(&self, msg: &OutboxMessage) -> Result<(), StoreError> {
+        let _gate = self.write_gate();
         (&self.outbox, &self.outbox_due)
             .transaction(|(outbox, due)| {
                 if let Some(prev) = outbox.get(msg.id.as_bytes())? {
