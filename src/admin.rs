@@ -21,6 +21,11 @@ pub enum AdminRequest {
     },
     /// Run the consistency check on the running store.
     Check,
+    /// Change a store setting (e.g. `smtp.host`).
+    SettingSet {
+        key: String,
+        value: String,
+    },
     /// Write a consistent backup to `path` (absolute; written by the server process).
     Backup {
         path: PathBuf,
@@ -106,6 +111,15 @@ fn handle(stream: UnixStream, service: &Service, store: &SledStore) -> std::io::
             },
             Err(e) => AdminResponse::failed(e.to_string()),
         },
+        Ok(AdminRequest::SettingSet { key, value }) => {
+            match crate::service::set_setting_blocking(store, &key, &value) {
+                Ok(()) => AdminResponse {
+                    ok: true,
+                    ..AdminResponse::failed(String::new())
+                },
+                Err(e) => AdminResponse::failed(e.to_string()),
+            }
+        }
         Ok(AdminRequest::Check) => match check::check(store) {
             Ok(report) => AdminResponse {
                 ok: true,

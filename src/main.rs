@@ -48,6 +48,12 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         orders: u64,
     },
+    /// Change a setting, e.g. `orderdeck settings set smtp.host mail.example.com`
+    /// (works while the server runs).
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCmd,
+    },
     /// Check that indexes, search postings, counters and other derived data agree with the
     /// orders. Exits with 1 and lists the problems when they do not.
     Check,
@@ -86,6 +92,12 @@ enum ScriptsCmd {
         /// Where to write them.
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum SettingsCmd {
+    /// Set KEY to VALUE.
+    Set { key: String, value: String },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +212,33 @@ fn main() -> anyhow::Result<()> {
                 dir.display(),
                 dir.display()
             );
+        }
+        Cmd::Settings {
+            command: SettingsCmd::Set { key, value },
+        } => {
+            std::fs::create_dir_all(&cli.data_dir)?;
+            let store = app::open_store(&cli.data_dir);
+            match store {
+                Ok(store) => {
+                    orderdeck::service::set_setting_blocking(store.as_ref(), &key, &value)?
+                }
+                Err(open_err) => {
+                    let resp = admin::call(
+                        &cli.data_dir,
+                        &AdminRequest::SettingSet {
+                            key: key.clone(),
+                            value: value.clone(),
+                        },
+                    )
+                    .with_context(|| {
+                        format!("cannot open the store ({open_err}) nor reach a running server")
+                    })?;
+                    if !resp.ok {
+                        bail!("{}", resp.error.unwrap_or_default());
+                    }
+                }
+            }
+            println!("{key} set");
         }
         Cmd::Check => {
             let report = with_store(

@@ -51,6 +51,59 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// Setting keys that may be changed from the command line (`orderdeck settings set`).
+pub const SETTABLE: &[&str] = &[
+    "store.name",
+    "store.email",
+    "store.currency",
+    "store.address.line1",
+    "store.address.line2",
+    "store.address.city",
+    "store.address.region",
+    "store.address.postal_code",
+    "store.address.country",
+    "smtp.host",
+    "smtp.port",
+    "smtp.tls",
+    "smtp.username",
+    "smtp.password",
+    "smtp.from",
+    "sms.url",
+    "sms.auth_header",
+];
+
+/// Changes one setting durably, outside the async runtime (command line, control socket).
+pub fn set_setting_blocking(
+    store: &dyn OrderStore,
+    key: &str,
+    value: &str,
+) -> Result<(), ServiceError> {
+    let known = SETTABLE.contains(&key)
+        || (key.starts_with("notify.") && (key.ends_with(".email") || key.ends_with(".sms")));
+    if !known {
+        return Err(RuleError::invalid(
+            "key",
+            format!("{key:?} is not a setting; known: {}", SETTABLE.join(", ")),
+        )
+        .into());
+    }
+    let value = crate::domain::rules::clean_text("value", value, 500, false)?;
+    if key == "smtp.tls" && !["none", "starttls", "tls"].contains(&value.as_str()) {
+        return Err(RuleError::invalid("value", "smtp.tls must be none, starttls or tls").into());
+    }
+    if key == "smtp.port" && value.parse::<u16>().is_err() {
+        return Err(RuleError::invalid("value", "smtp.port must be a port number").into());
+    }
+    if key.starts_with("notify.") && value != "on" && value != "off" {
+        return Err(RuleError::invalid("value", "notification switches are on or off").into());
+    }
+    store.put_setting(key, &value)?;
+    store
+        .durability()
+        .wait_blocking()
+        .map_err(|e| ServiceError::Store(StoreError::Durability(e)))
+}
+
 /// The store-wide settings the use cases need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
@@ -694,18 +747,11 @@ impl Service {
                     ))
                 }
                 Err(DeliveryError::NotConfigured(why)) => {
-                    // Not an attempt: it waits, readable in the outbox, until a transport exists.
-                    let first = m.last_error.is_none();
-                    m.last_error = Some(why.clone());
+                    // Not an attempt: it waits, readable in the outbox page, until a transport
+                    // is configured (not logged on the timeline: nothing happened to the order).
+                    m.last_error = Some(why);
                     m.next_attempt_at = now + chrono::Duration::seconds(30);
-                    first.then(|| {
-                        format!(
-                            "{} “{}” to {} is waiting in the outbox: {why}",
-                            channel_label(m.channel),
-                            summary(&m),
-                            m.to
-                        )
-                    })
+                    None
                 }
                 Err(DeliveryError::Failed(e)) => {
                     m.attempt_failed(e.clone(), now);

@@ -14,7 +14,7 @@ pub struct App {
     pub dir: PathBuf,
     pub child: Child,
     pub client: reqwest::Client,
-    _tmp: Option<tempfile::TempDir>,
+    pub _tmp: Option<tempfile::TempDir>,
 }
 
 pub fn bin() -> &'static str {
