@@ -356,7 +356,7 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
     let api = Api {
         base: app.base.clone(),
         token: token.clone(),
-        http: Client::new(),
+        http: common::http().build().expect("client"),
     };
     let _owner = owner_saves_settings(&app).await;
     make_facts(&api).await;

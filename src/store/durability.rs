@@ -15,6 +15,7 @@ struct State {
 #[derive(Clone)]
 pub struct GroupCommit {
     inner: Arc<Inner>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 struct Inner {
@@ -36,11 +37,14 @@ impl GroupCommit {
             done,
         });
         let worker = inner.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("orderdeck-flush".into())
             .spawn(move || worker.run(flush))
             .expect("cannot start the flush thread");
-        GroupCommit { inner }
+        GroupCommit {
+            inner,
+            thread: Arc::new(Mutex::new(Some(handle))),
+        }
     }
 
     /// Waits until everything written before this call is on disk.
@@ -80,11 +84,20 @@ impl GroupCommit {
         t
     }
 
-    /// Stops the flusher after a final flush.
+    /// Stops the flusher after a final flush and waits for it, so the database (and its
+    /// directory lock) is released when this returns.
     pub fn stop(&self) {
-        let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.stop = true;
-        self.inner.wake.notify_one();
+        {
+            let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.stop = true;
+            self.inner.wake.notify_one();
+        }
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
     }
 }
 
