@@ -83,3 +83,129 @@ async fn fifty_parallel_payments_refunds_and_fulfilments_lose_nothing_and_break_
     // 1 placed + 30 payments + 30 refunds + 30 shipments.
     assert_eq!(o["timeline"].as_array().unwrap().len(), 91);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_conflicting_actions_on_many_orders_keep_every_invariant() {
+    let app = Arc::new(spawn_app());
+    let mut items = Vec::new();
+    for k in 0..4 {
+        let mut body = order_body(&format!("Buyer {k}"), &format!("b{k}@example.com"));
+        body["items"] = json!([
+            {"sku": "A", "name": "Apron", "unit_price": "2.00", "quantity": 8},
+            {"sku": "B", "name": "Bowl", "unit_price": "3.00", "quantity": 6}
+        ]);
+        body["shipping"] = json!({"method": "Standard", "price": "0.00"});
+        body["tax"] = json!("0.00");
+        let o = app.place(body).await; // total 34.00
+        let n = o["number"].as_u64().unwrap();
+        let a = o["items"][0]["id"].as_str().unwrap().to_string();
+        let b = o["items"][1]["id"].as_str().unwrap().to_string();
+        // Bowls: shipped and delivered, so they can be returned.
+        let (_, o) = app
+            .post(
+                &format!("/orders/{n}/fulfillments"),
+                json!({"type": "manual", "items": [{"item_id": b, "quantity": 6}]}),
+            )
+            .await;
+        let sid = o["shipments"][0]["id"].as_str().unwrap().to_string();
+        app.post(&format!("/orders/{n}/shipments/{sid}/deliver"), json!({}))
+            .await;
+        app.post(&format!("/orders/{n}/payments"), json!({"amount": "20.00"}))
+            .await;
+        items.push((n, a, b));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..64usize {
+        let app = app.clone();
+        let (n, a, b) = items[i % items.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let (kind, path, body) = match i % 5 {
+                0 => (
+                    "payment",
+                    format!("/orders/{n}/payments"),
+                    json!({"amount": "4.00"}),
+                ),
+                1 => (
+                    "refund",
+                    format!("/orders/{n}/refunds"),
+                    json!({"items": [{"item_id": a, "quantity": 2}]}),
+                ),
+                2 => (
+                    "fulfil",
+                    format!("/orders/{n}/fulfillments"),
+                    json!({"type": "manual", "items": [{"item_id": a, "quantity": 3}]}),
+                ),
+                3 => (
+                    "return",
+                    format!("/orders/{n}/returns"),
+                    json!({"items": [{"item_id": b, "quantity": 2}]}),
+                ),
+                _ => (
+                    "note",
+                    format!("/orders/{n}/notes"),
+                    json!({"body": format!("note {i}")}),
+                ),
+            };
+            let (s, v) = app.post(&path, body).await;
+            assert!(s == 200 || s == 422, "{kind}: unexpected {s}: {v}");
+            (n, kind, s == 200)
+        }));
+    }
+    let mut ok: std::collections::HashMap<(u64, &str), usize> = Default::default();
+    for t in tasks {
+        let (n, kind, success) = t.await.unwrap();
+        if success {
+            *ok.entry((n, kind)).or_default() += 1;
+        }
+    }
+    let dec = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    for (n, _, _) in &items {
+        let (_, o) = app.get(&format!("/orders/{n}")).await;
+        let (paid, refunded, total) = (
+            dec(&o["totals"]["paid"]),
+            dec(&o["totals"]["refunded"]),
+            dec(&o["totals"]["total"]),
+        );
+        assert!(
+            refunded <= paid && paid <= total,
+            "order {n}: refunded {refunded} paid {paid} total {total}"
+        );
+        let count = |k: &str| ok.get(&(*n, k)).copied().unwrap_or(0);
+        assert_eq!(
+            o["payments"].as_array().unwrap().len(),
+            1 + count("payment")
+        );
+        assert_eq!(o["refunds"].as_array().unwrap().len(), count("refund"));
+        assert_eq!(
+            o["shipments"].as_array().unwrap().len(),
+            1 + count("fulfil")
+        );
+        assert_eq!(o["returns"].as_array().unwrap().len(), count("return"));
+        assert_eq!(o["notes"].as_array().unwrap().len(), count("note"));
+        let shipped_a: u64 = o["shipments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|s| s["items"][0]["quantity"].as_u64().unwrap())
+            .sum();
+        assert!(shipped_a <= 8, "order {n}: shipped {shipped_a} of 8");
+        let returned: u64 = o["returns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["items"][0]["quantity"].as_u64().unwrap())
+            .sum();
+        assert!(
+            returned <= 6,
+            "order {n}: returned {returned} of 6 delivered"
+        );
+        let refunded_a: u64 = o["refunds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["items"][0]["quantity"].as_u64().unwrap())
+            .sum();
+        assert!(refunded_a <= 8);
+    }
+}
