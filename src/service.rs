@@ -873,9 +873,25 @@ impl Service {
         actor: Actor,
         idempotency: Option<(String, [u8; 32])>,
     ) -> Result<(Order, bool), ServiceError> {
+        self.intake(draft, actor, idempotency, false).await
+    }
+
+    /// The dashboard's Place Test Order: a realistic sample, allowed until a real order exists.
+    pub async fn place_test_order(&self, actor: Actor) -> Result<Order, ServiceError> {
+        let draft = crate::sample::sample_order(true);
+        Ok(self.intake(&draft, actor, None, true).await?.0)
+    }
+
+    /// Stores a new order with its `order_placed` messages, then waits for durability.
+    async fn intake(
+        &self,
+        draft: &OrderDraft,
+        actor: Actor,
+        idempotency: Option<(String, [u8; 32])>,
+        only_before_real_orders: bool,
+    ) -> Result<(Order, bool), ServiceError> {
         let valid = draft.validate()?;
         let settings = self.settings()?;
-        let settings_for_msgs = settings.clone();
         let new = NewOrder {
             item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
             valid,
@@ -884,24 +900,18 @@ impl Service {
             new_customer_id: CustomerId(Uuid::now_v7()),
             now: Utc::now(),
             actor,
-            store_currency: settings.currency,
+            store_currency: settings.currency.clone(),
             idempotency,
-            only_before_real_orders: false,
+            only_before_real_orders,
         };
-        let now = new.now;
         let switches = Switches::read(self.store.as_ref());
+        let placed = [Trigger {
+            event: "order_placed",
+            shipment: None,
+        }];
         let created = self.store.create_order(&new, &|o: &Order| {
             let mut o = o.clone();
-            self.messages(
-                &mut o,
-                &[Trigger {
-                    event: "order_placed",
-                    shipment: None,
-                }],
-                &settings_for_msgs,
-                &switches,
-                now,
-            )
+            self.messages(&mut o, &placed, &settings, &switches, new.now)
         })?;
         self.durable().await?;
         self.wake.notify_one();
@@ -909,46 +919,6 @@ impl Service {
             Created::New(o) => (o, false),
             Created::Replayed(o) => (o, true),
         })
-    }
-
-    /// The dashboard's Place Test Order: a realistic sample, allowed until a real order exists.
-    pub async fn place_test_order(&self, actor: Actor) -> Result<Order, ServiceError> {
-        let draft = crate::sample::sample_order(true);
-        let valid = draft.validate()?;
-        let settings = self.settings()?;
-        let settings_for_msgs = settings.clone();
-        let new = NewOrder {
-            item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
-            valid,
-            order_id: Uuid::now_v7(),
-            payment_id: Uuid::now_v7(),
-            new_customer_id: CustomerId(Uuid::now_v7()),
-            now: Utc::now(),
-            actor,
-            store_currency: settings.currency,
-            idempotency: None,
-            only_before_real_orders: true,
-        };
-        let now = new.now;
-        let switches = Switches::read(self.store.as_ref());
-        let created = self.store.create_order(&new, &|o: &Order| {
-            let mut o = o.clone();
-            self.messages(
-                &mut o,
-                &[Trigger {
-                    event: "order_placed",
-                    shipment: None,
-                }],
-                &settings_for_msgs,
-                &switches,
-                now,
-            )
-        })?;
-        self.durable().await?;
-        self.wake.notify_one();
-        match created {
-            Created::New(o) | Created::Replayed(o) => Ok(o),
-        }
     }
 
     /// Whether the Place Test Order button is offered (no real order yet).
