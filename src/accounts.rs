@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use subtle::ConstantTimeEq;
 
 /// How long a sign-in lasts.
@@ -236,6 +236,8 @@ pub struct Accounts {
     members: sled::Tree,
     sessions: sled::Tree,
     commit: GroupCommit,
+    /// The store's snapshot gate (see `SledStore`): held for reading while writing.
+    gate: Arc<RwLock<()>>,
     /// The one-time setup secret while no owner exists.
     setup: Mutex<Option<String>>,
     throttle: LoginThrottle,
@@ -258,7 +260,11 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, b: &[u8]) -> Result<T, Acc
 impl Accounts {
     /// Opens the account trees in the store's database. When no member exists yet, a setup
     /// secret is generated (see [`Self::setup_token`]). Expired sessions are dropped.
-    pub fn open(db: &sled::Db, commit: GroupCommit) -> Result<Self, AccountError> {
+    pub fn open(
+        db: &sled::Db,
+        commit: GroupCommit,
+        gate: Arc<RwLock<()>>,
+    ) -> Result<Self, AccountError> {
         let members = db.open_tree("members")?;
         let sessions = db.open_tree("sessions")?;
         let setup = if members.is_empty() {
@@ -280,10 +286,16 @@ impl Accounts {
             members,
             sessions,
             commit,
+            gate,
             setup: Mutex::new(setup),
             throttle: LoginThrottle::new(),
             dummy_hash: hash_password(&random_hex()?)?,
         })
+    }
+
+    /// Held while writing, so a backup never copies half of a change.
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn durable(&self) -> Result<(), AccountError> {
@@ -360,11 +372,14 @@ impl Accounts {
             created_at: Utc::now(),
         };
         let bytes = encode(&m)?;
-        let inserted = self.members.compare_and_swap(
-            username.as_bytes(),
-            None as Option<&[u8]>,
-            Some(bytes),
-        )?;
+        let inserted = {
+            let _gate = self.writing();
+            self.members.compare_and_swap(
+                username.as_bytes(),
+                None as Option<&[u8]>,
+                Some(bytes),
+            )?
+        };
         if inserted.is_err() {
             return Err(AccountError::invalid("username", "is already taken"));
         }
@@ -378,14 +393,17 @@ impl Accounts {
             .member(username)?
             .ok_or_else(|| AccountError::NotFound(username.to_string()))?;
         check_removal(actor, &target)?;
-        self.members.remove(target.username.as_bytes())?;
-        for entry in self.sessions.iter() {
-            let (k, v) = entry?;
-            if decode::<Session>("session", &v)
-                .map(|s| s.username == target.username)
-                .unwrap_or(true)
-            {
-                self.sessions.remove(k)?;
+        {
+            let _gate = self.writing();
+            self.members.remove(target.username.as_bytes())?;
+            for entry in self.sessions.iter() {
+                let (k, v) = entry?;
+                if decode::<Session>("session", &v)
+                    .map(|s| s.username == target.username)
+                    .unwrap_or(true)
+                {
+                    self.sessions.remove(k)?;
+                }
             }
         }
         self.durable().await
@@ -451,6 +469,7 @@ impl Accounts {
             _ => return Err(AccountError::BadCredentials),
         };
         if let Some(old) = old_session {
+            let _gate = self.writing();
             self.sessions.remove(sha256(old))?;
         }
         let secret = random_hex()?;
@@ -461,7 +480,11 @@ impl Accounts {
             created_at: now,
             expires_at: now + Duration::days(SESSION_DAYS),
         };
-        self.sessions.insert(sha256(&secret), encode(&s)?)?;
+        {
+            let bytes = encode(&s)?;
+            let _gate = self.writing();
+            self.sessions.insert(sha256(&secret), bytes)?;
+        }
         self.durable().await?;
         Ok((member, secret))
     }
@@ -477,6 +500,7 @@ impl Accounts {
         };
         let s: Session = decode("session", &v)?;
         if s.expires_at <= Utc::now() {
+            let _gate = self.writing();
             self.sessions.remove(key)?;
             return Ok(None);
         }
@@ -488,7 +512,10 @@ impl Accounts {
 
     /// Ends a session on the server (sign out).
     pub async fn logout(&self, secret: &str) -> Result<(), AccountError> {
-        self.sessions.remove(sha256(secret))?;
+        {
+            let _gate = self.writing();
+            self.sessions.remove(sha256(secret))?;
+        }
         self.durable().await
     }
 }

@@ -43,7 +43,11 @@ fn build_state_with(
     store: Arc<SledStore>,
     make: impl FnOnce(Arc<SledStore>) -> Service,
 ) -> Result<AppState, crate::accounts::AccountError> {
-    let accounts = crate::accounts::Accounts::open(store.db(), store.durability().clone())?;
+    let accounts = crate::accounts::Accounts::open(
+        store.db(),
+        store.durability().clone(),
+        store.snapshot_gate(),
+    )?;
     Ok(AppState {
         service: web::Data::new(make(store)),
         accounts: web::Data::new(accounts),

@@ -55,7 +55,7 @@ pub struct SledStore {
     settings: Tree,
     commit: GroupCommit,
     /// Held for reading by every write, for writing by backups and checks (see the module doc).
-    gate: RwLock<()>,
+    gate: std::sync::Arc<RwLock<()>>,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -390,7 +390,7 @@ impl SledStore {
             settings: t("settings")?,
             db,
             commit,
-            gate: RwLock::new(()),
+            gate: std::sync::Arc::new(RwLock::new(())),
         })
     }
 
@@ -416,6 +416,11 @@ impl SledStore {
 
     /// Pauses every write of this store until the guard is dropped (a consistent view for a
     /// backup or a check). Do not write through the store while holding it.
+    /// The snapshot gate, for sibling stores (accounts) that write into the same database.
+    pub fn snapshot_gate(&self) -> std::sync::Arc<RwLock<()>> {
+        self.gate.clone()
+    }
+
     pub(crate) fn pause_writes(&self) -> RwLockWriteGuard<'_, ()> {
         self.gate.write().unwrap_or_else(|p| p.into_inner())
     }
