@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# orderdeck benchmark: builds release, seeds stores of several sizes, serves each, and measures the
+# pages and API with wrk over loopback, next to a bare actix-web hello-world (the machine's ceiling).
+# Writes bench/RESULTS.md. Not part of the test suite.
+#
+#   bash bench/run.sh                      # sizes 10000 100000 1000000
+#   SIZES="10000 100000" bash bench/run.sh # fewer sizes
+#   DURATION=10s CONNECTIONS=32 bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SIZES=${SIZES:-"10000 100000 1000000"}
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-32}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/orderdeck-bench.XXXXXX)}
+OUT=$ROOT/bench/RESULTS.md
+PORT=18765
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q
+BIN=$ROOT/target/release/orderdeck
+
+# The ceiling: a bare actix-web hello-world built here, with the same actix-web version.
+HELLO=$WORK/hello
+if [ ! -x "$HELLO/target/release/hello" ]; then
+  mkdir -p "$HELLO/src"
+  ACTIX=$(grep -m1 '^name = "actix-web"' -A1 Cargo.lock | grep version | cut -d'"' -f2)
+  cat > "$HELLO/Cargo.toml" <<TOML
+[package]
+name = "hello"
+version = "0.1.0"
+edition = "2021"
+[dependencies]
+actix-web = "=$ACTIX"
+[profile.release]
+debug = false
+TOML
+  cat > "$HELLO/src/main.rs" <<'RS'
+use actix_web::{web, App, HttpServer};
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18766".into());
+    HttpServer::new(|| App::new().route("/", web::get().to(|| async { "Hello, world!" })))
+        .bind(addr)?
+        .run()
+        .await
+}
+RS
+  (cd "$HELLO" && cargo build --release -q)
+fi
+
+measure() { # name url [lua] [duration]; req/s counts only 2xx answers
+  local name=$1 url=$2 lua=${3:-} dur=${4:-$DURATION}
+  local args=(-t2 -c"$CONNECTIONS" -d"$dur" --latency)
+  [ -n "$lua" ] && args+=(-s "$lua")
+  local r; r=$(wrk "${args[@]}" "$url")
+  local total secs non2xx rps p50 p99
+  total=$(awk '/requests in/ {print $1}' <<<"$r")
+  secs=$(awk '/requests in/ {gsub(/s,?/, "", $4); print $4}' <<<"$r")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$r")
+  rps=$(awk -v t="$total" -v b="${non2xx:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (t - b) / s }')
+  p50=$(awk '$1=="50%" {print $2}' <<<"$r")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$r")
+  printf '%s|%s|%s|%s|%s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+
+"$HELLO/target/release/hello" 127.0.0.1:18766 & HPID=$!
+sleep 1
+CEILING=$(measure hello http://127.0.0.1:18766/ | cut -d'|' -f2)
+kill $HPID; wait $HPID 2>/dev/null || true
+
+{
+  echo "# orderdeck benchmark results"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)"
+  echo "- machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -sr)"
+  echo "- wrk: 2 threads, $CONNECTIONS connections, $DURATION per row; req/s counts 2xx answers only; hello-world ceiling: $CEILING req/s"
+  echo
+} > "$OUT"
+
+for N in $SIZES; do
+  DATA=$WORK/data-$N
+  if [ ! -d "$DATA/db" ]; then
+    START=$(date +%s)
+    "$BIN" demo --orders "$N" --data-dir "$DATA" >/dev/null
+    SEED=$(( $(date +%s) - START ))
+  else
+    SEED="(reused)"
+  fi
+  TOKEN=$("$BIN" token create --name bench --data-dir "$DATA" 2>/dev/null | tail -1)
+  T0=$(date +%s%N)
+  RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$PORT --data-dir "$DATA" > "$WORK/server-$N.log" 2>&1 & SPID=$!
+  until curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/orders"; do sleep 0.01; done
+  FIRST=$(( ($(date +%s%N) - T0) / 1000000 ))
+  # Sign in to measure the pages.
+  SETUP=$(grep -o 'http://[^ ]*/setup?token=[0-9a-f]*' "$WORK/server-$N.log" | head -1 || true)
+  JAR=$WORK/jar-$N; rm -f "$JAR"
+  if [ -n "$SETUP" ]; then
+    P=$(curl -s -c "$JAR" -b "$JAR" "$SETUP")
+    CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')
+    TOK=$(grep -o 'name="token" value="[^"]*"' <<<"$P" | sed 's/.*value="//;s/"//')
+    curl -s -o /dev/null -c "$JAR" -b "$JAR" -X POST "http://127.0.0.1:$PORT/setup" --data-urlencode "csrf=$CSRF" --data-urlencode "token=$TOK" \
+      -d "display_name=Bench&username=bench&password=bench-password-1&password_confirm=bench-password-1"
+  fi
+  P=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login")
+  CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')
+  curl -s -o /dev/null -c "$JAR" -b "$JAR" -X POST "http://127.0.0.1:$PORT/login" --data-urlencode "csrf=$CSRF" -d "username=bench&password=bench-password-1&next=/orders"
+  SID=$(awk '$6=="od_session" {print $6"="$7}' "$JAR")
+  echo "wrk.headers[\"Cookie\"] = \"$SID\"" > "$WORK/cookie.lua"
+  echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\"" > "$WORK/auth.lua"
+  MID=$(( 1000 + N / 2 ))
+  NAME=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/orders/$MID" | sed 's/.*"customer":{[^}]*"name":"\([^"]*\)".*/\1/' | awk '{print tolower($1)}')
+  BODY=$(sed 's/"/\\"/g' <<'JSON' | tr -d '\n'
+{"customer":{"name":"Bench Buyer","email":"bench@example.com","phone":"+1 555 0100"},"shipping_address":{"name":"Bench Buyer","line1":"1 Main St","city":"Portland","region":"OR","postal_code":"97205","country":"US"},"items":[{"sku":"TEE-M","name":"T-Shirt","unit_price":"20.00","quantity":2}],"shipping":{"method":"Standard","price":"5.00"},"payment":{"method":"card"}}
+JSON
+)
+  printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\n' "$BODY" "$TOKEN" > "$WORK/post.lua"
+  NEXT=$(( 1000 + N + 1 ))
+  cat > "$WORK/pay.lua" <<LUA
+local t = 0
+function setup(thread) thread:set("tid", t); t = t + 1 end
+local n = 0
+request = function()
+  n = n + 1
+  local num = $NEXT + 2 * (n - 1) + tid
+  return wrk.format("POST", "/api/v1/orders/" .. num .. "/payments", {["Content-Type"]="application/json", ["Authorization"]="Bearer $TOKEN"}, "{}")
+end
+LUA
+  B=http://127.0.0.1:$PORT
+  LONG=$(( ${DURATION%s} * 2 ))s
+  {
+    echo "## $N orders (seeded in ${SEED}s, first response ${FIRST} ms)"
+    echo
+    echo "| what | req/s | % of hello-world | p50 | p99 | non-2xx |"
+    echo "|---|---|---|---|---|---|"
+    for row in \
+      "$(measure 'orders page, default' "$B/orders" "$WORK/cookie.lua")" \
+      "$(measure 'orders page, payment=paid' "$B/orders?payment_status=paid" "$WORK/cookie.lua")" \
+      "$(measure 'orders page, sorted by total' "$B/orders?sort=-total" "$WORK/cookie.lua")" \
+      "$(measure "orders page, search '$NAME'" "$B/orders?q=$NAME" "$WORK/cookie.lua")" \
+      "$(measure 'order page' "$B/orders/$MID" "$WORK/cookie.lua")" \
+      "$(measure 'GET /api/v1/orders?fulfillment_status=delivered' "$B/api/v1/orders?fulfillment_status=delivered" "$WORK/auth.lua")" \
+      "$(measure 'POST /api/v1/orders (durable; runs twice as long to make orders to pay)' "$B/api/v1/orders" "$WORK/post.lua" "$LONG")" \
+      "$(measure 'payment: status change + template + outbox' "$B" "$WORK/pay.lua")"; do
+      IFS='|' read -r name rps p50 p99 bad <<<"$row"
+      pct=$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "-" }')
+      echo "| $name | $rps | $pct | $p50 | $p99 | $bad |"
+    done
+    RSS=$(ps -o rss= -p $SPID | awk '{printf "%.0f MB", $1/1024}')
+    echo
+    echo "RSS after the run: $RSS; data directory: $(du -sh "$DATA" | cut -f1)."
+    echo
+  } >> "$OUT"
+  kill $SPID; wait $SPID 2>/dev/null || true
+done
+echo "wrote $OUT"
