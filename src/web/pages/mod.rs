@@ -3,6 +3,9 @@
 //! Everything works without JavaScript; `app.js` only improves a few pages.
 
 pub mod actions;
+pub mod carrier;
+pub mod outbox;
+pub mod notifications;
 pub mod customers;
 pub mod login;
 pub mod order;
@@ -293,7 +296,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(orders::configure)
             .configure(order::configure)
+            .configure(carrier::configure)
             .configure(actions::configure)
+            .configure(outbox::configure)
+            .configure(notifications::configure)
             .configure(customers::configure)
             .configure(settings::configure)
             .configure(workflow::configure)
