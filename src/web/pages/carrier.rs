@@ -209,7 +209,8 @@ fn fields_of(order: &Order, f: &Fields) -> Result<CarrierFields, Problem> {
         },
         recipient: Some(party_from(f, "to")),
         shipper: Some(party_from(f, "shipper")),
-        ship_from: Some(party_from(f, "from")),
+        // A blank ship-from means "from the shipper's address".
+        ship_from: Some(party_from(f, "from")).filter(|p| *p != Party::default()),
         drop_off_date,
         insurance: amount("insurance", "Insurance")?.unwrap_or_default(),
         declared_value: amount("declared_value", "Package value")?,
@@ -236,7 +237,16 @@ fn service_problem(e: ServiceError) -> Result<Problem, PageError> {
             Ok((field, msg))
         }
         ServiceError::Refused { message, .. } | ServiceError::BadRequest(message) => {
-            Ok((String::new(), message))
+            // "recipient.country must be …": put it by the form's field.
+            let path = message.split_whitespace().next().unwrap_or("");
+            let field = match path.split_once('.') {
+                Some(("recipient", k)) => format!("to_{k}"),
+                Some(("shipper", k)) => format!("shipper_{k}"),
+                Some(("ship_from", k)) => format!("from_{k}"),
+                Some(("package", k)) => k.to_string(),
+                _ => String::new(),
+            };
+            Ok((field, message))
         }
         other => Err(other.into()),
     }
