@@ -817,7 +817,9 @@ impl Service {
             } else {
                 String::new()
             },
-            format!("This is a test message from {store} (orderdeck). Your notification settings work."),
+            format!(
+                "This is a test message from {store} (orderdeck). Your notification settings work."
+            ),
             None,
             Utc::now(),
         );

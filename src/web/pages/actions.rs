@@ -1182,11 +1182,13 @@ fn label(
     let l = &s.label;
     let lv = |k: &str| l.get(k).cloned().unwrap_or_default();
     let lines = |prefix: &str| -> Vec<String> {
-        ["name", "company", "line1", "line2", "city", "country", "phone"]
-            .iter()
-            .map(|k| lv(&format!("{prefix}.{k}")))
-            .filter(|v| !v.trim().is_empty())
-            .collect()
+        [
+            "name", "company", "line1", "line2", "city", "country", "phone",
+        ]
+        .iter()
+        .map(|k| lv(&format!("{prefix}.{k}")))
+        .filter(|v| !v.trim().is_empty())
+        .collect()
     };
     let a = &order.shipping_address;
     let p = LabelPage {
@@ -1198,16 +1200,20 @@ fn label(
             .or_else(|| s.carrier.clone())
             .unwrap_or_default(),
         tracking,
-        ship_to: if l.contains_key("to.name") { lines("to") } else { [
-            a.name.clone(),
-            a.line1.clone(),
-            a.line2.clone(),
-            format!("{} {} {}", a.postal_code, a.city, a.region),
-            a.country.clone(),
-        ]
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect() },
+        ship_to: if l.contains_key("to.name") {
+            lines("to")
+        } else {
+            [
+                a.name.clone(),
+                a.line1.clone(),
+                a.line2.clone(),
+                format!("{} {} {}", a.postal_code, a.city, a.region),
+                a.country.clone(),
+            ]
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+        },
         items: describe(order, &s.items),
         from: lines("from"),
         service: lv("service_name"),

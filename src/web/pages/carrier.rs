@@ -186,15 +186,20 @@ fn fields_of(order: &Order, f: &Fields) -> Result<CarrierFields, Problem> {
     };
     let weight = match f.get("weight_grams").trim() {
         "" => None,
-        w => Some(w.parse::<u32>().map_err(|_| {
-            problem("weight_grams", "Weight must be a whole number of grams")
-        })?),
+        w => Some(
+            w.parse::<u32>()
+                .map_err(|_| problem("weight_grams", "Weight must be a whole number of grams"))?,
+        ),
     };
     let drop_off_date = match f.get("drop_off_date").trim() {
         "" => None,
         d => Some(
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|_| problem("drop_off_date", "Drop-off date must be a date like 2026-12-01"))?,
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                problem(
+                    "drop_off_date",
+                    "Drop-off date must be a date like 2026-12-01",
+                )
+            })?,
         ),
     };
     let preset = f.get("preset").trim();
@@ -307,14 +312,22 @@ fn page(
         input("length_cm", "Length (cm)", String::new()),
         input("width_cm", "Width (cm)", String::new()),
         input("height_cm", "Height (cm)", String::new()),
-        input("weight_grams", "Gross weight (g, blank: package + items)", String::new()),
+        input(
+            "weight_grams",
+            "Gross weight (g, blank: package + items)",
+            String::new(),
+        ),
         input(
             "drop_off_date",
             "Drop-off date",
             chrono::Utc::now().date_naive().to_string(),
         ),
         input("insurance", "Insurance", "0.00".into()),
-        input("declared_value", "Package value (declared)", crate::domain::money::fmt(order.subtotal())),
+        input(
+            "declared_value",
+            "Package value (declared)",
+            crate::domain::money::fmt(order.subtotal()),
+        ),
     ];
     let store_party = address_party(&settings.address, "", &settings.email);
     let mut parties = Vec::new();
@@ -322,7 +335,11 @@ fn page(
         (
             "Recipient",
             "to",
-            address_party(&order.shipping_address, &order.customer.phone, &order.customer.email),
+            address_party(
+                &order.shipping_address,
+                &order.customer.phone,
+                &order.customer.email,
+            ),
         ),
         ("Shipper", "shipper", store_party.clone()),
         ("Ship from", "from", store_party),
@@ -348,7 +365,9 @@ fn page(
         .as_ref()
         .filter(|(f, _)| !known.contains(f))
         .map(|(_, m)| m.clone());
-    let chosen = posted.map(|f| f.get("rate").to_string()).unwrap_or_default();
+    let chosen = posted
+        .map(|f| f.get("rate").to_string())
+        .unwrap_or_default();
     let (rates, declined) = match rates {
         Some(r) => (
             Some(
@@ -377,7 +396,13 @@ fn page(
         None => (None, Vec::new()),
     };
     Ok(CarrierPage {
-        chrome: Chrome::new(req, who, svc, "orders", format!("Carrier Fulfill #{}", order.number)),
+        chrome: Chrome::new(
+            req,
+            who,
+            svc,
+            "orders",
+            format!("Carrier Fulfill #{}", order.number),
+        ),
         number: order.number,
         error: top,
         items,
@@ -386,7 +411,9 @@ fn page(
         preset: v("preset", default_preset),
         inputs,
         parties,
-        dangerous_goods: posted.map(|f| f.checked("dangerous_goods")).unwrap_or(false),
+        dangerous_goods: posted
+            .map(|f| f.checked("dangerous_goods"))
+            .unwrap_or(false),
         signature: posted.map(|f| f.checked("signature")).unwrap_or(false),
         rates,
         declined,
@@ -428,7 +455,12 @@ async fn submit(
     let who = &form.who;
     let refuse = |order: &Order, p: Problem, rates| -> Result<HttpResponse, PageError> {
         let page = page(&req, who, &svc, order, Some(f), Some(p), rates)?;
-        Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page.chrome, &page))
+        Ok(render(
+            &req,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page.chrome,
+            &page,
+        ))
     };
     let fields = match fields_of(&order, f) {
         Ok(x) => x,
@@ -481,12 +513,17 @@ async fn submit(
         if let Some(r) = &fields.recipient {
             summary.push((
                 "Ship to".to_string(),
-                [r.name.as_str(), r.line1.as_str(), r.city.as_str(), r.country.as_str()]
-                    .iter()
-                    .filter(|s| !s.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                [
+                    r.name.as_str(),
+                    r.line1.as_str(),
+                    r.city.as_str(),
+                    r.country.as_str(),
+                ]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
             ));
         }
         let p = ConfirmPage {

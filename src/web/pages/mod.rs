@@ -4,12 +4,12 @@
 
 pub mod actions;
 pub mod carrier;
-pub mod outbox;
-pub mod notifications;
 pub mod customers;
 pub mod login;
+pub mod notifications;
 pub mod order;
 pub mod orders;
+pub mod outbox;
 pub mod settings;
 pub mod workflow;
 

@@ -65,15 +65,51 @@ struct NotificationsPage {
 }
 
 const SMTP: &[(&str, &str, &str, bool, &str)] = &[
-    ("smtp_host", keys::SMTP_HOST, "SMTP host", false, "e.g. smtp.example.com; blank: e-mails wait in the outbox"),
-    ("smtp_port", keys::SMTP_PORT, "Port", false, "Blank: 465 for TLS, 587 for STARTTLS, 25 otherwise"),
+    (
+        "smtp_host",
+        keys::SMTP_HOST,
+        "SMTP host",
+        false,
+        "e.g. smtp.example.com; blank: e-mails wait in the outbox",
+    ),
+    (
+        "smtp_port",
+        keys::SMTP_PORT,
+        "Port",
+        false,
+        "Blank: 465 for TLS, 587 for STARTTLS, 25 otherwise",
+    ),
     ("smtp_username", keys::SMTP_USERNAME, "Username", false, ""),
-    ("smtp_password", keys::SMTP_PASSWORD, "Password", true, "Leave blank to keep the current password"),
-    ("smtp_from", keys::SMTP_FROM, "From address", false, "Blank: the store email"),
+    (
+        "smtp_password",
+        keys::SMTP_PASSWORD,
+        "Password",
+        true,
+        "Leave blank to keep the current password",
+    ),
+    (
+        "smtp_from",
+        keys::SMTP_FROM,
+        "From address",
+        false,
+        "Blank: the store email",
+    ),
 ];
 const SMS: &[(&str, &str, &str, bool, &str)] = &[
-    ("sms_url", keys::SMS_URL, "SMS gateway URL", false, "https://…; blank: SMS messages wait in the outbox"),
-    ("sms_auth_header", keys::SMS_AUTH, "Authorization header", true, "Leave blank to keep the current value"),
+    (
+        "sms_url",
+        keys::SMS_URL,
+        "SMS gateway URL",
+        false,
+        "https://…; blank: SMS messages wait in the outbox",
+    ),
+    (
+        "sms_auth_header",
+        keys::SMS_AUTH,
+        "Authorization header",
+        true,
+        "Leave blank to keep the current value",
+    ),
 ];
 
 #[derive(Default)]
@@ -120,7 +156,9 @@ fn page(
                     value: if *secret {
                         String::new()
                     } else if st.transport.is_some() {
-                        posted.map(|f| f.get(name).to_string()).unwrap_or(stored.clone())
+                        posted
+                            .map(|f| f.get(name).to_string())
+                            .unwrap_or(stored.clone())
                     } else {
                         stored.clone()
                     },
@@ -181,11 +219,19 @@ async fn durable(svc: &Svc) -> Result<(), PageError> {
         .map_err(|e| PageError::Internal(format!("settings not saved: {e}")))
 }
 
-async fn save_switches(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
+async fn save_switches(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+) -> Result<HttpResponse, PageError> {
     for e in EVENTS {
         for c in [Channel::Email, Channel::Sms] {
             let name = format!("{e}.{}", c.as_str());
-            let v = if form.fields.checked(&name) { "on" } else { "off" };
+            let v = if form.fields.checked(&name) {
+                "on"
+            } else {
+                "off"
+            };
             svc.store()
                 .put_setting(&format!("notify.{name}"), v)
                 .map_err(ServiceError::from)?;
@@ -231,13 +277,23 @@ fn check_transports(f: &Fields) -> Result<Vec<(&'static str, Option<String>)>, P
     }
     let url = clean("sms_url")?;
     if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(p("sms_url", "SMS gateway URL must start with https:// or http://"));
+        return Err(p(
+            "sms_url",
+            "SMS gateway URL must start with https:// or http://",
+        ));
     }
     out.push((keys::SMTP_TLS, Some(tls.to_string())));
     for (name, key, _, secret, _) in SMTP.iter().chain(SMS) {
         let v = clean(name)?;
         // A blank secret keeps the stored one.
-        out.push((key, if *secret && v.is_empty() { None } else { Some(v) }));
+        out.push((
+            key,
+            if *secret && v.is_empty() {
+                None
+            } else {
+                Some(v)
+            },
+        ));
     }
     Ok(out)
 }
@@ -280,7 +336,12 @@ async fn save_transports(
                     ..State::default()
                 },
             )?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
     }
 }
@@ -295,7 +356,9 @@ async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespons
             .ok_or_else(|| "Choose an event".to_string())?;
         let n = number(f.get("order").trim())
             .map_err(|_| "Enter an order number like 1001".to_string())?;
-        let order = svc.order(n).map_err(|_| format!("There is no order #{n}"))?;
+        let order = svc
+            .order(n)
+            .map_err(|_| format!("There is no order #{n}"))?;
         let settings = svc.settings().map_err(|e| e.to_string())?;
         let shipment = order.shipments.last().map(|s| s.id);
         let recipient = if *event == "order_placed_store" {
@@ -373,7 +436,12 @@ async fn send_test(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespo
                 ..State::default()
             },
         )?;
-        return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p));
+        return Ok(render(
+            &req,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &p.chrome,
+            &p,
+        ));
     }
     svc.send_test(channel, &to).await?;
     Ok(auth::redirect_with_flash(
@@ -401,12 +469,7 @@ struct ScriptsPage {
     errors: Vec<String>,
 }
 
-fn scripts_page(
-    req: &HttpRequest,
-    who: &SignedIn,
-    svc: &Svc,
-    errors: Vec<String>,
-) -> ScriptsPage {
+fn scripts_page(req: &HttpRequest, who: &SignedIn, svc: &Svc, errors: Vec<String>) -> ScriptsPage {
     let scripts = svc
         .scripts()
         .map(|r| r.current().scripts())
@@ -457,7 +520,12 @@ async fn reload(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse
                 &svc,
                 errors.iter().map(|e| e.to_string()).collect(),
             );
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
     }
 }
@@ -543,7 +611,12 @@ fn check_preset(f: &Fields, existing: &[PackagePreset]) -> Result<PackagePreset,
             .parse::<Decimal>()
             .ok()
             .filter(|d| *d > Decimal::ZERO && *d <= Decimal::new(300, 0))
-            .ok_or_else(|| (n.to_string(), format!("{label} must be between 0 and 300 cm")))
+            .ok_or_else(|| {
+                (
+                    n.to_string(),
+                    format!("{label} must be between 0 and 300 cm"),
+                )
+            })
     };
     Ok(PackagePreset {
         length_cm: dim("length_cm", "Length")?,
@@ -575,7 +648,12 @@ async fn add_preset(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResp
         }
         Err(problem) => {
             let p = shipping_page(&req, &form.who, &svc, Some(&form.fields), Some(problem))?;
-            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
+            Ok(render(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p.chrome,
+                &p,
+            ))
         }
     }
 }

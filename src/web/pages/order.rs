@@ -333,9 +333,10 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                         label: "Simulate next carrier event",
                         href: format!("{base}/simulate"),
                         post: true,
-                        disabled_reason: s.status.is_final().then(|| {
-                            format!("The shipment is {}", s.status.label())
-                        }),
+                        disabled_reason: s
+                            .status
+                            .is_final()
+                            .then(|| format!("The shipment is {}", s.status.label())),
                     });
                 }
             }
