@@ -846,6 +846,10 @@ async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"length_cm-error\"") && html.contains("value=\"abc\""));
+    let bad = with(&fields, &[("preset", "No such box"), ("step", "rates")]);
+    let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"preset-error\""));
     // Get rates.
     let req = with(&fields, &[("preset", "Small box"), ("step", "rates")]);
     let r = post_pairs(&c, format!("{base}/carrier"), &req).await;

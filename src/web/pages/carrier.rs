@@ -73,6 +73,7 @@ struct CarrierPage {
     items_error: Option<String>,
     presets: Vec<(String, String)>,
     preset: String,
+    preset_error: Option<String>,
     inputs: Vec<Input>,
     parties: Vec<PartyBox>,
     dangerous_goods: bool,
@@ -229,10 +230,7 @@ fn service_problem(e: ServiceError) -> Result<Problem, PageError> {
     match e {
         ServiceError::Rule(r) if !r.is_not_found() => {
             let field = match r.field() {
-                Some(f) => f
-                    .trim_start_matches("package.")
-                    .replace("preset", "preset")
-                    .to_string(),
+                Some(f) => f.trim_start_matches("package.").to_string(),
                 None => String::new(),
             };
             let msg = match &r {
@@ -409,6 +407,7 @@ fn page(
         items_error: err_of("items"),
         presets,
         preset: v("preset", default_preset),
+        preset_error: err_of("preset"),
         inputs,
         parties,
         dangerous_goods: posted

@@ -276,7 +276,7 @@ fn check_transports(f: &Fields) -> Result<Vec<(&'static str, Option<String>)>, P
         return Err(p("smtp_from", "From address must be an e-mail address"));
     }
     let url = clean("sms_url")?;
-    if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+    if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
         return Err(p(
             "sms_url",
             "SMS gateway URL must start with https:// or http://",
