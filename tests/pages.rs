@@ -672,6 +672,22 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&s, format!("{base}/orders/{n}")).await;
     assert!(html.contains("Sam Staff") && html.contains("packed by Sam"));
+    // Transports, test messages and script reloads are the owner's.
+    for path in [
+        "/settings/notifications/transports",
+        "/settings/notifications/test",
+        "/settings/scripts/reload",
+    ] {
+        let r = post(
+            &s,
+            format!("{base}{path}"),
+            &[("csrf", &s_csrf), ("to", "x@example.com")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, html) = get(&s, format!("{base}/settings/notifications")).await;
+    assert!(!html.contains("smtp_host") && html.contains("Only the owner"));
     let (_, html) = get(&s, format!("{base}/settings")).await;
     assert!(!html.contains("id=\"create-token\"") && !html.contains("id=\"add-member\""));
     let r = post(
@@ -988,6 +1004,10 @@ async fn outbox_notifications_and_shipping_settings() {
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"preview-subject\""), "{html}");
+    // The HTML e-mail is shown in a sandboxed frame, escaped into its srcdoc attribute.
+    let i = html.find("sandbox=\"\"").expect("a sandboxed HTML preview");
+    let frame = &html[i..i + html[i..].find("</iframe>").unwrap()];
+    assert!(frame.contains("srcdoc=\"&#60;") && !frame.contains("srcdoc=\"<"));
     assert!(!html.contains("<script>alert(1)"));
     // Send test → the outbox.
     let r = post(
