@@ -1218,9 +1218,16 @@ fn label(
         from: lines("from"),
         service: lv("service_name"),
         package: lv("package"),
+        // The rest of the carrier's label data (addresses, carrier and package are shown above).
         details: s
             .label
             .iter()
+            .filter(|(k, v)| {
+                !v.trim().is_empty()
+                    && !k.starts_with("to.")
+                    && !k.starts_with("from.")
+                    && !matches!(k.as_str(), "carrier_name" | "service_name" | "package")
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         barcode,
