@@ -831,6 +831,50 @@ impl Service {
         Ok(m)
     }
 
+    /// Renders an event's messages with the notification templates (Settings > Notifications
+    /// preview); nothing is queued.
+    pub fn preview(
+        &self,
+        event: &str,
+        ctx: &serde_json::Value,
+    ) -> Result<Option<crate::notify::Rendered>, String> {
+        self.renderer.render(event, ctx)
+    }
+
+    /// Queues a test message (no order) to `to` and wakes the outbox worker.
+    pub async fn send_test(
+        &self,
+        channel: Channel,
+        to: &str,
+    ) -> Result<OutboxMessage, ServiceError> {
+        let to = to.trim();
+        if to.is_empty() {
+            return Err(RuleError::invalid("to", "is required").into());
+        }
+        let store = self.settings()?.name;
+        let m = OutboxMessage::new(
+            Uuid::now_v7(),
+            None,
+            "test",
+            channel,
+            to,
+            if channel == Channel::Email {
+                format!("Test message from {store}")
+            } else {
+                String::new()
+            },
+            format!(
+                "This is a test message from {store} (orderdeck). Your notification settings work."
+            ),
+            None,
+            Utc::now(),
+        );
+        self.store.outbox_add(std::slice::from_ref(&m))?;
+        self.durable().await?;
+        self.wake.notify_one();
+        Ok(m)
+    }
+
     /// The store underneath (for command-line tools).
     pub fn store(&self) -> &Arc<dyn OrderStore> {
         &self.store

@@ -3,7 +3,7 @@
 
 mod pagekit;
 
-use pagekit::{client, create_token, input_value, real_order_json, spawn_app, App};
+use pagekit::{client, create_token, input_value, real_order_json, spawn_app, spawn_app_with, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 
@@ -672,6 +672,22 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&s, format!("{base}/orders/{n}")).await;
     assert!(html.contains("Sam Staff") && html.contains("packed by Sam"));
+    // Transports, test messages and script reloads are the owner's.
+    for path in [
+        "/settings/notifications/transports",
+        "/settings/notifications/test",
+        "/settings/scripts/reload",
+    ] {
+        let r = post(
+            &s,
+            format!("{base}{path}"),
+            &[("csrf", &s_csrf), ("to", "x@example.com")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, html) = get(&s, format!("{base}/settings/notifications")).await;
+    assert!(!html.contains("smtp_host") && html.contains("Only the owner"));
     let (_, html) = get(&s, format!("{base}/settings")).await;
     assert!(!html.contains("id=\"create-token\"") && !html.contains("id=\"add-member\""));
     let r = post(
@@ -765,4 +781,323 @@ async fn the_workflow_page_draws_the_three_state_machines() {
             && html.contains("Picked Up")
             && html.contains("Delivery Failed")
     );
+}
+
+/// Undoes the HTML escaping of an attribute value.
+fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The text and hidden inputs of the form `id` as name → value pairs (checkboxes and radios only
+/// when checked), like a browser would submit them.
+fn form_inputs(html: &str, id: &str) -> Vec<(String, String)> {
+    let start = html.find(&format!("id=\"{id}\"")).expect("the form");
+    let end = start + html[start..].find("</form>").expect("form end");
+    let form = &html[start..end];
+    let attr = |tag: &str, a: &str| -> Option<String> {
+        let needle = format!(" {a}=\"");
+        let i = tag.find(&needle)? + needle.len();
+        let j = tag[i..].find('"')?;
+        Some(unescape(&tag[i..i + j]))
+    };
+    let mut out = Vec::new();
+    for part in form.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        let (Some(name), Some(value)) = (attr(tag, "name"), attr(tag, "value")) else {
+            continue;
+        };
+        let kind = attr(tag, "type").unwrap_or_default();
+        if (kind == "checkbox" || kind == "radio") && !tag.contains(" checked") {
+            continue;
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+async fn post_pairs(c: &Client, url: String, pairs: &[(String, String)]) -> reqwest::Response {
+    c.post(url).form(pairs).send().await.unwrap()
+}
+
+fn with(pairs: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .cloned()
+        .collect();
+    out.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    out
+}
+
+#[tokio::test]
+async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let n = place_test_order(&app, &c, &csrf).await;
+    let base = format!("{}/orders/{n}", app.base);
+    // The Fulfill form offers Carrier Fulfill (carrier scripts are loaded).
+    let (_, html) = get(&c, format!("{base}/act/fulfill")).await;
+    assert!(
+        html.contains(&format!("href=\"/orders/{n}/carrier\"")),
+        "{html}"
+    );
+    let (s, html) = get(&c, format!("{base}/carrier")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Get rates") && html.contains("name=\"preset\""));
+    let fields = form_inputs(&html, "carrier-form");
+    assert!(fields
+        .iter()
+        .any(|(k, v)| k == "to_country" && !v.is_empty()));
+    // A refused field: kept input and the message next to it.
+    let bad = with(
+        &fields,
+        &[("preset", ""), ("length_cm", "abc"), ("step", "rates")],
+    );
+    let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"length_cm-error\"") && html.contains("value=\"abc\""));
+    let bad = with(&fields, &[("preset", "No such box"), ("step", "rates")]);
+    let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"preset-error\""));
+    // Get rates.
+    let req = with(&fields, &[("preset", "Small box"), ("step", "rates")]);
+    let r = post_pairs(&c, format!("{base}/carrier"), &req).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"rates-table\""), "{html}");
+    let chosen = form_inputs(&html, "carrier-form")
+        .into_iter()
+        .find(|(k, _)| k == "rate")
+        .expect("a rate is preselected")
+        .1;
+    // Review: the confirmation says it cannot be undone.
+    let review = with(&req, &[("rate", chosen.as_str()), ("step", "review")]);
+    let r = post_pairs(&c, format!("{base}/carrier"), &review).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cannot be undone"), "{html}");
+    // Buy.
+    let buy = with(&review, &[("step", "buy")]);
+    let r = post_pairs(&c, format!("{base}/carrier"), &buy).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let (_, html) = get(&c, base.clone()).await;
+    let i = html
+        .find("· tracking ")
+        .expect("the shipment has a tracking number")
+        + "· tracking ".len();
+    let tracking: String = html[i..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<')
+        .collect();
+    assert!(!tracking.is_empty(), "{}", &html[i - 300..i + 100]);
+    let j = html.find("/shipments/").unwrap() + 11;
+    let sid: String = html[j..].chars().take_while(|c| *c != '/').collect();
+    // Print label: a Code 128 SVG and the tracking number.
+    let (s, label) = get(&c, format!("{base}/shipments/{sid}/label")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(label.contains("<svg") && label.contains("<rect"), "{label}");
+    assert!(label.contains(&tracking));
+    // Simulate the next carrier event; Track shows the history and the carrier's link.
+    assert!(html.contains("Simulate next carrier event"));
+    let r = post(
+        &c,
+        format!("{base}/shipments/{sid}/simulate"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, track) = get(&c, format!("{base}/shipments/{sid}/track")).await;
+    assert!(track.contains("Shipped"), "{track}");
+    assert!(
+        track.contains("Open the carrier's tracking page"),
+        "{track}"
+    );
+}
+
+#[tokio::test]
+async fn outbox_notifications_and_shipping_settings() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let token = create_token(&app, "shop");
+    let order = api_order(
+        &app,
+        &token,
+        &real_order_json("Rita <script>alert(1)</script>"),
+    )
+    .await;
+    let n = order["number"].as_u64().unwrap();
+    // The outbox lists the order's messages.
+    let (s, html) = get(&c, format!("{}/outbox?order={n}", app.base)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("real.buyer@example.com") && html.contains("order_placed"),
+        "{html}"
+    );
+    // Switches persist.
+    let r = post(
+        &c,
+        format!("{}/settings/notifications", app.base),
+        &[("csrf", &csrf), ("order_placed.email", "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&c, format!("{}/settings/notifications", app.base)).await;
+    assert!(html.contains("name=\"order_placed.email\" value=\"on\" checked"));
+    assert!(!html.contains("name=\"order_placed.sms\" value=\"on\" checked"));
+    assert!(!html.contains("name=\"shipment_updated.email\" value=\"on\" checked"));
+    // The password is never echoed and is kept when left blank.
+    let transports = |pw: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("smtp_host", "smtp.example.com".to_string()),
+            ("smtp_port", "587".to_string()),
+            ("smtp_tls", "starttls".to_string()),
+            ("smtp_username", "shop".to_string()),
+            ("smtp_password", pw.to_string()),
+            ("smtp_from", "shop@example.com".to_string()),
+            ("sms_url", "https://sms.example.com/send".to_string()),
+            ("sms_auth_header", String::new()),
+        ]
+    };
+    let r = c
+        .post(format!("{}/settings/notifications/transports", app.base))
+        .form(&transports("s3cret-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut bad = transports("");
+    bad[2].1 = "notaport".into();
+    let r = c
+        .post(format!("{}/settings/notifications/transports", app.base))
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"smtp_port-error\"") && html.contains("value=\"notaport\""));
+    let (_, html) = get(&c, format!("{}/settings/notifications", app.base)).await;
+    assert!(!html.contains("s3cret-pw"));
+    assert!(html.contains("value=\"smtp.example.com\"") && html.contains("(set)"));
+    // Preview renders the subject (and escapes what a customer typed).
+    let r = post(
+        &c,
+        format!("{}/settings/notifications/preview", app.base),
+        &[
+            ("csrf", &csrf),
+            ("event", "order_placed"),
+            ("order", &n.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"preview-subject\""), "{html}");
+    // The HTML e-mail is shown in a sandboxed frame, escaped into its srcdoc attribute.
+    let i = html.find("sandbox=\"\"").expect("a sandboxed HTML preview");
+    let frame = &html[i..i + html[i..].find("</iframe>").unwrap()];
+    assert!(frame.contains("srcdoc=\"&#60;") && !frame.contains("srcdoc=\"<"));
+    assert!(!html.contains("<script>alert(1)"));
+    // Send test → the outbox.
+    let r = post(
+        &c,
+        format!("{}/settings/notifications/test", app.base),
+        &[
+            ("csrf", &csrf),
+            ("channel", "email"),
+            ("to", "<script>x</script>@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&c, format!("{}/outbox", app.base)).await;
+    assert!(html.contains("&#60;script&#62;x&#60;"), "{html}");
+    assert!(!html.contains("<script>x"));
+    // Shipping presets: add (escaped), refuse a bad one next to its field, remove.
+    let add = |name: &'static str, len: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_string()),
+            ("length_cm", len.to_string()),
+            ("width_cm", "10".to_string()),
+            ("height_cm", "5".to_string()),
+            ("weight_grams", "100".to_string()),
+        ]
+    };
+    let url = format!("{}/settings/shipping/presets", app.base);
+    let r = c
+        .post(&url)
+        .form(&add("<script>box</script>", "20"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = c.post(&url).form(&add("Tube", "0")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"length_cm-error\"") && html.contains("value=\"Tube\""));
+    let (_, html) = get(&c, format!("{}/settings/shipping", app.base)).await;
+    assert!(html.contains("&#60;script&#62;box") && !html.contains("<script>box"));
+    let r = post(
+        &c,
+        format!("{url}/remove"),
+        &[("csrf", &csrf), ("name", "<script>box</script>")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&c, format!("{}/settings/shipping", app.base)).await;
+    assert!(!html.contains("<td>&#60;script&#62;box"));
+}
+
+#[tokio::test]
+async fn a_broken_script_on_reload_keeps_the_old_scripts() {
+    let scripts = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(&["--scripts-dir".as_ref(), scripts.path().as_os_str()]);
+    let (c, csrf) = owner(&app).await;
+    let (s, html) = get(&c, format!("{}/settings/scripts", app.base)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("order_placed") && html.contains("Built in"),
+        "{html}"
+    );
+    std::fs::create_dir_all(scripts.path().join("notifications")).unwrap();
+    std::fs::write(
+        scripts.path().join("notifications/order_placed.rhai"),
+        "fn email(ctx) {\n  let x = ;\n}\n",
+    )
+    .unwrap();
+    let r = post(
+        &c,
+        format!("{}/settings/scripts/reload", app.base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("old scripts stay in force"), "{html}");
+    assert!(html.contains("order_placed.rhai:2:"), "{html}");
+    assert!(
+        !html.contains("Scripts folder</td>"),
+        "the old (built-in) scripts are listed"
+    );
+    // Fixed: the reload succeeds and the folder's script is in force.
+    std::fs::remove_file(scripts.path().join("notifications/order_placed.rhai")).unwrap();
+    let r = post(
+        &c,
+        format!("{}/settings/scripts/reload", app.base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }

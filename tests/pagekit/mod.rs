@@ -26,11 +26,17 @@ impl Drop for App {
 
 /// Starts the binary and waits for its "listening" and "setup" lines.
 pub fn spawn_app() -> App {
+    spawn_app_with(&[])
+}
+
+/// [`spawn_app`] with extra command-line arguments (e.g. `--scripts-dir DIR`).
+pub fn spawn_app_with(extra: &[&std::ffi::OsStr]) -> App {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderdeck"))
         .args(["--bind", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
+        .args(extra)
         .env(
             "RUST_LOG",
             std::env::var("TEST_LOG").unwrap_or("warn".into()),

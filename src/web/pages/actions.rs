@@ -142,6 +142,8 @@ struct ActionPage {
     items_error: Option<String>,
     error: Option<String>,
     refundable: String,
+    /// Carrier scripts are loaded (Carrier Fulfill is offered).
+    carriers: bool,
 }
 
 #[derive(Template)]
@@ -837,6 +839,7 @@ fn form_page(
         items_error,
         error: top,
         refundable: money(order.refundable(), &order.currency),
+        carriers: !svc.carriers().is_empty(),
     })
 }
 
@@ -1150,9 +1153,12 @@ struct LabelPage {
     ship_to: Vec<String>,
     items: String,
     details: Vec<(String, String)>,
-    /// Code-39-like bars of the tracking number (widths), drawn as an SVG.
-    bars: Vec<(u32, u32)>,
-    bars_width: u32,
+    /// Code 128 of the tracking number as inline SVG (from `barcoders`); None if it cannot be
+    /// encoded (non-ASCII characters).
+    barcode: Option<String>,
+    from: Vec<String>,
+    service: String,
+    package: String,
 }
 
 fn label(
@@ -1172,47 +1178,78 @@ fn label(
         ));
     }
     let tracking = s.tracking_number.clone().unwrap_or_default();
-    // A simple visual barcode: each byte becomes bars of widths from its bits. It is for the eye
-    // (and a print-ready layout); the carrier script supplies the authoritative label data.
-    let mut bars = Vec::new();
-    let mut x = 0u32;
-    for b in tracking.bytes() {
-        for bit in 0..4 {
-            let w = 1 + ((b >> (bit * 2)) & 0b11) as u32;
-            bars.push((x, w));
-            x += w + 1 + ((b >> bit) & 1) as u32;
-        }
-    }
+    let barcode = code128_svg(&tracking);
+    let l = &s.label;
+    let lv = |k: &str| l.get(k).cloned().unwrap_or_default();
+    let lines = |prefix: &str| -> Vec<String> {
+        [
+            "name", "company", "line1", "line2", "city", "country", "phone",
+        ]
+        .iter()
+        .map(|k| lv(&format!("{prefix}.{k}")))
+        .filter(|v| !v.trim().is_empty())
+        .collect()
+    };
     let a = &order.shipping_address;
     let p = LabelPage {
         chrome: Chrome::new(req, who, svc, "orders", "Shipping label"),
         number: order.number,
-        carrier: [s.carrier.clone(), s.service.clone()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" · "),
+        carrier: l
+            .get("carrier_name")
+            .cloned()
+            .or_else(|| s.carrier.clone())
+            .unwrap_or_default(),
         tracking,
-        ship_to: [
-            a.name.clone(),
-            a.line1.clone(),
-            a.line2.clone(),
-            format!("{} {} {}", a.postal_code, a.city, a.region),
-            a.country.clone(),
-        ]
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect(),
+        ship_to: if l.contains_key("to.name") {
+            lines("to")
+        } else {
+            [
+                a.name.clone(),
+                a.line1.clone(),
+                a.line2.clone(),
+                format!("{} {} {}", a.postal_code, a.city, a.region),
+                a.country.clone(),
+            ]
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+        },
         items: describe(order, &s.items),
+        from: lines("from"),
+        service: lv("service_name"),
+        package: lv("package"),
+        // The rest of the carrier's label data (addresses, carrier and package are shown above).
         details: s
             .label
             .iter()
+            .filter(|(k, v)| {
+                !v.trim().is_empty()
+                    && !k.starts_with("to.")
+                    && !k.starts_with("from.")
+                    && !matches!(k.as_str(), "carrier_name" | "service_name" | "package")
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        bars_width: x.max(1),
-        bars,
+        barcode,
     };
     Ok(ok(req, &p.chrome, &p))
+}
+
+/// The Code 128 barcode (character set B) of `data` as an SVG element, drawn by `barcoders`.
+pub fn code128_svg(data: &str) -> Option<String> {
+    use barcoders::generators::svg::SVG;
+    use barcoders::sym::code128::Code128;
+    if data.is_empty() || !data.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return None;
+    }
+    let code = Code128::new(format!("\u{0181}{data}")).ok()?;
+    let svg = SVG::new(80).xdim(2).generate(code.encode()).ok()?;
+    // The crate's markup; only digits, hex colours and our fixed attributes, never user text.
+    Some(svg.replacen(
+        "<svg ",
+        "<svg class=\"barcode\" role=\"img\" aria-label=\"Code 128 barcode\" preserveAspectRatio=\"none\" ",
+        1,
+    ))
 }
 
 /// Registers the action forms, the shipment menu and note deletion.

@@ -3,10 +3,13 @@
 //! Everything works without JavaScript; `app.js` only improves a few pages.
 
 pub mod actions;
+pub mod carrier;
 pub mod customers;
 pub mod login;
+pub mod notifications;
 pub mod order;
 pub mod orders;
+pub mod outbox;
 pub mod settings;
 pub mod workflow;
 
@@ -293,7 +296,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(orders::configure)
             .configure(order::configure)
+            .configure(carrier::configure)
             .configure(actions::configure)
+            .configure(outbox::configure)
+            .configure(notifications::configure)
             .configure(customers::configure)
             .configure(settings::configure)
             .configure(workflow::configure)

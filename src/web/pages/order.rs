@@ -45,6 +45,8 @@ pub struct ItemRow {
 /// One entry of a ⋮ menu.
 pub struct MenuEntry {
     pub label: &'static str,
+    /// A POST button (with the CSRF token) rather than a link.
+    pub post: bool,
     pub href: String,
     pub disabled_reason: Option<String>,
 }
@@ -294,6 +296,7 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                 menu.push(MenuEntry {
                     label: "Edit",
                     href: format!("{base}/edit"),
+                    post: false,
                     disabled_reason: s.status.is_final().then(|| {
                         format!(
                             "The shipment is {}; it can no longer be changed",
@@ -305,6 +308,7 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
             menu.push(MenuEntry {
                 label: "Mark as delivered",
                 href: format!("{base}/deliver"),
+                post: false,
                 disabled_reason: refusal(
                     order,
                     &Command::DeliverShipment { shipment_id: s.id },
@@ -314,14 +318,27 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
             menu.push(MenuEntry {
                 label: "Track",
                 href: format!("{base}/track"),
+                post: false,
                 disabled_reason: None,
             });
             if s.kind == ShipmentKind::Carrier {
                 menu.push(MenuEntry {
                     label: "Print label",
                     href: format!("{base}/label"),
+                    post: false,
                     disabled_reason: None,
                 });
+                if order.test {
+                    menu.push(MenuEntry {
+                        label: "Simulate next carrier event",
+                        href: format!("{base}/simulate"),
+                        post: true,
+                        disabled_reason: s
+                            .status
+                            .is_final()
+                            .then(|| format!("The shipment is {}", s.status.label())),
+                    });
+                }
             }
             menu.push(MenuEntry {
                 label: if s.kind == ShipmentKind::Carrier {
@@ -330,6 +347,7 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
                     "Cancel shipment"
                 },
                 href: format!("{base}/void"),
+                post: false,
                 disabled_reason: refusal(order, &Command::VoidShipment { shipment_id: s.id }, ctx),
             });
             let (status, status_label) = if s.status == crate::domain::ShipmentStatus::Delivered

@@ -1,0 +1,127 @@
+//! The outbox: every notification message, newest first, filtered by status and order number,
+//! with Resend for pending and failed messages.
+
+use super::{ok, when, Chrome, PageError, Svc};
+use crate::notify::{Channel, OutboxStatus};
+use crate::web::auth::{self, Posted, SignedIn};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// A message row.
+pub struct Row {
+    pub id: String,
+    pub order: Option<u64>,
+    pub event: String,
+    pub channel: &'static str,
+    pub to: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub last_error: String,
+    pub created: String,
+    pub sent: String,
+    pub resendable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "outbox/list.html")]
+struct OutboxPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    status: String,
+    order: String,
+    error: Option<String>,
+}
+
+async fn list(
+    req: HttpRequest,
+    who: SignedIn,
+    svc: Svc,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let status_raw = q.get("status").map(|s| s.trim()).unwrap_or("").to_string();
+    let order_raw: String = q
+        .get("order")
+        .map(|s| s.trim().trim_start_matches('#').chars().take(20).collect())
+        .unwrap_or_default();
+    let mut error = None;
+    let status = match status_raw.as_str() {
+        "" => None,
+        s => match OutboxStatus::parse(s) {
+            Some(x) => Some(x),
+            None => {
+                error = Some("Unknown status; showing every status.".to_string());
+                None
+            }
+        },
+    };
+    let order = match order_raw.as_str() {
+        "" => None,
+        s => match s.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                error = Some("The order number must be a number like 1001.".to_string());
+                None
+            }
+        },
+    };
+    let rows = svc
+        .outbox(order, status, 200)?
+        .into_iter()
+        .map(|m| Row {
+            id: m.id.to_string(),
+            order: m.order_number,
+            event: m.event.clone(),
+            channel: match m.channel {
+                Channel::Email => "Email",
+                Channel::Sms => "SMS",
+            },
+            to: m.to.clone(),
+            subject: if m.channel == Channel::Email {
+                m.subject.clone()
+            } else {
+                m.text.chars().take(60).collect()
+            },
+            status: m.status.as_str(),
+            attempts: m.attempts,
+            last_error: m.last_error.clone().unwrap_or_default(),
+            created: when(m.created_at),
+            sent: m.sent_at.map(when).unwrap_or_default(),
+            resendable: m.status != OutboxStatus::Sent,
+        })
+        .collect();
+    let p = OutboxPage {
+        chrome: Chrome::new(&req, &who, &svc, "outbox", "Outbox"),
+        rows,
+        status: status_raw,
+        order: order_raw,
+        error,
+    };
+    Ok(ok(&req, &p.chrome, &p))
+}
+
+async fn resend(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let _ = &form.who;
+    let id = path
+        .parse::<Uuid>()
+        .map_err(|_| PageError::NotFound("No such message".into()))?;
+    let m = svc.resend(id).await?;
+    Ok(auth::redirect_with_flash(
+        &req,
+        "/outbox",
+        &format!("The message to {} will be sent again now.", m.to),
+    ))
+}
+
+/// Registers the outbox page.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/outbox", web::get().to(list))
+        .route("/outbox/{id}/resend", web::post().to(resend));
+}
