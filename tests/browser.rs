@@ -417,6 +417,32 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     c.goto(&format!("{base}/orders/{n}")).await.unwrap();
     assert!(!page(&c).await.contains("forged"));
 
+    // Carrier fulfil the rest: Get rates → Buy label → Print label with its barcode.
+    c.goto(&format!("{base}/orders/{n}/carrier")).await.unwrap();
+    click(&c, "#get-rates").await;
+    css(&c, "#rates-table").await;
+    shot(&c, "carrier-rates.png").await;
+    tap(&c, "#rate-1").await;
+    click(&c, "#buy-review").await;
+    assert!(text(&c, "#cannot-undo").await.contains("cannot be undone"));
+    click(&c, "#confirm").await;
+    let o = order_json(&app, &token, n).await;
+    let carrier = o["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "carrier")
+        .expect("a carrier shipment")
+        .clone();
+    let tracking = carrier["tracking_number"].as_str().unwrap().to_string();
+    assert!(page(&c).await.contains(&tracking), "the order page shows the new tracking number");
+    c.goto(&format!("{base}/orders/{n}/shipments/{}/label", carrier["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let label = page(&c).await;
+    assert!(label.contains("<svg") && label.contains(&tracking));
+    shot(&c, "label.png").await;
+
     c.set_window_size(1280, 1400).await.unwrap();
     c.goto(&format!("{base}/workflow")).await.unwrap();
     shot(&c, "workflow.png").await;
