@@ -148,7 +148,7 @@ LUA
     done
     RSS=$(ps -o rss= -p $SPID | awk '{printf "%.0f MB", $1/1024}')
     echo
-    echo "RSS after the run: $RSS; data directory: $(du -sh "$DATA" | cut -f1)."
+    echo "RSS after the run: $RSS; data directory: $(du -shL "$DATA" | cut -f1)."
     echo
   } >> "$OUT"
   kill $SPID; wait $SPID 2>/dev/null || true

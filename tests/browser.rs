@@ -435,10 +435,16 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         .expect("a carrier shipment")
         .clone();
     let tracking = carrier["tracking_number"].as_str().unwrap().to_string();
-    assert!(page(&c).await.contains(&tracking), "the order page shows the new tracking number");
-    c.goto(&format!("{base}/orders/{n}/shipments/{}/label", carrier["id"].as_str().unwrap()))
-        .await
-        .unwrap();
+    assert!(
+        page(&c).await.contains(&tracking),
+        "the order page shows the new tracking number"
+    );
+    c.goto(&format!(
+        "{base}/orders/{n}/shipments/{}/label",
+        carrier["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
     let label = page(&c).await;
     assert!(label.contains("<svg") && label.contains(&tracking));
     shot(&c, "label.png").await;

@@ -349,3 +349,109 @@ async fn emails_wait_while_the_smtp_server_is_down_and_arrive_after_it_returns_a
         "{o}"
     );
 }
+
+#[test]
+fn a_script_that_does_not_compile_stops_startup_with_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scripts = tmp.path().join("scripts");
+    std::fs::create_dir_all(scripts.join("notifications")).unwrap();
+    std::fs::write(
+        scripts.join("notifications/order_placed.rhai"),
+        "fn render(ctx) {\n    let x = ;\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("--scripts-dir")
+        .arg(&scripts)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the server started with a broken script"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notifications/order_placed.rhai:2:"), "{err}");
+}
+
+#[tokio::test]
+async fn a_template_that_runs_forever_is_stopped_and_the_action_still_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let scripts = tmp.path().join("scripts");
+    std::fs::create_dir_all(scripts.join("notifications")).unwrap();
+    std::fs::write(
+        scripts.join("notifications/payment_status_changed.rhai"),
+        "fn render(ctx) {\n    let n = 0;\n    loop { n += 1; }\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = create_token(&dir, "storefront");
+    let mut child = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .arg("--scripts-dir")
+        .arg(&scripts)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let base = {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("orderdeck listening on ")
+                    .map(|a| a.trim().to_string())
+            })
+            .expect("address")
+    };
+    let app = App {
+        base,
+        token,
+        dir: dir.clone(),
+        child,
+        client: http().build().unwrap(),
+        _tmp: None,
+    };
+    app.place(order_body("Ann Lee", "ann@example.com")).await;
+    let started = Instant::now();
+    let (s, o) = app.post("/orders/1001/payments", json!({})).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["payment_status"], "paid");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the action waited {:?}",
+        started.elapsed()
+    );
+    let (_, v) = app.get("/outbox?order=1001").await;
+    let failed = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["event"] == "payment_status_changed")
+        .expect("the failed render is in the outbox")
+        .clone();
+    assert_eq!(failed["status"], "failed");
+    let err = failed["last_error"].as_str().unwrap();
+    assert!(err.contains("payment_status_changed.rhai"), "{err}");
+    assert!(o["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be rendered")));
+    // The order's other templates (the built-in ones) still work.
+    let (_, v) = app.get("/outbox?order=1001&status=pending").await;
+    assert!(v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["event"] == "order_placed"));
+}
