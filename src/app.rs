@@ -6,6 +6,15 @@ use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Prints a line to stdout, ignoring a closed pipe (the server must not die because whoever
+/// started it stopped reading).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Server configuration (from the command line or `ORDERDECK_*` variables).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -103,7 +112,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     .bind(&config.bind)?;
     for addr in server.addrs() {
         // Tests and scripts read this line to find the port.
-        println!("orderdeck listening on http://{addr}");
+        say!("orderdeck listening on http://{addr}");
     }
     if let (Some(token), Some(addr)) = (setup_state.accounts.setup_token(), server.addrs().first())
     {
@@ -113,9 +122,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             *addr
         };
         // Printed once per start while no account exists; tests read this line.
-        println!("orderdeck setup: create the owner account at http://{host}/setup?token={token}");
+        say!("orderdeck setup: create the owner account at http://{host}/setup?token={token}");
     }
-    println!("data directory: {}", config.data_dir.display());
+    say!("data directory: {}", config.data_dir.display());
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let result = server.run().await;

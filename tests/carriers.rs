@@ -399,17 +399,20 @@ async fn a_template_that_runs_forever_is_stopped_and_the_action_still_succeeds()
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let base = {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout)
+        // Keep reading so the server never writes into a closed pipe.
+        for l in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("orderdeck listening on ")
-                    .map(|a| a.trim().to_string())
-            })
-            .expect("address")
-    };
+        {
+            if let Some(a) = l.strip_prefix("orderdeck listening on ") {
+                let _ = tx.send(a.trim().to_string());
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(30)).expect("address");
     let app = App {
         base,
         token,
