@@ -33,13 +33,16 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Arc<SledStore>, StoreErr
 pub struct AppState {
     pub service: web::Data<Service>,
     pub accounts: web::Data<crate::accounts::Accounts>,
+    /// The store itself, for whole-store operations (the owner's backup download).
+    pub store: web::Data<SledStore>,
 }
 
 impl AppState {
     /// Registers the state on an app.
     pub fn register(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.service.clone())
-            .app_data(self.accounts.clone());
+            .app_data(self.accounts.clone())
+            .app_data(self.store.clone());
     }
 }
 
@@ -58,6 +61,7 @@ fn build_state_with(
         store.snapshot_gate(),
     )?;
     Ok(AppState {
+        store: web::Data::from(store.clone()),
         service: web::Data::new(make(store)),
         accounts: web::Data::new(accounts),
     })

@@ -672,8 +672,20 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&s, format!("{base}/orders/{n}")).await;
     assert!(html.contains("Sam Staff") && html.contains("packed by Sam"));
-    // Transports, test messages and script reloads are the owner's.
+    // The owner downloads a backup; staff cannot.
+    let r = post(&c, format!("{base}/settings/backup"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("attachment")));
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"ORDERDECK-BACKUP"), "not a backup file");
+    assert!(bytes.len() > 1000);
+    // Transports, test messages, script reloads and backups are the owner's.
     for path in [
+        "/settings/backup",
         "/settings/notifications/transports",
         "/settings/notifications/test",
         "/settings/scripts/reload",

@@ -347,6 +347,49 @@ async fn create_token(
     }
 }
 
+/// Owner only: streams a consistent backup of the whole store as a download.
+async fn download_backup(
+    form: Posted,
+    store: web::Data<crate::store::SledStore>,
+) -> Result<HttpResponse, PageError> {
+    owner_only(&form.who, "download backups")?;
+    let path = std::env::temp_dir().join(format!("orderdeck-{}.backup", Uuid::now_v7()));
+    let target = path.clone();
+    let store = store.into_inner();
+    web::block(move || crate::store::backup::backup(&store, &target))
+        .await
+        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?
+        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?;
+    let file = std::fs::File::open(&path)
+        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?;
+    // The open file stays readable; the name goes at once.
+    let _ = std::fs::remove_file(&path);
+    let stream = futures_util::stream::unfold(Some(file), |state| async move {
+        let mut f = state?;
+        let mut buf = vec![0u8; 256 * 1024];
+        match std::io::Read::read(&mut f, &mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, actix_web::Error>(web::Bytes::from(buf)), Some(f)))
+            }
+            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
+        }
+    });
+    let name = format!(
+        "orderdeck-{}.backup",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(stream))
+}
+
 async fn revoke_token(
     req: HttpRequest,
     form: Posted,
@@ -434,6 +477,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
         .route("/settings", web::post().to(save_general))
         .route("/settings/tokens", web::post().to(create_token))
+        .route("/settings/backup", web::post().to(download_backup))
         .route("/settings/tokens/{id}/revoke", web::post().to(revoke_token))
         .route("/settings/team", web::post().to(add_member))
         .route(
