@@ -1113,3 +1113,135 @@ async fn a_broken_script_on_reload_keeps_the_old_scripts() {
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let token = create_token(&app, "inspector");
+    let base = app.base.clone();
+    let n = place_test_order(&app, &c, &csrf).await;
+    let order = |c: Client| {
+        let url = format!("{base}/api/v1/orders/{n}");
+        let token = token.clone();
+        async move {
+            let r = c.get(url).bearer_auth(token).send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let first = order(client()).await;
+    let item_ids: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let long = "x".repeat(10_000);
+    let values: Vec<&str> = vec![
+        "",
+        "-1",
+        "0",
+        "1e9",
+        "99999999999999999999",
+        "1.123456789",
+        "NaN",
+        "12abc",
+        "<script>alert(1)</script>",
+        "\u{0}",
+        "\u{202e}",
+        "１２",
+        "' OR 1=1 --",
+        "../../etc/passwd",
+        "international",
+        "in_store_pickup",
+        "delivered",
+        "true",
+        &long,
+    ];
+    let fields = [
+        "amount",
+        "reference",
+        "refund_shipping",
+        "adjustment_refund",
+        "adjustment_fee",
+        "reason",
+        "shipping_point",
+        "carrier",
+        "tracking_number",
+        "refund",
+        "status",
+        "expected_delivery",
+    ];
+    let mut sent = 0;
+    for (k, action) in [
+        "payment", "refund", "fulfill", "return", "cancel", "dispatch",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (j, v) in values.iter().enumerate() {
+            for step in ["review", "confirm"] {
+                let before = order(client()).await;
+                let mut form: Vec<(String, String)> =
+                    vec![("csrf".into(), csrf.clone()), ("step".into(), step.into())];
+                for (f_i, f) in fields.iter().enumerate() {
+                    // Vary which field gets the hostile value; the others get another one.
+                    let val = if (f_i + j + k) % 3 == 0 {
+                        *v
+                    } else {
+                        values[(j + f_i) % values.len()]
+                    };
+                    form.push((f.to_string(), val.to_string()));
+                }
+                for id in &item_ids {
+                    form.push((format!("qty_{id}"), v.to_string()));
+                }
+                let r = c
+                    .post(format!("{base}/orders/{n}/act/{action}"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                assert!(
+                    status.as_u16() < 500,
+                    "{action} {step} with {v:?}: {status}"
+                );
+                sent += 1;
+                if status != StatusCode::SEE_OTHER {
+                    let after = order(client()).await;
+                    assert_eq!(
+                        before, after,
+                        "{action} {step} with {v:?} was refused ({status}) but changed the order"
+                    );
+                }
+            }
+        }
+        // Notes and customer changes with hostile values.
+        for v in &values {
+            let r = post(
+                &c,
+                format!("{base}/orders/{n}/notes"),
+                &[("csrf", &csrf), ("body", v)],
+            )
+            .await;
+            assert!(r.status().as_u16() < 500, "note {v:?}");
+            let before = order(client()).await;
+            let r = post(
+                &c,
+                format!("{base}/orders/{n}/customer"),
+                &[("csrf", &csrf), ("customer_id", v)],
+            )
+            .await;
+            assert!(r.status().as_u16() < 500, "customer {v:?}");
+            if r.status() != StatusCode::SEE_OTHER {
+                assert_eq!(before, order(client()).await);
+            }
+            sent += 2;
+        }
+    }
+    assert!(sent > 400, "sent {sent}");
+    // The server still answers, and every page still renders.
+    let (s, _) = get(&c, format!("{base}/orders/{n}")).await;
+    assert_eq!(s, StatusCode::OK);
+}
