@@ -692,25 +692,18 @@ impl Kind {
                     expected_delivery,
                     ..
                 } => {
+                    let shown = |v: &str| {
+                        if v.is_empty() {
+                            "(cleared)".to_string()
+                        } else {
+                            v.to_string()
+                        }
+                    };
                     if let Some(c) = carrier {
-                        out.push((
-                            "Carrier".into(),
-                            if c.is_empty() {
-                                "(cleared)".into()
-                            } else {
-                                c.clone()
-                            },
-                        ));
+                        out.push(("Carrier".into(), shown(c)));
                     }
                     if let Some(t) = tracking_number {
-                        out.push((
-                            "Tracking number".into(),
-                            if t.is_empty() {
-                                "(cleared)".into()
-                            } else {
-                                t.clone()
-                            },
-                        ));
+                        out.push(("Tracking number".into(), shown(t)));
                     }
                     if let Some(d) = expected_delivery {
                         out.push((
