@@ -1053,12 +1053,11 @@ impl Service {
     }
 
     /// Test orders only: moves a carrier shipment one step along its delivery, as the carrier
-    /// would, so a merchant can watch the statuses and messages of a whole delivery.
+    /// would (recorded as the carrier's simulated tracking, like a real tracking event), so a merchant can watch the statuses and messages of a whole delivery.
     pub async fn simulate_carrier_event(
         &self,
         number: u64,
         shipment_id: crate::domain::ShipmentId,
-        actor: Actor,
     ) -> Result<Order, ServiceError> {
         use crate::domain::ShipmentStatus::*;
         let order = self.store.get_order(number)?;
@@ -1086,7 +1085,6 @@ impl Service {
             }
         };
         let carrier = s.carrier.clone().unwrap_or_default();
-        let _ = actor;
         let cmd = Command::CarrierEvent {
             shipment_id,
             status: next,

@@ -26,19 +26,6 @@ pub trait Deliverer {
     fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a>;
 }
 
-/// A deliverer with no transports: every message waits in the outbox.
-pub struct Unconfigured;
-
-impl Deliverer for Unconfigured {
-    fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a> {
-        let why = match msg.channel {
-            super::Channel::Email => "No SMTP server is configured (Settings > Notifications)",
-            super::Channel::Sms => "No SMS gateway is configured (Settings > Notifications)",
-        };
-        Box::pin(async move { Err(DeliveryError::NotConfigured(why.to_string())) })
-    }
-}
-
 /// Runs until the process stops: delivers due messages, sleeping until woken or a second passes.
 pub async fn run(service: Service, deliverer: Arc<dyn Deliverer>) {
     let wake = service.outbox_wake();
