@@ -523,7 +523,7 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OrderStore;
+    use crate::store::{OrderStore, SortField};
 
     fn filled() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -551,6 +551,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         assert!(check(&store).unwrap().is_clean());
+    }
+
+    #[test]
+    fn indexes_of_an_older_layout_are_rebuilt_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = {
+            let store = SledStore::open(dir.path()).unwrap();
+            crate::demo::fill(&store, 30, |_| {}).unwrap();
+            let expected = store.trees().idx.len();
+            // What layout 1 also wrote: the other sorts within each filter value.
+            let o = store.get_order(1003).unwrap();
+            let f = IndexFields::of(&o);
+            let old = keys::index_key(SortField::Total, keys::Partition::Payment(f.payment), &f);
+            store.trees().idx.insert(old, &[]).unwrap();
+            store
+                .trees()
+                .meta
+                .insert(b"index_scheme", &1u64.to_be_bytes())
+                .unwrap();
+            assert!(!check(&store).unwrap().is_clean());
+            store.flush().unwrap();
+            expected
+        };
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.trees().idx.len(), expected);
+        let r = check(&store).unwrap();
+        assert!(r.is_clean(), "{r}");
     }
 
     #[test]

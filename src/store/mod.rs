@@ -63,6 +63,19 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The indexed fields of the order this row lists.
+    pub fn index_fields(&self) -> keys::IndexFields {
+        keys::IndexFields {
+            number: self.number,
+            created_at: self.created_at,
+            total: self.total,
+            payment: self.payment_status,
+            fulfillment: self.fulfillment_status,
+            test: self.test,
+            customer_name: self.customer_name.clone(),
+        }
+    }
+
     /// Builds the list row of an order.
     pub fn of(order: &Order) -> Self {
         Summary {
@@ -207,6 +220,14 @@ pub trait OrderStore: Send + Sync {
     /// Stores a new order (allocating its number and resolving its customer) in one transaction,
     /// with the messages `placed` renders for it.
     fn create_order(&self, new: &NewOrder, placed: &PlacedFn<'_>) -> Result<Created, StoreError>;
+    /// Reserves `count` consecutive order numbers for [`OrderStore::import_orders`] and returns
+    /// the first.
+    fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError>;
+    /// Stores complete orders (bulk loading: demo data) in one transaction, with every derived
+    /// entry intake writes. Each order's customer is found by contact as at intake (the order's
+    /// customer id is used for a new one); numbers must come from
+    /// [`OrderStore::reserve_numbers`]. Returns the orders as stored.
+    fn import_orders(&self, orders: &[Order]) -> Result<Vec<Order>, StoreError>;
     /// Loads an order by number.
     fn get_order(&self, number: u64) -> Result<Order, StoreError>;
     /// Applies `f` to the stored order atomically with its indexes; `f` may run more than once.

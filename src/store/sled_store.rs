@@ -12,7 +12,7 @@
 
 use super::codec::{decode, decode_u64, encode};
 use super::durability::GroupCommit;
-use super::keys::{self, IndexFields, Partition, SortField};
+use super::keys::{self, IndexFields, SortField};
 use super::*;
 use sled::transaction::Transactional;
 use sled::transaction::{
@@ -33,6 +33,9 @@ const MAX_EXPANSION: usize = 64;
 const SORT_CAP: usize = 2_000;
 
 const FIRST_NUMBER: u64 = 1001;
+
+/// Where the index layout in use is recorded (`meta` tree).
+const INDEX_SCHEME_KEY: &[u8] = b"index_scheme";
 
 /// The sled-backed store.
 pub struct SledStore {
@@ -269,10 +272,29 @@ impl OrderTx<'_> {
     /// Finds the customer by email (or phone when there is no email), creating one if new.
     fn resolve_customer(&self, new: &NewOrder) -> Tx<CustomerId> {
         let v = &new.valid;
-        let key = if !v.customer_email.is_empty() {
-            format!("e:{}", v.customer_email)
+        self.resolve_contact(
+            &v.customer_name,
+            &v.customer_email,
+            &v.customer_phone,
+            new.now,
+            new.new_customer_id,
+        )
+    }
+
+    /// Finds the customer with this email (or phone when there is no email), creating one with
+    /// `new_id` if new, and counts one more order for them.
+    fn resolve_contact(
+        &self,
+        name: &str,
+        email: &str,
+        phone: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        new_id: CustomerId,
+    ) -> Tx<CustomerId> {
+        let key = if !email.is_empty() {
+            format!("e:{email}")
         } else {
-            format!("p:{}", keys::digits(&v.customer_phone))
+            format!("p:{}", keys::digits(phone))
         };
         let existing = match self.customer_keys.get(key.as_bytes())? {
             Some(id) => {
@@ -293,22 +315,22 @@ impl OrderTx<'_> {
             None => (
                 None,
                 CustomerRecord {
-                    id: new.new_customer_id,
-                    name: v.customer_name.clone(),
-                    email: v.customer_email.clone(),
-                    phone: v.customer_phone.clone(),
-                    created_at: new.now,
+                    id: new_id,
+                    name: name.to_string(),
+                    email: email.to_string(),
+                    phone: phone.to_string(),
+                    created_at: now,
                     orders_count: 0,
                 },
             ),
         };
         // The latest checkout's contact details are the freshest.
-        rec.name = v.customer_name.clone();
-        if !v.customer_phone.is_empty() {
-            rec.phone = v.customer_phone.clone();
+        rec.name = name.to_string();
+        if !phone.is_empty() {
+            rec.phone = phone.to_string();
         }
-        if !v.customer_email.is_empty() {
-            rec.email = v.customer_email.clone();
+        if !email.is_empty() {
+            rec.email = email.to_string();
         }
         rec.orders_count += 1;
         self.put_customer(old.as_ref(), &rec)?;
@@ -349,29 +371,47 @@ impl SledStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Durability(format!("cannot create {}: {e}", dir.display())))?;
-        let db = sled::Config::new()
-            .path(db_path(dir))
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::Durability(format!(
-                        "the data directory {} is in use by another orderdeck process ({io})",
-                        dir.display()
-                    ))
+        let open = || {
+            sled::Config::new()
+                .path(db_path(dir))
+                .cache_capacity(64 * 1024 * 1024)
+                .flush_every_ms(Some(1000))
+                .open()
+        };
+        let is_locked = |e: &sled::Error| {
+            matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("lock"))
+        };
+        // A database dropped a moment ago (a restore, a restart) releases its lock from sled's
+        // background threads: wait briefly for it before calling the directory busy.
+        let mut attempt = open();
+        for _ in 0..20 {
+            match &attempt {
+                Err(e) if is_locked(e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    attempt = open();
                 }
-                other => StoreError::Db(other),
-            })?;
+                _ => break,
+            }
+        }
+        let db = attempt.map_err(|e| match e {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                StoreError::Durability(format!(
+                    "the data directory {} is in use by another orderdeck process ({io})",
+                    dir.display()
+                ))
+            }
+            other => StoreError::Db(other),
+        })?;
         let t = |name: &str| db.open_tree(name);
         let flush_db = db.clone();
         let commit = GroupCommit::start(Box::new(move || {
             flush_db.flush().map(|_| ()).map_err(|e| e.to_string())
         }));
-        Ok(SledStore {
+        let store = SledStore {
             orders: t("orders")?,
             summaries: t("summaries")?,
             order_ids: t("order_ids")?,
@@ -391,7 +431,51 @@ impl SledStore {
             db,
             commit,
             gate: std::sync::Arc::new(RwLock::new(())),
-        })
+        };
+        store.ensure_index_scheme()?;
+        Ok(store)
+    }
+
+    /// Rebuilds the list indexes from the order rows when they were written with another
+    /// layout than [`keys::INDEX_SCHEME`] (once, on the first start after an upgrade or a
+    /// restore of an older backup). Interrupted, it starts over on the next open.
+    fn ensure_index_scheme(&self) -> Result<(), StoreError> {
+        let stored = match self.meta.get(INDEX_SCHEME_KEY)? {
+            Some(v) => decode_u64("index scheme", &v)?,
+            None if self.summaries.is_empty() => 0,
+            // Stores from before the scheme was recorded used layout 1.
+            None => 1,
+        };
+        if stored == keys::INDEX_SCHEME {
+            return Ok(());
+        }
+        if stored != 0 {
+            log::info!(
+                "rebuilding list indexes for {} orders (index layout {stored} -> {})",
+                self.summaries.len(),
+                keys::INDEX_SCHEME
+            );
+            self.idx.clear()?;
+            let mut batch = sled::Batch::default();
+            let mut pending = 0usize;
+            for item in self.summaries.iter() {
+                let (_, v) = item?;
+                let s: Summary = decode("summary", &v)?;
+                for k in keys::index_keys(&s.index_fields()) {
+                    batch.insert(k, &[]);
+                    pending += 1;
+                }
+                if pending >= 50_000 {
+                    self.idx.apply_batch(std::mem::take(&mut batch))?;
+                    pending = 0;
+                }
+            }
+            self.idx.apply_batch(batch)?;
+        }
+        self.meta
+            .insert(INDEX_SCHEME_KEY, &keys::INDEX_SCHEME.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Every tree, read-only by convention (checks and backups).
@@ -511,18 +595,13 @@ impl SledStore {
 
     /// A list straight off one index (no search words, or too broad ones checked row by row).
     fn list_by_index(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
-        let part = if let Some(p) = q.payment {
-            Partition::Payment(p)
-        } else if let Some(f) = q.fulfillment {
-            Partition::Fulfillment(f)
-        } else if let Some(t) = q.test {
-            Partition::Test(t)
-        } else {
-            Partition::All
-        };
+        let part = keys::partition_for(q.sort, q.payment, q.fulfillment, q.test);
         let prefix = keys::index_prefix(q.sort, part);
-        let mut lo = Bound::Included(prefix.clone());
-        let mut hi = match prefix_end(&prefix) {
+        // Cursors carry the whole index key; the pinned part only narrows the range read.
+        let mut range_prefix = prefix.clone();
+        range_prefix.extend_from_slice(&keys::pinned_sort_bytes(q.sort, q.payment, q.fulfillment));
+        let mut lo = Bound::Included(range_prefix.clone());
+        let mut hi = match prefix_end(&range_prefix) {
             Some(e) => Bound::Excluded(e),
             None => Bound::Unbounded,
         };
@@ -542,7 +621,7 @@ impl SledStore {
             let key = c
                 .strip_prefix('k')
                 .and_then(|h| hex::decode(h).ok())
-                .filter(|k| k.starts_with(&prefix) && k.len() >= prefix.len() + 8)
+                .filter(|k| k.starts_with(&range_prefix) && k.len() >= prefix.len() + 8)
                 .ok_or_else(|| {
                     StoreError::BadCursor("The cursor does not belong to this list".into())
                 })?;
@@ -740,16 +819,7 @@ impl SledStore {
             });
         }
         let sort_key = |s: &Summary| -> Vec<u8> {
-            let f = IndexFields {
-                number: s.number,
-                created_at: s.created_at,
-                total: s.total,
-                payment: s.payment_status,
-                fulfillment: s.fulfillment_status,
-                test: s.test,
-                customer_name: s.customer_name.clone(),
-            };
-            let mut k = keys::sort_bytes(q.sort, &f);
+            let mut k = keys::sort_bytes(q.sort, &s.index_fields());
             k.extend_from_slice(&s.number.to_be_bytes());
             k
         };
@@ -817,6 +887,35 @@ impl OrderStore for SledStore {
                     .insert(key.as_bytes(), lift(encode(&(hash.to_vec(), number)))?)?;
             }
             Ok(Created::New(order))
+        })
+    }
+
+    fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        self.order_tx(|tx| {
+            let first = match tx.meta.get(b"next_number")? {
+                Some(v) => lift(decode_u64("next number", &v))?,
+                None => FIRST_NUMBER,
+            };
+            tx.meta
+                .insert(b"next_number", &(first + count).to_be_bytes())?;
+            Ok(first)
+        })
+    }
+
+    fn import_orders(&self, orders: &[Order]) -> Result<Vec<Order>, StoreError> {
+        self.order_tx(|tx| {
+            let mut out = Vec::with_capacity(orders.len());
+            for order in orders {
+                let mut order = order.clone();
+                let c = &order.customer;
+                order.customer.id =
+                    tx.resolve_contact(&c.name, &c.email, &c.phone, order.created_at, c.id)?;
+                tx.order_ids
+                    .insert(order.id.0.as_bytes(), &order.number.to_be_bytes())?;
+                tx.write_order(None, &order)?;
+                out.push(order);
+            }
+            Ok(out)
         })
     }
 
