@@ -14,6 +14,7 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/orderdeck-bench.XXXXXX)}
 OUT=$ROOT/bench/RESULTS.md
+FIGURES=$WORK/figures.tsv
 PORT=18765
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -74,6 +75,7 @@ kill $HPID; wait $HPID 2>/dev/null || true
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)"
   echo "- machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -sr)"
+  : > "$FIGURES"
   echo "- wrk: 2 threads, $CONNECTIONS connections, $DURATION per row; req/s counts 2xx answers only; hello-world ceiling: $CEILING req/s"
   echo
 } > "$OUT"
@@ -134,23 +136,63 @@ LUA
     echo "| what | req/s | % of hello-world | p50 | p99 | non-2xx |"
     echo "|---|---|---|---|---|---|"
     for row in \
-      "$(measure 'orders page, default' "$B/orders" "$WORK/cookie.lua")" \
-      "$(measure 'orders page, payment=paid' "$B/orders?payment_status=paid" "$WORK/cookie.lua")" \
-      "$(measure 'orders page, sorted by total' "$B/orders?sort=-total" "$WORK/cookie.lua")" \
-      "$(measure "orders page, search '$NAME'" "$B/orders?q=$NAME" "$WORK/cookie.lua")" \
-      "$(measure 'order page' "$B/orders/$MID" "$WORK/cookie.lua")" \
-      "$(measure 'GET /api/v1/orders?fulfillment_status=delivered' "$B/api/v1/orders?fulfillment_status=delivered" "$WORK/auth.lua")" \
-      "$(measure 'POST /api/v1/orders (durable; runs twice as long to make orders to pay)' "$B/api/v1/orders" "$WORK/post.lua" "$LONG")" \
-      "$(measure 'payment: status change + template + outbox' "$B" "$WORK/pay.lua")"; do
-      IFS='|' read -r name rps p50 p99 bad <<<"$row"
+      "page_default|$(measure 'orders page, default' "$B/orders" "$WORK/cookie.lua")" \
+      "page_paid|$(measure 'orders page, payment=paid' "$B/orders?payment_status=paid" "$WORK/cookie.lua")" \
+      "page_total|$(measure 'orders page, sorted by total' "$B/orders?sort=-total" "$WORK/cookie.lua")" \
+      "page_search|$(measure "orders page, search '$NAME'" "$B/orders?q=$NAME" "$WORK/cookie.lua")" \
+      "order|$(measure 'order page' "$B/orders/$MID" "$WORK/cookie.lua")" \
+      "api|$(measure 'GET /api/v1/orders?fulfillment_status=delivered' "$B/api/v1/orders?fulfillment_status=delivered" "$WORK/auth.lua")" \
+      "intake|$(measure 'POST /api/v1/orders (durable; runs twice as long to make orders to pay)' "$B/api/v1/orders" "$WORK/post.lua" "$LONG")" \
+      "payment|$(measure 'payment: status change + template + outbox' "$B" "$WORK/pay.lua")"; do
+      IFS='|' read -r id name rps p50 p99 bad <<<"$row"
       pct=$(awk -v a="$rps" -v b="$CEILING" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "-" }')
       echo "| $name | $rps | $pct | $p50 | $p99 | $bad |"
+      printf 'row\t%s\t%s\t%s\t%s\t%s\n' "$N" "$id" "$rps" "$p50" "$p99" >> "$FIGURES"
     done
-    RSS=$(ps -o rss= -p $SPID | awk '{printf "%.0f MB", $1/1024}')
+    RSS_KB=$(ps -o rss= -p $SPID | tr -d ' ')
     echo
-    echo "RSS after the run: $RSS; data directory: $(du -shL "$DATA" | cut -f1)."
+    echo "RSS after the run: $(( RSS_KB / 1024 )) MB; data directory: $(du -shL "$DATA" | cut -f1)."
     echo
+    printf 'size\t%s\t%s\t%s\t%s\n' "$N" "$SEED" "$FIRST" "$(( RSS_KB / 1024 ))" >> "$FIGURES"
   } >> "$OUT"
   kill $SPID; wait $SPID 2>/dev/null || true
 done
+# The issue's targets, checked against the figures above.
+python3 - "$FIGURES" "$CEILING" >> "$OUT" <<'PY'
+import sys
+rows, sizes = {}, {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "row":
+        rows[(int(f[1]), f[2])] = (float(f[3]), f[4], f[5])
+    else:
+        sizes[int(f[1])] = (f[2], int(f[3]), int(f[4]))
+ceiling = float(sys.argv[2])
+def ms(t):
+    for unit, k in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if t.endswith(unit):
+            return float(t[: -len(unit)]) * k
+    return float("nan")
+big, small = max(sizes), min(sizes)
+out = ["## Targets (at %d orders unless said)" % big, "", "| target | measured | met |", "|---|---|---|"]
+def check(name, measured, ok):
+    out.append("| %s | %s | %s |" % (name, measured, "yes" if ok else "**no**"))
+for rid, label in (("page_default", "orders page, default"), ("page_paid", "orders page, payment=paid"), ("page_total", "orders page, sorted by total")):
+    rps, p50, p99 = rows[(big, rid)]
+    check(label + ": p99 < 10 ms, >= 10 % of hello-world", "%s p99, %.1f %%" % (p99, 100 * rps / ceiling), ms(p99) < 10 and rps >= 0.1 * ceiling)
+rps, p50, p99 = rows[(big, "page_search")]
+check("searched orders page: p99 < 25 ms", p99, ms(p99) < 25)
+if big != small:
+    for rid in ("page_default", "page_paid", "page_total", "page_search", "order"):
+        a, b = ms(rows[(small, rid)][1]), ms(rows[(big, rid)][1])
+        check("%s: p50 at %d within 1.5x of %d" % (rid, big, small), "%.2fx" % (b / a), b <= 1.5 * a)
+check("durable intake >= 5,000 orders/s", "%.0f/s" % rows[(big, "intake")][0], rows[(big, "intake")][0] >= 5000)
+check("status action + render + outbox >= 5,000/s", "%.0f/s" % rows[(big, "payment")][0], rows[(big, "payment")][0] >= 5000)
+seed, first, rss = sizes[big]
+check("RSS < 200 MB", "%d MB" % rss, rss < 200)
+check("first response < 1 s", "%d ms" % first, first < 1000)
+if seed.isdigit():
+    check("demo seeding of %d orders < 5 min (scaled to 1M: x%g)" % (big, 1e6 / big), "%s s" % seed, int(seed) * 1e6 / big < 300)
+print("\n".join(out))
+PY
 echo "wrote $OUT"

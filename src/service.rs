@@ -888,6 +888,14 @@ impl Service {
             .map_err(|e| ServiceError::Store(StoreError::Durability(e)))
     }
 
+    /// The store's name (every page's header: one read, not the whole settings).
+    pub fn store_name(&self) -> Result<String, ServiceError> {
+        Ok(self
+            .store
+            .setting("store.name")?
+            .unwrap_or_else(|| "My Store".to_string()))
+    }
+
     /// Store settings with their defaults.
     pub fn settings(&self) -> Result<StoreSettings, ServiceError> {
         let get = |k: &str, d: &str| -> Result<String, ServiceError> {

@@ -178,8 +178,10 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
                 ProblemKind::SummaryMismatch,
                 format!("order {number} has no summary"),
             ),
-            Some(b) => match decode::<Summary>("summary", &b) {
-                Ok(s) if s == Summary::of(&order) => {}
+            Some(b) => match super::sled_store::read_summary(&b, true) {
+                Ok((s, terms))
+                    if s == Summary::of(&order)
+                        && terms.iter().eq(keys::order_terms(&order).iter()) => {}
                 Ok(_) => r.report(
                     ProblemKind::SummaryMismatch,
                     format!("order {number}: the summary differs from the order"),

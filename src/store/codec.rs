@@ -55,6 +55,41 @@ pub fn decode<T: DeserializeOwned + 'static>(what: &str, bytes: &[u8]) -> Result
     }
 }
 
+/// Encodes a record whose tail is decoded only on demand: version, head, tail.
+pub fn encode_with_tail<H: Serialize, T: Serialize>(
+    head: &H,
+    tail: &T,
+) -> Result<Vec<u8>, StoreError> {
+    let mut out = encode(head)?;
+    let body = bincode::serde::encode_to_vec(tail, config())
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decodes the head of a record written by [`encode_with_tail`] and returns the undecoded tail.
+pub fn decode_head<'a, H: DeserializeOwned>(
+    what: &str,
+    bytes: &'a [u8],
+) -> Result<(H, &'a [u8]), StoreError> {
+    match bytes.split_first() {
+        Some((&SCHEMA_VERSION, body)) => {
+            let (value, used) = bincode::serde::decode_from_slice(body, config())
+                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+            Ok((value, &body[used..]))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!(
+            "{what}: record format {v} is not supported here"
+        ))),
+        None => Err(StoreError::Corrupt(format!("{what}: empty record"))),
+    }
+}
+
+/// Decodes the tail [`decode_head`] returned.
+pub fn decode_tail<T: DeserializeOwned>(what: &str, tail: &[u8]) -> Result<T, StoreError> {
+    decode_body(what, tail)
+}
+
 fn decode_body<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, StoreError> {
     let (value, used) = bincode::serde::decode_from_slice(body, config())
         .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;

@@ -161,9 +161,10 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
     k
 }
 
-/// The index layout [`index_keys`] writes; stored in the database so that a store written with
-/// another layout has its indexes rebuilt when opened.
-pub const INDEX_SCHEME: u64 = 2;
+/// The layout of the derived list data: [`index_keys`] and the `summaries` records; stored in
+/// the database so that a store written with another layout has them rebuilt when opened.
+/// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail.
+pub const INDEX_SCHEME: u64 = 3;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
 /// within each filter value; every other sort over all orders (a filter is then checked row by

@@ -46,20 +46,42 @@ pub enum StoreError {
 
 /// The row of an order list: enough to render a list without loading the order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Stored compactly (a timestamp and a decimal as numbers, not text) because a list page decodes
+/// fifty of them; the order's search terms follow it in the same record and are decoded only
+/// when a search needs them (see `codec::encode_with_tail`).
 pub struct Summary {
     pub id: OrderId,
     pub number: u64,
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub created_at: DateTime<Utc>,
     pub customer_name: String,
     pub customer_email: String,
+    #[serde(with = "decimal_bytes")]
     pub total: Decimal,
     pub currency: String,
     pub payment_status: PaymentStatus,
     pub fulfillment_status: FulfillmentStatus,
     pub test: bool,
     pub items_count: u32,
-    /// The order's search terms, so a multi-word search can check the other words cheaply.
-    pub terms: Vec<String>,
+}
+
+/// A decimal as its 16-byte binary form (exact, and no text to parse).
+mod decimal_bytes {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&d.serialize())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let bytes = <Vec<u8>>::deserialize(d)?;
+        let raw: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a decimal takes 16 bytes"))?;
+        Ok(Decimal::deserialize(raw))
+    }
 }
 
 impl Summary {
@@ -90,7 +112,6 @@ impl Summary {
             fulfillment_status: order.fulfillment_status(),
             test: order.test,
             items_count: order.items_count(),
-            terms: keys::order_terms(order).into_iter().collect(),
         }
     }
 }

@@ -177,14 +177,40 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The `summaries` record of an order: its list row, then its search terms (decoded only when
+/// a search has to check them).
+pub(crate) fn summary_record(s: &Summary, terms: &BTreeSet<String>) -> Result<Vec<u8>, StoreError> {
+    codec::encode_with_tail(s, terms)
+}
+
+/// Reads a `summaries` record's list row, and its terms when `with_terms`.
+pub(crate) fn read_summary(
+    bytes: &[u8],
+    with_terms: bool,
+) -> Result<(Summary, Vec<String>), StoreError> {
+    let (s, tail) = codec::decode_head::<Summary>("summary", bytes)?;
+    let terms = if with_terms {
+        codec::decode_tail("summary terms", tail)?
+    } else {
+        Vec::new()
+    };
+    Ok((s, terms))
+}
+
 impl OrderTx<'_> {
     /// Writes an order and brings every derived entry (summary, indexes, terms, counters,
     /// customer order counts) from `old`'s state to `new`'s.
     fn write_order(&self, old: Option<&Order>, new: &Order) -> Tx<()> {
         let number = new.number.to_be_bytes();
         self.orders.insert(&number, lift(encode(new))?)?;
+        let new_terms = keys::order_terms(new);
+        let old_terms = old.map(keys::order_terms).unwrap_or_default();
         let summary = Summary::of(new);
-        self.summaries.insert(&number, lift(encode(&summary))?)?;
+        // A note or a timeline line leaves the list row as it was: no need to write it again.
+        if old.is_none_or(|o| Summary::of(o) != summary || old_terms != new_terms) {
+            self.summaries
+                .insert(&number, lift(summary_record(&summary, &new_terms))?)?;
+        }
         let new_f = IndexFields::of(new);
         let old_f = old.map(IndexFields::of);
         let new_keys = keys::index_keys(&new_f);
@@ -195,8 +221,6 @@ impl OrderTx<'_> {
         for k in new_keys.difference(&old_keys) {
             self.idx.insert(k.as_slice(), &[])?;
         }
-        let new_terms = keys::order_terms(new);
-        let old_terms = old.map(keys::order_terms).unwrap_or_default();
         for t in old_terms.difference(&new_terms) {
             self.terms.remove(keys::term_key(t, new.number))?;
         }
@@ -436,13 +460,13 @@ impl SledStore {
         Ok(store)
     }
 
-    /// Rebuilds the list indexes from the order rows when they were written with another
+    /// Rebuilds the list rows and indexes from the orders when they were written with another
     /// layout than [`keys::INDEX_SCHEME`] (once, on the first start after an upgrade or a
     /// restore of an older backup). Interrupted, it starts over on the next open.
     fn ensure_index_scheme(&self) -> Result<(), StoreError> {
         let stored = match self.meta.get(INDEX_SCHEME_KEY)? {
             Some(v) => decode_u64("index scheme", &v)?,
-            None if self.summaries.is_empty() => 0,
+            None if self.orders.is_empty() => 0,
             // Stores from before the scheme was recorded used layout 1.
             None => 1,
         };
@@ -451,26 +475,32 @@ impl SledStore {
         }
         if stored != 0 {
             log::info!(
-                "rebuilding list indexes for {} orders (index layout {stored} -> {})",
-                self.summaries.len(),
+                "rebuilding list rows and indexes for {} orders (layout {stored} -> {})",
+                self.orders.len(),
                 keys::INDEX_SCHEME
             );
             self.idx.clear()?;
-            let mut batch = sled::Batch::default();
+            self.summaries.clear()?;
+            let mut rows = sled::Batch::default();
+            let mut idx = sled::Batch::default();
             let mut pending = 0usize;
-            for item in self.summaries.iter() {
-                let (_, v) = item?;
-                let s: Summary = decode("summary", &v)?;
-                for k in keys::index_keys(&s.index_fields()) {
-                    batch.insert(k, &[]);
-                    pending += 1;
+            for item in self.orders.iter() {
+                let (k, v) = item?;
+                let order: Order = decode("order", &v)?;
+                let terms = keys::order_terms(&order);
+                rows.insert(k, summary_record(&Summary::of(&order), &terms)?);
+                for key in keys::index_keys(&IndexFields::of(&order)) {
+                    idx.insert(key, &[]);
                 }
-                if pending >= 50_000 {
-                    self.idx.apply_batch(std::mem::take(&mut batch))?;
+                pending += 1;
+                if pending >= 5_000 {
+                    self.summaries.apply_batch(std::mem::take(&mut rows))?;
+                    self.idx.apply_batch(std::mem::take(&mut idx))?;
                     pending = 0;
                 }
             }
-            self.idx.apply_batch(batch)?;
+            self.summaries.apply_batch(rows)?;
+            self.idx.apply_batch(idx)?;
         }
         self.meta
             .insert(INDEX_SCHEME_KEY, &keys::INDEX_SCHEME.to_be_bytes())?;
@@ -572,9 +602,14 @@ impl SledStore {
             .map_err(tx_err)
     }
 
-    fn summary(&self, number: u64) -> Result<Option<Summary>, StoreError> {
+    /// An order's list row, with its search terms when `with_terms`.
+    fn summary(
+        &self,
+        number: u64,
+        with_terms: bool,
+    ) -> Result<Option<(Summary, Vec<String>)>, StoreError> {
         match self.summaries.get(number.to_be_bytes())? {
-            Some(b) => Ok(Some(decode("summary", &b)?)),
+            Some(b) => Ok(Some(read_summary(&b, with_terms)?)),
             None => Ok(None),
         }
     }
@@ -587,10 +622,10 @@ impl SledStore {
             && q.created_before.is_none_or(|to| s.created_at < to)
     }
 
-    fn matches_words(words: &[String], s: &Summary) -> bool {
+    fn matches_words(words: &[String], terms: &[String]) -> bool {
         words
             .iter()
-            .all(|w| s.terms.iter().any(|t| t.starts_with(w.as_str())))
+            .all(|w| terms.iter().any(|t| t.starts_with(w.as_str())))
     }
 
     /// A list straight off one index (no search words, or too broad ones checked row by row).
@@ -652,10 +687,10 @@ impl SledStore {
             }
             let number = keys::number_of_key(&k)
                 .ok_or_else(|| StoreError::Corrupt("index key without a number".into()))?;
-            let s = self.summary(number)?.ok_or_else(|| {
+            let (s, terms) = self.summary(number, !words.is_empty())?.ok_or_else(|| {
                 StoreError::Corrupt(format!("index names missing order {number}"))
             })?;
-            if Self::matches_filters(q, &s) && Self::matches_words(words, &s) {
+            if Self::matches_filters(q, &s) && Self::matches_words(words, &terms) {
                 if rows.len() == q.limit {
                     return Ok(ListPage {
                         orders: rows,
@@ -795,8 +830,13 @@ impl SledStore {
                     "The search matches too many orders to sort this way; refine it or sort by date".into(),
                 ));
             }
-            let Some(s) = self.summary(n)? else { continue };
-            if Self::matches_filters(q, &s) && Self::matches_words(words, &s) {
+            // One word: its postings are the matches. More: check the others on the row.
+            let Some((s, terms)) = self.summary(n, words.len() > 1)? else {
+                continue;
+            };
+            if Self::matches_filters(q, &s)
+                && (words.len() < 2 || Self::matches_words(words, &terms))
+            {
                 if rows.len() == limit {
                     if by_date {
                         return Ok(ListPage {
@@ -968,24 +1008,37 @@ impl OrderStore for SledStore {
     }
 
     fn counts(&self) -> Result<Counts, StoreError> {
-        let get = |k: &str| -> Result<u64, StoreError> {
-            match self.meta.get(k.as_bytes())? {
-                Some(v) => decode_u64("counter", &v),
-                None => Ok(0),
-            }
-        };
-        let mut c = Counts {
-            all: get("c:all")?,
-            test: get("c:test:1")?,
-            real: get("c:test:0")?,
-            ..Counts::default()
-        };
+        // One range read over the adjacent "c:" keys rather than a lookup per counter.
+        let mut c = Counts::default();
         for p in PaymentStatus::ALL {
-            c.payment.insert(*p, get(&format!("c:ps:{}", p.code()))?);
+            c.payment.insert(*p, 0);
         }
         for f in FulfillmentStatus::ALL {
-            c.fulfillment
-                .insert(*f, get(&format!("c:fs:{}", f.code()))?);
+            c.fulfillment.insert(*f, 0);
+        }
+        for item in self.meta.scan_prefix(b"c:") {
+            let (k, v) = item?;
+            let n = decode_u64("counter", &v)?;
+            let name = &k[2..];
+            let code = |prefix: &[u8]| -> Option<u8> {
+                let rest = name.strip_prefix(prefix)?;
+                std::str::from_utf8(rest).ok()?.parse().ok()
+            };
+            if name == b"all" {
+                c.all = n;
+            } else if name == b"test:1" {
+                c.test = n;
+            } else if name == b"test:0" {
+                c.real = n;
+            } else if let Some(x) = code(b"ps:") {
+                if let Some(p) = PaymentStatus::ALL.iter().find(|p| p.code() == x) {
+                    c.payment.insert(*p, n);
+                }
+            } else if let Some(x) = code(b"fs:") {
+                if let Some(f) = FulfillmentStatus::ALL.iter().find(|f| f.code() == x) {
+                    c.fulfillment.insert(*f, n);
+                }
+            }
         }
         Ok(c)
     }

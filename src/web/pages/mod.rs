@@ -66,10 +66,7 @@ impl Chrome {
             csrf: who.session.csrf.clone(),
             flash_read: flash.is_some() || req.cookie(auth::FLASH_COOKIE).is_some(),
             flash,
-            store_name: svc
-                .settings()
-                .map(|s| s.name)
-                .unwrap_or_else(|_| "orderdeck".into()),
+            store_name: svc.store_name().unwrap_or_else(|_| "orderdeck".into()),
         }
     }
 
@@ -249,7 +246,17 @@ pub fn money(d: Decimal, currency: &str) -> String {
 
 /// "2026-05-01 14:03" (UTC).
 pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M").to_string()
+    use chrono::{Datelike, Timelike};
+    // By hand rather than through a strftime pattern, which is parsed again on every call
+    // (a list page formats fifty of these).
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// The page data the service and accounts give every handler.
@@ -317,5 +324,13 @@ mod tests {
             urlencode("/orders?q=a b&x=<"),
             "%2Forders%3Fq%3Da%20b%26x%3D%3C"
         );
+    }
+
+    #[test]
+    fn times_read_year_first_to_the_minute() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-05-01T04:03:59.999Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(when(t), "2026-05-01 04:03");
     }
 }
