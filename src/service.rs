@@ -733,6 +733,10 @@ impl Service {
     pub async fn deliver_due(&self, deliverer: &dyn Deliverer) -> Result<usize, ServiceError> {
         let due = self.store.outbox_due(Utc::now(), 50)?;
         let n = due.len();
+        // Messages whose channel has no transport yet are put back together, in one write:
+        // nothing was sent, and a store without SMTP must not rewrite its outbox one message
+        // at a time (that competed with intake for the write lock).
+        let mut waiting = Vec::new();
         for mut m in due {
             let result = deliverer.deliver(&m).await;
             let now = Utc::now();
@@ -751,7 +755,8 @@ impl Service {
                     // is configured (not logged on the timeline: nothing happened to the order).
                     m.last_error = Some(why);
                     m.next_attempt_at = now + chrono::Duration::seconds(30);
-                    None
+                    waiting.push(m);
+                    continue;
                 }
                 Err(DeliveryError::Failed(e)) => {
                     m.attempt_failed(e.clone(), now);
@@ -793,6 +798,9 @@ impl Service {
                     log::warn!("could not log delivery on order {number}: {e}");
                 }
             }
+        }
+        if !waiting.is_empty() {
+            self.store.outbox_put_many(&waiting)?;
         }
         if n > 0 {
             self.durable().await?;

@@ -283,6 +283,8 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Vec<OutboxMessage>, StoreError>;
     /// Saves a message after a delivery attempt (keeps the due index in step).
     fn outbox_put(&self, msg: &OutboxMessage) -> Result<(), StoreError>;
+    /// Saves several messages in one transaction.
+    fn outbox_put_many(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError>;
     /// Adds messages not tied to an order change (e.g. a test send).
     fn outbox_add(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError>;
     /// One message.

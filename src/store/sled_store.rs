@@ -23,6 +23,7 @@ use sled::Tree;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Most index entries one list request may examine before it returns what it has with a cursor.
@@ -59,6 +60,9 @@ pub struct SledStore {
     commit: GroupCommit,
     /// Held for reading by every write, for writing by backups and checks (see the module doc).
     gate: std::sync::Arc<RwLock<()>>,
+    /// The next order number to hand out. Numbers are taken before an intake's transaction
+    /// (which records the highest stored); one whose transaction fails is skipped, never reused.
+    numbers: AtomicU64,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -455,8 +459,14 @@ impl SledStore {
             db,
             commit,
             gate: std::sync::Arc::new(RwLock::new(())),
+            numbers: AtomicU64::new(FIRST_NUMBER),
         };
         store.ensure_index_scheme()?;
+        let next = match store.meta.get(b"next_number")? {
+            Some(v) => decode_u64("next number", &v)?,
+            None => FIRST_NUMBER,
+        };
+        store.numbers.store(next, Ordering::SeqCst);
         Ok(store)
     }
 
@@ -600,6 +610,23 @@ impl SledStore {
                 f(&tx)
             })
             .map_err(tx_err)
+    }
+
+    /// The customer an intake's contact details name today, if any (read outside a
+    /// transaction; the transaction resolves it again).
+    fn known_customer(&self, new: &NewOrder) -> Result<Option<CustomerId>, StoreError> {
+        let v = &new.valid;
+        let key = if !v.customer_email.is_empty() {
+            format!("e:{}", v.customer_email)
+        } else {
+            format!("p:{}", keys::digits(&v.customer_phone))
+        };
+        Ok(self
+            .customer_keys
+            .get(key.as_bytes())?
+            .and_then(|id| uuid::Uuid::from_slice(&id).ok())
+            .filter(|id| self.customers.contains_key(id.as_bytes()).unwrap_or(false))
+            .map(CustomerId))
     }
 
     /// An order's list row, with its search terms when `with_terms`.
@@ -879,6 +906,41 @@ impl SledStore {
 
 impl OrderStore for SledStore {
     fn create_order(&self, new: &NewOrder, placed: &PlacedFn<'_>) -> Result<Created, StoreError> {
+        // The order is built and its messages rendered before the transaction, so that sled's
+        // global write lock is not held while a script runs (a third of an intake's time). That
+        // needs the number and the customer first: the number comes from the in-memory
+        // allocator, the customer from a read that the transaction confirms (re-rendering in
+        // the rare case a concurrent order created the same customer meanwhile).
+        let replay = match &new.idempotency {
+            Some((key, _)) => self.idempotency.contains_key(key.as_bytes())?,
+            None => false,
+        };
+        let closed = new.only_before_real_orders && self.counts()?.real > 0;
+        // A replay or a refused test order takes no number (the transaction answers both).
+        let number = if replay || closed {
+            0
+        } else {
+            self.numbers.fetch_add(1, Ordering::SeqCst)
+        };
+        let build = |customer_id: CustomerId| {
+            let ids = crate::domain::intake::NewOrderIds {
+                order_id: new.order_id,
+                number,
+                customer_id,
+                item_ids: new.item_ids.clone(),
+                payment_id: new.payment_id,
+            };
+            new.valid
+                .build(&ids, &new.store_currency, new.now, &new.actor)
+        };
+        let guessed = self.known_customer(new)?.unwrap_or(new.new_customer_id);
+        let prepared = if number == 0 {
+            None
+        } else {
+            let order = build(guessed);
+            let messages = placed(&order);
+            Some((order, messages))
+        };
         self.order_tx(|tx| {
             if let Some((key, hash)) = &new.idempotency {
                 if let Some(prev) = tx.idempotency.get(key.as_bytes())? {
@@ -901,27 +963,32 @@ impl OrderStore for SledStore {
                     return abort(StoreError::Rejected(RuleError::TestOrdersClosed));
                 }
             }
-            let number = match tx.meta.get(b"next_number")? {
+            let Some((order, messages)) = &prepared else {
+                // Checked before as a replay or a closed test order, and no longer so.
+                return abort(StoreError::Conflict(
+                    "The store changed while this order was placed; send it again".into(),
+                ));
+            };
+            let stored_next = match tx.meta.get(b"next_number")? {
                 Some(v) => lift(decode_u64("next number", &v))?,
                 None => FIRST_NUMBER,
             };
-            tx.meta
-                .insert(b"next_number", &(number + 1).to_be_bytes())?;
+            if number >= stored_next {
+                tx.meta
+                    .insert(b"next_number", &(number + 1).to_be_bytes())?;
+            }
             let customer_id = tx.resolve_customer(new)?;
-            let ids = crate::domain::intake::NewOrderIds {
-                order_id: new.order_id,
-                number,
-                customer_id,
-                item_ids: new.item_ids.clone(),
-                payment_id: new.payment_id,
+            let (order, messages) = if customer_id == guessed {
+                (order.clone(), messages.clone())
+            } else {
+                let order = build(customer_id);
+                let messages = placed(&order);
+                (order, messages)
             };
-            let order = new
-                .valid
-                .build(&ids, &new.store_currency, new.now, &new.actor);
             tx.order_ids
                 .insert(order.id.0.as_bytes(), &number.to_be_bytes())?;
             tx.write_order(None, &order)?;
-            tx.enqueue(&placed(&order))?;
+            tx.enqueue(&messages)?;
             if let Some((key, hash)) = &new.idempotency {
                 tx.idempotency
                     .insert(key.as_bytes(), lift(encode(&(hash.to_vec(), number)))?)?;
@@ -931,13 +998,16 @@ impl OrderStore for SledStore {
     }
 
     fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        let first = self.numbers.fetch_add(count, Ordering::SeqCst);
         self.order_tx(|tx| {
-            let first = match tx.meta.get(b"next_number")? {
+            let stored_next = match tx.meta.get(b"next_number")? {
                 Some(v) => lift(decode_u64("next number", &v))?,
                 None => FIRST_NUMBER,
             };
-            tx.meta
-                .insert(b"next_number", &(first + count).to_be_bytes())?;
+            if first + count > stored_next {
+                tx.meta
+                    .insert(b"next_number", &(first + count).to_be_bytes())?;
+            }
             Ok(first)
         })
     }
@@ -1168,16 +1238,22 @@ impl OrderStore for SledStore {
     }
 
     fn outbox_put(&self, msg: &OutboxMessage) -> Result<(), StoreError> {
+        self.outbox_put_many(std::slice::from_ref(msg))
+    }
+
+    fn outbox_put_many(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError> {
         let _gate = self.write_gate();
         (&self.outbox, &self.outbox_due)
             .transaction(|(outbox, due)| {
-                if let Some(prev) = outbox.get(msg.id.as_bytes())? {
-                    let prev: OutboxMessage = lift(decode("outbox message", &prev))?;
-                    due.remove(due_key(&prev))?;
-                }
-                outbox.insert(msg.id.as_bytes(), lift(encode(msg))?)?;
-                if msg.status == OutboxStatus::Pending {
-                    due.insert(due_key(msg), &[])?;
+                for msg in msgs {
+                    if let Some(prev) = outbox.get(msg.id.as_bytes())? {
+                        let prev: OutboxMessage = lift(decode("outbox message", &prev))?;
+                        due.remove(due_key(&prev))?;
+                    }
+                    outbox.insert(msg.id.as_bytes(), lift(encode(msg))?)?;
+                    if msg.status == OutboxStatus::Pending {
+                        due.insert(due_key(msg), &[])?;
+                    }
                 }
                 Ok(())
             })
@@ -1237,5 +1313,98 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         self.commit.stop();
         let _ = self.db.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Actor;
+
+    fn new_order(email: &str, key: Option<&str>) -> NewOrder {
+        let mut draft = crate::sample::sample_order(false);
+        draft.customer.email = email.into();
+        let valid = draft.validate().unwrap();
+        NewOrder {
+            item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
+            valid,
+            order_id: Uuid::now_v7(),
+            payment_id: Uuid::now_v7(),
+            new_customer_id: CustomerId(Uuid::now_v7()),
+            now: chrono::Utc::now(),
+            actor: Actor::Token("test".into()),
+            store_currency: "USD".into(),
+            idempotency: key.map(|k| (k.to_string(), [1u8; 32])),
+            only_before_real_orders: false,
+        }
+    }
+
+    fn place(store: &SledStore, new: &NewOrder) -> Created {
+        store.create_order(new, &|_| Vec::new()).unwrap()
+    }
+
+    fn number(c: &Created) -> u64 {
+        match c {
+            Created::New(o) | Created::Replayed(o) => o.number,
+        }
+    }
+
+    #[test]
+    fn numbers_follow_on_without_gaps_for_replays_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let first = place(&store, &new_order("a@example.com", Some("k1")));
+            assert_eq!(number(&first), FIRST_NUMBER);
+            // A replay answers with the first order and takes no number.
+            let again = place(&store, &new_order("a@example.com", Some("k1")));
+            assert!(matches!(again, Created::Replayed(_)));
+            assert_eq!(number(&again), FIRST_NUMBER);
+            let second = place(&store, &new_order("b@example.com", None));
+            assert_eq!(number(&second), FIRST_NUMBER + 1);
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let third = place(&store, &new_order("c@example.com", None));
+        assert_eq!(number(&third), FIRST_NUMBER + 2);
+        // Demo numbers are reserved from the same sequence.
+        assert_eq!(store.reserve_numbers(10).unwrap(), FIRST_NUMBER + 3);
+        let after = place(&store, &new_order("d@example.com", None));
+        assert_eq!(number(&after), FIRST_NUMBER + 13);
+    }
+
+    #[test]
+    fn concurrent_first_orders_of_one_customer_share_the_customer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let c = place(&store, &new_order("same@example.com", None));
+                    match c {
+                        Created::New(o) => (o.number, o.customer.id),
+                        Created::Replayed(_) => unreachable!(),
+                    }
+                })
+            })
+            .collect();
+        let placed: Vec<(u64, CustomerId)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ids: std::collections::HashSet<CustomerId> = placed.iter().map(|p| p.1).collect();
+        assert_eq!(ids.len(), 1, "one customer for one email");
+        let mut numbers: Vec<u64> = placed.iter().map(|p| p.0).collect();
+        numbers.sort();
+        assert_eq!(
+            numbers,
+            (FIRST_NUMBER..FIRST_NUMBER + 8).collect::<Vec<_>>()
+        );
+        let c = store.customer(*ids.iter().next().unwrap()).unwrap();
+        assert_eq!(c.orders_count, 8);
+        // Every stored order names the customer the store resolved.
+        for (n, id) in &placed {
+            assert_eq!(store.get_order(*n).unwrap().customer.id, *id);
+        }
+        assert!(crate::store::check::check(&store).unwrap().is_clean());
     }
 }
