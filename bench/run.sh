@@ -112,6 +112,8 @@ for N in $SIZES; do
   echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\"" > "$WORK/auth.lua"
   MID=$(( 1000 + N / 2 ))
   NAME=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/orders/$MID" | sed 's/.*"customer":{[^}]*"name":"\([^"]*\)".*/\1/' | awk '{print tolower($1)}')
+  # Percent-encoded for the URL (names may be "chloé").
+  QNAME=$(printf '%s' "$NAME" | od -An -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/ /%/g; s/^/%/')
   BODY=$(sed 's/"/\\"/g' <<'JSON' | tr -d '\n'
 {"customer":{"name":"Bench Buyer","email":"bench@example.com","phone":"+1 555 0100"},"shipping_address":{"name":"Bench Buyer","line1":"1 Main St","city":"Portland","region":"OR","postal_code":"97205","country":"US"},"items":[{"sku":"TEE-M","name":"T-Shirt","unit_price":"20.00","quantity":2}],"shipping":{"method":"Standard","price":"5.00"},"payment":{"method":"card"}}
 JSON
@@ -139,7 +141,7 @@ LUA
       "page_default|$(measure 'orders page, default' "$B/orders" "$WORK/cookie.lua")" \
       "page_paid|$(measure 'orders page, payment=paid' "$B/orders?payment_status=paid" "$WORK/cookie.lua")" \
       "page_total|$(measure 'orders page, sorted by total' "$B/orders?sort=-total" "$WORK/cookie.lua")" \
-      "page_search|$(measure "orders page, search '$NAME'" "$B/orders?q=$NAME" "$WORK/cookie.lua")" \
+      "page_search|$(measure "orders page, search '$NAME'" "$B/orders?q=$QNAME" "$WORK/cookie.lua")" \
       "order|$(measure 'order page' "$B/orders/$MID" "$WORK/cookie.lua")" \
       "api|$(measure 'GET /api/v1/orders?fulfillment_status=delivered' "$B/api/v1/orders?fulfillment_status=delivered" "$WORK/auth.lua")" \
       "intake|$(measure 'POST /api/v1/orders (durable; runs twice as long to make orders to pay)' "$B/api/v1/orders" "$WORK/post.lua" "$LONG")" \
