@@ -731,6 +731,11 @@ impl Service {
 
     /// Delivers every due message once; returns how many were attempted.
     pub async fn deliver_due(&self, deliverer: &dyn Deliverer) -> Result<usize, ServiceError> {
+        // Nothing to attempt while no transport is configured: the messages stay pending as
+        // they are (the outbox page says why) instead of being rewritten on every pass.
+        if !deliverer.ready(Channel::Email) && !deliverer.ready(Channel::Sms) {
+            return Ok(0);
+        }
         let due = self.store.outbox_due(Utc::now(), 50)?;
         let n = due.len();
         // Messages whose channel has no transport yet are put back together, in one write:
@@ -894,6 +899,14 @@ impl Service {
             .wait()
             .await
             .map_err(|e| ServiceError::Store(StoreError::Durability(e)))
+    }
+
+    /// Whether an SMTP server and an SMS gateway are configured.
+    pub fn transports_configured(&self) -> (bool, bool) {
+        (
+            crate::notify::scripted::smtp_config(self.store.as_ref()).is_some(),
+            crate::notify::scripted::sms_config(self.store.as_ref()).is_some(),
+        )
     }
 
     /// The store's name (every page's header: one read, not the whole settings).

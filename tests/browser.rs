@@ -454,6 +454,11 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     shot(&c, "workflow.png").await;
     c.set_window_size(1280, 900).await.unwrap();
 
+    // The outbox says why messages wait while no transport is configured.
+    c.goto(&format!("{base}/outbox")).await.unwrap();
+    assert!(page(&c).await.contains("id=\"outbox-waiting\""));
+    shot(&c, "outbox.png").await;
+
     // Sign out; an anonymous visitor is sent to the sign-in page.
     click(&c, ".who button").await;
     c.goto(&format!("{base}/orders/{n}")).await.unwrap();

@@ -955,6 +955,15 @@ async fn outbox_notifications_and_shipping_settings() {
         html.contains("real.buyer@example.com") && html.contains("order_placed"),
         "{html}"
     );
+    // No transport is configured: the page says why messages wait, and the worker leaves them
+    // as they are (pending, never attempted) instead of rewriting them on every pass.
+    assert!(html.contains("id=\"outbox-waiting\""), "{html}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (_, html) = get(&c, format!("{}/outbox?order={n}", app.base)).await;
+    assert!(
+        !html.contains("No SMTP server is configured (Settings"),
+        "{html}"
+    );
     // Switches persist.
     let r = post(
         &c,

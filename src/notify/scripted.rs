@@ -102,6 +102,13 @@ pub struct ConfiguredTransports {
 }
 
 impl Deliverer for ConfiguredTransports {
+    fn ready(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => smtp_config(self.store.as_ref()).is_some(),
+            Channel::Sms => sms_config(self.store.as_ref()).is_some(),
+        }
+    }
+
     fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a> {
         Box::pin(async move {
             match msg.channel {

@@ -24,6 +24,13 @@ pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryErr
 pub trait Deliverer {
     /// Delivers `msg` (e-mail over SMTP, SMS over the gateway).
     fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a>;
+
+    /// Whether messages of this channel can be attempted at all (a transport is configured).
+    /// When no channel can, the worker leaves the outbox untouched until one can.
+    fn ready(&self, channel: super::Channel) -> bool {
+        let _ = channel;
+        true
+    }
 }
 
 /// Runs until the process stops: delivers due messages, sleeping until woken or a second passes.

@@ -33,6 +33,8 @@ struct OutboxPage {
     status: String,
     order: String,
     error: Option<String>,
+    /// Why pending messages are not sent, when no transport is configured.
+    waiting: Option<&'static str>,
 }
 
 async fn list(
@@ -98,6 +100,13 @@ async fn list(
         status: status_raw,
         order: order_raw,
         error,
+        waiting: match svc.transports_configured() {
+            (false, false) => Some(
+                "No SMTP server or SMS gateway is configured: messages wait here as pending and \
+                 are sent once one is.",
+            ),
+            _ => None,
+        },
     };
     Ok(ok(&req, &p.chrome, &p))
 }
