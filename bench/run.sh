@@ -196,6 +196,9 @@ check("RSS < 200 MB", "%d MB" % rss, rss < 200)
 check("first response < 1 s", "%d ms" % first, first < 1000)
 if seed.isdigit():
     check("demo seeding of %d orders < 5 min (scaled to 1M: x%g)" % (big, 1e6 / big), "%s s" % seed, int(seed) * 1e6 / big < 300)
+missed = sum(1 for line in out if line.endswith("**no** |"))
+if missed:
+    out += ["", "%d target(s) not met: `bench/PROFILE.md` shows the profile of each and what meeting it would take." % missed]
 print("\n".join(out))
 PY
 echo "wrote $OUT"
