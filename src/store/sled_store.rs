@@ -163,6 +163,16 @@ pub(crate) fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
     k
 }
 
+/// The `customer_keys` key an intake finds its customer by: the email, or the phone's digits
+/// when there is no email.
+fn contact_key(email: &str, phone: &str) -> String {
+    if email.is_empty() {
+        format!("p:{}", keys::digits(phone))
+    } else {
+        format!("e:{email}")
+    }
+}
+
 /// The `outbox_due` key of a pending message.
 pub(crate) fn due_key(m: &OutboxMessage) -> Vec<u8> {
     let mut k = keys::time_key(m.next_attempt_at).to_vec();
@@ -319,11 +329,7 @@ impl OrderTx<'_> {
         now: chrono::DateTime<chrono::Utc>,
         new_id: CustomerId,
     ) -> Tx<CustomerId> {
-        let key = if !email.is_empty() {
-            format!("e:{email}")
-        } else {
-            format!("p:{}", keys::digits(phone))
-        };
+        let key = contact_key(email, phone);
         let existing = match self.customer_keys.get(key.as_bytes())? {
             Some(id) => {
                 let id = uuid::Uuid::from_slice(&id).map_err(|e| {
@@ -615,12 +621,7 @@ impl SledStore {
     /// The customer an intake's contact details name today, if any (read outside a
     /// transaction; the transaction resolves it again).
     fn known_customer(&self, new: &NewOrder) -> Result<Option<CustomerId>, StoreError> {
-        let v = &new.valid;
-        let key = if !v.customer_email.is_empty() {
-            format!("e:{}", v.customer_email)
-        } else {
-            format!("p:{}", keys::digits(&v.customer_phone))
-        };
+        let key = contact_key(&new.valid.customer_email, &new.valid.customer_phone);
         Ok(self
             .customer_keys
             .get(key.as_bytes())?
