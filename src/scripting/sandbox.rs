@@ -107,6 +107,10 @@ pub(crate) fn engine(limits: &Limits) -> Engine {
         .set_max_modules(0)
         // Undefined variables are compile errors with a line and column, not runtime surprises.
         .set_strict_variables(true);
+    // No interning of property names: with the `sync` feature the interner is one lock shared
+    // by every thread rendering at once, and under load renders queued on it (an order_placed
+    // render took 7.5 ms instead of 0.24 ms at 32 concurrent intakes, halving intake).
+    engine.set_max_strings_interned(0);
     engine.set_module_resolver(DummyModuleResolver::new());
     engine.disable_symbol("eval");
     engine.on_print(|s| log::info!(target: "orderdeck::scripts", "{s}"));
@@ -333,6 +337,17 @@ pub fn first_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_on_many_threads_share_no_string_interner() {
+        // The interner is a lock every concurrent render would queue on.
+        assert_eq!(engine(&Limits::default()).max_strings_interned(), 0);
+        // Property access still works without it.
+        let v = engine(&Limits::default())
+            .eval::<String>(r#"let m = #{name: "Ada"}; m.name"#)
+            .unwrap();
+        assert_eq!(v, "Ada");
+    }
 
     fn run(script: &str) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
         engine(&Limits::default()).eval::<Dynamic>(script)

@@ -63,6 +63,10 @@ pub struct SledStore {
     /// The next order number to hand out. Numbers are taken before an intake's transaction
     /// (which records the highest stored); one whose transaction fails is skipped, never reused.
     numbers: AtomicU64,
+    /// The `settings` tree, read once: every intake and action reads some twenty settings and
+    /// notification switches, and once any transaction has run, sled makes every read wait
+    /// while a transaction is in progress.
+    settings_cache: RwLock<Option<std::collections::HashMap<String, String>>>,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -466,6 +470,7 @@ impl SledStore {
             commit,
             gate: std::sync::Arc::new(RwLock::new(())),
             numbers: AtomicU64::new(FIRST_NUMBER),
+            settings_cache: RwLock::new(None),
         };
         store.ensure_index_scheme()?;
         let next = match store.meta.get(b"next_number")? {
@@ -1200,15 +1205,42 @@ impl OrderStore for SledStore {
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .settings
-            .get(key.as_bytes())?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        if let Some(all) = &*self
+            .settings_cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            return Ok(all.get(key).cloned());
+        }
+        let mut cache = self
+            .settings_cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.is_none() {
+            let mut all = std::collections::HashMap::new();
+            for item in self.settings.iter() {
+                let (k, v) = item?;
+                all.insert(
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                );
+            }
+            *cache = Some(all);
+        }
+        Ok(cache.as_ref().and_then(|all| all.get(key).cloned()))
     }
 
     fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let _gate = self.write_gate();
+        // Held across the write, so that no reader fills the cache from the tree in between.
+        let mut cache = self
+            .settings_cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         self.settings.insert(key.as_bytes(), value.as_bytes())?;
+        if let Some(all) = cache.as_mut() {
+            all.insert(key.to_string(), value.to_string());
+        }
         Ok(())
     }
 
@@ -1348,6 +1380,43 @@ mod tests {
         match c {
             Created::New(o) | Created::Replayed(o) => o.number,
         }
+    }
+
+    #[test]
+    fn settings_are_read_from_memory_and_written_through_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.setting("store.name").unwrap(), None);
+            store.put_setting("store.name", "Alder & Co").unwrap();
+            assert_eq!(
+                store.setting("store.name").unwrap().as_deref(),
+                Some("Alder & Co")
+            );
+            store.put_setting("store.name", "Birch").unwrap();
+            store
+                .put_setting("store.email", "shop@example.com")
+                .unwrap();
+            assert_eq!(
+                store.setting("store.name").unwrap().as_deref(),
+                Some("Birch")
+            );
+            // The tree holds what the cache answers.
+            assert_eq!(
+                store.settings.get(b"store.name").unwrap().as_deref(),
+                Some(&b"Birch"[..])
+            );
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.setting("store.name").unwrap().as_deref(),
+            Some("Birch")
+        );
+        assert_eq!(
+            store.setting("store.email").unwrap().as_deref(),
+            Some("shop@example.com")
+        );
     }
 
     #[test]
