@@ -26,10 +26,13 @@ fn config() -> bincode::config::Configuration {
 /// Encodes a record with its schema version.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![SCHEMA_VERSION];
-    let body = bincode::serde::encode_to_vec(value, config())
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))?;
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&encode_body(value)?);
     Ok(out)
+}
+
+fn encode_body<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(value, config())
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
 }
 
 /// Decodes a record, checking its schema version. `what` names the record in error messages.
@@ -61,9 +64,7 @@ pub fn encode_with_tail<H: Serialize, T: Serialize>(
     tail: &T,
 ) -> Result<Vec<u8>, StoreError> {
     let mut out = encode(head)?;
-    let body = bincode::serde::encode_to_vec(tail, config())
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))?;
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&encode_body(tail)?);
     Ok(out)
 }
 
@@ -74,8 +75,7 @@ pub fn decode_head<'a, H: DeserializeOwned>(
 ) -> Result<(H, &'a [u8]), StoreError> {
     match bytes.split_first() {
         Some((&SCHEMA_VERSION, body)) => {
-            let (value, used) = bincode::serde::decode_from_slice(body, config())
-                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+            let (value, used) = decode_prefix(what, body)?;
             Ok((value, &body[used..]))
         }
         Some((v, _)) => Err(StoreError::Corrupt(format!(
@@ -90,9 +90,14 @@ pub fn decode_tail<T: DeserializeOwned>(what: &str, tail: &[u8]) -> Result<T, St
     decode_body(what, tail)
 }
 
+/// Decodes a value from the start of `body`; returns it and the bytes it took.
+fn decode_prefix<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<(T, usize), StoreError> {
+    bincode::serde::decode_from_slice(body, config())
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 fn decode_body<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, StoreError> {
-    let (value, used) = bincode::serde::decode_from_slice(body, config())
-        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+    let (value, used) = decode_prefix(what, body)?;
     if used != body.len() {
         return Err(StoreError::Corrupt(format!("{what}: trailing bytes")));
     }

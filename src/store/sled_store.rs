@@ -375,6 +375,19 @@ impl OrderTx<'_> {
         Ok(rec.id)
     }
 
+    /// Records that numbers below `next` are taken (the stored mark only moves up: numbers
+    /// are handed out in memory and their transactions may commit out of order).
+    fn raise_next_number(&self, next: u64) -> Tx<()> {
+        let stored = match self.meta.get(b"next_number")? {
+            Some(v) => lift(decode_u64("next number", &v))?,
+            None => FIRST_NUMBER,
+        };
+        if next > stored {
+            self.meta.insert(b"next_number", &next.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
     fn enqueue(&self, msgs: &[OutboxMessage]) -> Tx<()> {
         for m in msgs {
             self.outbox.insert(m.id.as_bytes(), lift(encode(m))?)?;
@@ -416,16 +429,15 @@ impl SledStore {
                 .flush_every_ms(Some(1000))
                 .open()
         };
-        let is_locked = |e: &sled::Error| {
-            matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().contains("lock"))
+        let is_locked = |io: &std::io::Error| {
+            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock")
         };
         // A database dropped a moment ago (a restore, a restart) releases its lock from sled's
         // background threads: wait briefly for it before calling the directory busy.
         let mut attempt = open();
         for _ in 0..20 {
             match &attempt {
-                Err(e) if is_locked(e) => {
+                Err(sled::Error::Io(io)) if is_locked(io) => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                     attempt = open();
                 }
@@ -433,15 +445,10 @@ impl SledStore {
             }
         }
         let db = attempt.map_err(|e| match e {
-            sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("lock") =>
-            {
-                StoreError::Durability(format!(
-                    "the data directory {} is in use by another orderdeck process ({io})",
-                    dir.display()
-                ))
-            }
+            sled::Error::Io(io) if is_locked(&io) => StoreError::Durability(format!(
+                "the data directory {} is in use by another orderdeck process ({io})",
+                dir.display()
+            )),
             other => StoreError::Db(other),
         })?;
         let t = |name: &str| db.open_tree(name);
@@ -975,14 +982,7 @@ impl OrderStore for SledStore {
                     "The store changed while this order was placed; send it again".into(),
                 ));
             };
-            let stored_next = match tx.meta.get(b"next_number")? {
-                Some(v) => lift(decode_u64("next number", &v))?,
-                None => FIRST_NUMBER,
-            };
-            if number >= stored_next {
-                tx.meta
-                    .insert(b"next_number", &(number + 1).to_be_bytes())?;
-            }
+            tx.raise_next_number(number + 1)?;
             let customer_id = tx.resolve_customer(new)?;
             let (order, messages) = if customer_id == guessed {
                 (order.clone(), messages.clone())
@@ -1006,14 +1006,7 @@ impl OrderStore for SledStore {
     fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError> {
         let first = self.numbers.fetch_add(count, Ordering::SeqCst);
         self.order_tx(|tx| {
-            let stored_next = match tx.meta.get(b"next_number")? {
-                Some(v) => lift(decode_u64("next number", &v))?,
-                None => FIRST_NUMBER,
-            };
-            if first + count > stored_next {
-                tx.meta
-                    .insert(b"next_number", &(first + count).to_be_bytes())?;
-            }
+            tx.raise_next_number(first + count)?;
             Ok(first)
         })
     }
