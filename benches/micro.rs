@@ -7,16 +7,17 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use orderdeck::domain::intake::NewOrderIds;
 use orderdeck::domain::workflow::ManualFulfillInput;
 use orderdeck::domain::{execute, Actor, Command, Ctx, CustomerId, ItemQty, Order, ShippingPoint};
-use orderdeck::scripting::{notification_context, RateRequest, Recipient, ScriptHost, StoreInfo};
+use orderdeck::scripting::{RateRequest, Recipient, ScriptHost, StoreInfo};
+use orderdeck::service::messages::template_context;
 use orderdeck::store::keys::{index_keys, order_terms, IndexFields};
 use std::hint::black_box;
 use uuid::Uuid;
 
 /// A paid order with three lines, one of them shipped: the statuses have real work to do.
 fn order() -> Order {
-    let mut draft = orderdeck::sample::sample_order(false);
+    let mut draft = orderdeck::domain::sample::sample_order(false);
     while draft.items.len() < 3 {
-        let mut more = orderdeck::sample::sample_order(false);
+        let mut more = orderdeck::domain::sample::sample_order(false);
         draft.items.append(&mut more.items);
     }
     let valid = draft.validate().expect("sample orders are valid");
@@ -92,7 +93,7 @@ fn notifications(c: &mut Criterion) {
     let host = ScriptHost::load(None).expect("default scripts load");
     let o = order();
     let info = store_info();
-    let placed = notification_context("order_placed", &o, &info, None, Recipient::Customer);
+    let placed = template_context("order_placed", &o, None, Recipient::Customer, &info);
     c.bench_function(
         "notification render: order_placed (subject, text, HTML, SMS)",
         |b| {
@@ -102,12 +103,12 @@ fn notifications(c: &mut Criterion) {
             })
         },
     );
-    let paid = notification_context(
+    let paid = template_context(
         "payment_status_changed",
         &o,
-        &info,
         None,
         Recipient::Customer,
+        &info,
     );
     c.bench_function("notification render: payment_status_changed", |b| {
         b.iter(|| {
@@ -117,12 +118,12 @@ fn notifications(c: &mut Criterion) {
     });
     c.bench_function("notification context (order to script JSON)", |b| {
         b.iter(|| {
-            notification_context(
+            template_context(
                 "order_placed",
                 black_box(&o),
-                &info,
                 None,
                 Recipient::Customer,
+                &info,
             )
         })
     });

@@ -1,18 +1,16 @@
 //! orderdeck: a self-hosted Orders dashboard for online-store merchants.
 //!
-//! Layers (data flows one way): `web` → `service` → `domain` (pure rules), with `store`
-//! (sled) beneath the service. See ARCHITECTURE in the repository's shared docs and the README.
+//! Layers (every arrow points down; `docs/ARCHITECTURE.md` explains each):
+//! `app` (startup, loops) → `web` (pages, JSON API) → `service` (use cases) → `domain` (pure
+//! rules), with `ports` (the traits the service needs) implemented by `store` (sled),
+//! `scripting` (Rhai) and `transports` (SMTP, SMS).
 #![forbid(unsafe_code)]
 
-pub mod accounts;
-pub mod admin;
 pub mod app;
-pub mod demo;
 pub mod domain;
-pub mod notify;
-pub mod sample;
+pub mod ports;
 pub mod scripting;
 pub mod service;
 pub mod store;
-pub mod views;
+pub mod transports;
 pub mod web;

@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use orderdeck::admin::{self, AdminRequest};
+use orderdeck::app::admin::{self, AdminRequest};
 use orderdeck::app::{self, Config};
 use orderdeck::service::Service;
-use orderdeck::store::{backup, check, SledStore};
+use orderdeck::store::sled::{backup, check, SledStore};
 use std::path::PathBuf;
 
 /// sled copies a tree node on every write and frees the old one; with glibc's allocator a third
@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
             let secret = match app::open_store(&cli.data_dir) {
                 Ok(store) => {
                     let service = Service::new(store);
-                    service.create_token_blocking(&name)?.secret
+                    block_on(service.create_token(&name))?.secret
                 }
                 Err(open_err) => {
                     // The server holds the store: ask it over its control socket.
@@ -171,7 +171,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let started = std::time::Instant::now();
-            orderdeck::demo::fill(store.as_ref(), orders, |n| bar.set_position(n))?;
+            orderdeck::app::demo::fill(store.as_ref(), orders, |n| bar.set_position(n))?;
             bar.finish();
             println!(
                 "Created {orders} demo orders in {:.1}s in {}",
@@ -225,9 +225,7 @@ fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&cli.data_dir)?;
             let store = app::open_store(&cli.data_dir);
             match store {
-                Ok(store) => {
-                    orderdeck::service::set_setting_blocking(store.as_ref(), &key, &value)?
-                }
+                Ok(store) => block_on(Service::new(store).set_setting(&key, &value))?,
                 Err(open_err) => {
                     let resp = admin::call(
                         &cli.data_dir,
@@ -292,7 +290,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let store = app::open_store(&cli.data_dir)?;
             let service = Service::new(store);
-            for t in service.tokens()? {
+            for t in block_on(service.tokens())? {
                 println!(
                     "{}  {}  {}{}",
                     t.id,
@@ -304,6 +302,15 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs one service call to completion (command-line tools, with no server running).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the command")
+        .block_on(f)
 }
 
 /// Runs `direct` on the store when this process can open it, or sends `req` to the server that

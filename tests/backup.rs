@@ -522,7 +522,7 @@ fn check_exits_with_1_and_lists_what_is_wrong() {
     let out = cli(&["check"], &dir);
     assert!(out.status.success());
     {
-        let store = orderdeck::store::SledStore::open(&dir).unwrap();
+        let store = orderdeck::store::sled::SledStore::open(&dir).unwrap();
         let meta = store.db().open_tree("meta").unwrap();
         meta.insert(b"c:all", &99u64.to_be_bytes()).unwrap();
         store.flush().unwrap();

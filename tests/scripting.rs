@@ -8,6 +8,7 @@ use orderdeck::domain::intake::{
 use orderdeck::domain::workflow::{CarrierFulfillInput, ManualFulfillInput, RefundInput};
 use orderdeck::domain::*;
 use orderdeck::scripting::*;
+use orderdeck::service::messages::template_context;
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::str::FromStr;
@@ -130,7 +131,7 @@ fn render(
     } else {
         Recipient::Customer
     };
-    let ctx = notification_context(event, order, &store(), shipment, recipient);
+    let ctx = template_context(event, order, shipment, recipient, &store());
     host.render(event, &ctx)
         .unwrap_or_else(|e| panic!("{event}: {e}"))
 }
@@ -521,7 +522,10 @@ fn canceled_pickup_and_test_orders_have_their_own_messages() {
 fn every_event_renders_for_random_sample_orders() {
     let host = ScriptHost::load(None).unwrap();
     for n in 0..25 {
-        let order = build(&orderdeck::sample::sample_order(n % 5 == 0), 2000 + n);
+        let order = build(
+            &orderdeck::domain::sample::sample_order(n % 5 == 0),
+            2000 + n,
+        );
         for event in EVENTS {
             let _ = render(&host, event, &order, None);
         }
@@ -848,15 +852,15 @@ fn script_call_overhead() {
         t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
     };
     for event in EVENTS {
-        let ctx = notification_context(event, &order, &store(), None, Recipient::Customer);
+        let ctx = template_context(event, &order, None, Recipient::Customer, &store());
         let us = per(2000, &mut || {
             let _ = host.render(event, &ctx).unwrap();
         });
         println!("render {event:<28} {us:>8.1} µs");
     }
-    let ctx = notification_context("order_placed", &order, &store(), None, Recipient::Customer);
+    let ctx = template_context("order_placed", &order, None, Recipient::Customer, &store());
     let us = per(2000, &mut || {
-        let _ = notification_context("order_placed", &order, &store(), None, Recipient::Customer);
+        let _ = template_context("order_placed", &order, None, Recipient::Customer, &store());
     });
     println!("notification_context (views::order JSON)  {us:>8.1} µs");
     let _ = ctx;
@@ -920,7 +924,7 @@ fn the_largest_order_renders_with_a_fifth_of_the_operations_budget() {
     let host = ScriptHost::load_with_limits(None, limits).unwrap();
     let sid = Some(order.shipments[0].id);
     for event in EVENTS {
-        let ctx = notification_context(event, &order, &store(), sid, Recipient::Customer);
+        let ctx = template_context(event, &order, sid, Recipient::Customer, &store());
         host.render(event, &ctx)
             .unwrap_or_else(|e| panic!("{event}: {e}"));
     }

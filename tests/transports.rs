@@ -2,8 +2,8 @@
 //! (Debian package `python3-aiosmtpd`), SMS through a local actix-web gateway.
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use orderdeck::notify::{send_email, send_sms, SmsClient, SmsConfig, SmtpConfig, SmtpTls};
-use orderdeck::scripting::{Email, ScriptHost};
+use orderdeck::scripting::{RenderedEmail as Email, ScriptHost};
+use orderdeck::transports::{send_email, send_sms, SmsClient, SmsConfig, SmtpConfig, SmtpTls};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

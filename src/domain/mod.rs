@@ -3,9 +3,14 @@
 
 pub mod intake;
 pub mod money;
+pub mod notifications;
 pub mod order;
+pub mod outbox;
 pub mod rules;
+pub mod sample;
+pub mod shipping;
 pub mod status;
+pub mod team;
 pub mod workflow;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 /// A sample order (number 1001, online payment, nothing paid).
 pub fn order() -> Order {
-    let mut draft = crate::sample::sample_order(false);
+    let mut draft = crate::domain::sample::sample_order(false);
     draft.payment.method = "card".into();
     draft.payment.paid = false;
     let v = draft.validate().expect("sample is valid");

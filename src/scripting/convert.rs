@@ -1,9 +1,9 @@
 //! Values across the Rust/Rhai boundary: JSON and rate requests into Rhai maps, and the maps
 //! scripts return checked field by field into Rust types (with messages naming the field).
 
-use super::carriers::{CarrierInfo, Party, RateRequest, ServiceInfo};
-use super::notifications::{Email, Rendered};
 use super::sandbox::{display, round_money, to_decimal};
+use crate::domain::notifications::{Rendered, RenderedEmail};
+use crate::domain::shipping::{CarrierInfo, Party, RateRequest, ServiceInfo};
 use chrono::{Datelike, NaiveDate, Weekday};
 use rhai::{Array, Dynamic, Map};
 use rust_decimal::Decimal;
@@ -91,7 +91,7 @@ pub(crate) fn rendered(v: Dynamic) -> Result<Option<Rendered>, String> {
             if subject.chars().count() > 300 {
                 return Err("an email.subject longer than 300 characters".into());
             }
-            Some(Email {
+            Some(RenderedEmail {
                 subject: subject.trim().to_string(),
                 text: req_string(&m, "text", "email")?,
                 html: opt_string(&m, "html", "email")?,

@@ -29,11 +29,11 @@ mod convert;
 mod notifications;
 mod sandbox;
 
-pub use carriers::{
+pub use crate::domain::notifications::{Recipient, Rendered, RenderedEmail, StoreInfo, EVENTS};
+pub use crate::domain::shipping::{
     CarrierInfo, Declined, Label, Package, Party, Rate, RateItem, RateRequest, RatesResult,
     ServiceInfo,
 };
-pub use notifications::{notification_context, Email, Recipient, Rendered, StoreInfo, EVENTS};
 pub use sandbox::{format_money, html_escape, Limits};
 
 use rhai::{Dynamic, Engine, EvalAltResult, AST};
@@ -579,6 +579,18 @@ impl ScriptRegistry {
             Ok(mut g) => *g = host,
             Err(poisoned) => *poisoned.into_inner() = host,
         }
+    }
+}
+
+impl crate::ports::Renderer for ScriptRegistry {
+    fn render(
+        &self,
+        event: &str,
+        ctx: &serde_json::Value,
+    ) -> Result<Option<Rendered>, crate::ports::RenderError> {
+        self.current()
+            .render(event, ctx)
+            .map_err(|e| crate::ports::RenderError(Box::new(e)))
     }
 }
 

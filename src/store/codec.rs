@@ -8,8 +8,8 @@
 //! Older records are migrated when read and written back in the current format with the next
 //! change of their order.
 
-use super::StoreError;
 use crate::domain::Order;
+use crate::ports::StoreError;
 use serde::{de::DeserializeOwned, Serialize};
 use std::any::Any;
 
@@ -205,10 +205,10 @@ pub mod v0 {
     }
 
     /// Encodes a format-0 record (fixtures and migration tests only).
-    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::store::StoreError> {
+    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::ports::StoreError> {
         let mut out = vec![0u8];
         let body = bincode::serde::encode_to_vec(value, super::config())
-            .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
+            .map_err(|e| crate::ports::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
         out.extend_from_slice(&body);
         Ok(out)
     }
@@ -229,7 +229,7 @@ mod tests {
     use crate::domain::{Actor, CustomerId, Order};
 
     fn sample() -> Order {
-        let draft: OrderDraft = crate::sample::sample_order(true);
+        let draft: OrderDraft = crate::domain::sample::sample_order(true);
         let v = draft.validate().unwrap();
         v.build(
             &NewOrderIds {
@@ -309,7 +309,7 @@ mod tests {
     );
 
     /// Rewrites every codec record of a store in format 0 (the generator of the fixture).
-    fn downgrade_to_v0(store: &crate::store::SledStore) {
+    fn downgrade_to_v0(store: &crate::store::sled::SledStore) {
         let t = store.trees();
         for item in t.orders.iter() {
             let (k, v) = item.unwrap();
@@ -341,16 +341,15 @@ mod tests {
     #[test]
     #[ignore]
     fn write_the_format_0_fixture() {
-        use crate::store::OrderStore;
         let dir = std::path::Path::new(FIXTURE);
         let _ = std::fs::remove_dir_all(dir);
-        let store = crate::store::SledStore::open(dir).unwrap();
-        crate::demo::fill(&store, 12, |_| {}).unwrap();
+        let store = crate::store::sled::SledStore::open(dir).unwrap();
+        crate::app::demo::fill(&store, 12, |_| {}).unwrap();
         store.put_setting("store_name", "Old Shop").unwrap();
         store
             .put_token(
                 [7u8; 32],
-                &crate::store::TokenRecord {
+                &crate::ports::TokenRecord {
                     id: uuid::Uuid::now_v7(),
                     name: "legacy".into(),
                     created_at: chrono::Utc::now(),
@@ -358,11 +357,11 @@ mod tests {
                 },
             )
             .unwrap();
-        let msg = crate::notify::OutboxMessage::new(
+        let msg = crate::domain::outbox::OutboxMessage::new(
             uuid::Uuid::now_v7(),
             Some(1001),
             "order_placed",
-            crate::notify::Channel::Email,
+            crate::domain::outbox::Channel::Email,
             "old@example.com",
             "Thanks".into(),
             "Hello".into(),
@@ -395,11 +394,11 @@ mod tests {
 
     #[test]
     fn a_data_dir_written_in_format_0_is_read_by_this_version() {
-        use crate::store::{ListQuery, OrderStore};
+        use crate::ports::ListQuery;
         let tmp = tempfile::tempdir().unwrap();
         // Work on a copy: opening a store writes to it.
         copy_dir(std::path::Path::new(FIXTURE), tmp.path());
-        let store = crate::store::SledStore::open(tmp.path()).unwrap();
+        let store = crate::store::sled::SledStore::open(tmp.path()).unwrap();
         let raw = store
             .trees()
             .orders
@@ -442,15 +441,13 @@ mod tests {
         );
         assert_eq!(store.tokens().unwrap().len(), 1);
         assert_eq!(store.outbox_list(Some(1001), None, 10).unwrap().len(), 1);
-        let report = crate::store::check::check(&store).unwrap();
+        let report = crate::store::sled::check::check(&store).unwrap();
         assert!(report.is_clean(), "{report}");
         // A change writes the order back in the current format.
-        let changed = store
-            .update_order(1001, &mut |o: &Order| {
-                let mut o = o.clone();
-                o.version += 1;
-                Ok(crate::store::Change::quiet(o))
-            })
+        let mut changed = store.get_order(1001).unwrap();
+        changed.version += 1;
+        store
+            .update_order(changed.version - 1, &changed, &[])
             .unwrap();
         let raw = store
             .trees()
@@ -460,6 +457,6 @@ mod tests {
             .unwrap();
         assert_eq!(raw[0], SCHEMA_VERSION);
         assert_eq!(store.get_order(1001).unwrap(), changed);
-        assert!(crate::store::check::check(&store).unwrap().is_clean());
+        assert!(crate::store::sled::check::check(&store).unwrap().is_clean());
     }
 }

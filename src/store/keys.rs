@@ -5,54 +5,17 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 
-/// What a list can be sorted by (SPEC 5 `sort`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortField {
-    Created,
-    Number,
-    Total,
-    PaymentStatus,
-    FulfillmentStatus,
-    Customer,
-}
+pub use crate::ports::SortField;
 
-impl SortField {
-    /// Every sort field.
-    pub const ALL: [SortField; 6] = [
-        SortField::Created,
-        SortField::Number,
-        SortField::Total,
-        SortField::PaymentStatus,
-        SortField::FulfillmentStatus,
-        SortField::Customer,
-    ];
-
-    /// The API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortField::Created => "created",
-            SortField::Number => "number",
-            SortField::Total => "total",
-            SortField::PaymentStatus => "payment_status",
-            SortField::FulfillmentStatus => "fulfillment_status",
-            SortField::Customer => "customer",
-        }
-    }
-
-    /// Parses the API name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| f.as_str() == s)
-    }
-
-    fn id(self) -> u8 {
-        match self {
-            SortField::Created => 1,
-            SortField::Number => 2,
-            SortField::Total => 3,
-            SortField::PaymentStatus => 4,
-            SortField::FulfillmentStatus => 5,
-            SortField::Customer => 6,
-        }
+/// A sort field's byte in index keys.
+fn sort_id(f: SortField) -> u8 {
+    match f {
+        SortField::Created => 1,
+        SortField::Number => 2,
+        SortField::Total => 3,
+        SortField::PaymentStatus => 4,
+        SortField::FulfillmentStatus => 5,
+        SortField::Customer => 6,
     }
 }
 
@@ -104,6 +67,19 @@ impl IndexFields {
             customer_name: order.customer.name.clone(),
         }
     }
+
+    /// Reads the indexed fields off an order's list row.
+    pub fn of_summary(s: &crate::ports::Summary) -> Self {
+        IndexFields {
+            number: s.number,
+            created_at: s.created_at,
+            total: s.total,
+            payment: s.payment_status,
+            fulfillment: s.fulfillment_status,
+            test: s.test,
+            customer_name: s.customer_name.clone(),
+        }
+    }
 }
 
 /// Timestamp as sortable bytes.
@@ -138,7 +114,7 @@ pub fn name_key(name: &str) -> [u8; NAME_KEY_LEN] {
 /// The fixed prefix of one index: sort field and partition.
 pub fn index_prefix(sort: SortField, part: Partition) -> Vec<u8> {
     let p = part.bytes();
-    vec![sort.id(), p[0], p[1]]
+    vec![sort_id(sort), p[0], p[1]]
 }
 
 /// The sort-key bytes (between prefix and number) for one sort field.

@@ -9,8 +9,8 @@ use crate::domain::{
     Actor, Command, CustomerId, FulfillmentStatus, ItemId, ItemQty, NoteId, PaymentStatus,
     ShipmentId, ShipmentStatus, ShippingPoint,
 };
+use crate::ports::{ListQuery, SortField};
 use crate::service::{body_hash, Service};
-use crate::store::{ListQuery, SortField};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,7 +18,6 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::future::{ready, Ready};
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -28,14 +27,15 @@ pub struct ApiCaller(pub Actor);
 
 impl FromRequest for ApiCaller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
+async fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     let service = req
         .app_data::<web::Data<Service>>()
         .ok_or_else(ApiError::unauthorized)?;
@@ -50,7 +50,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 200)
         .ok_or_else(ApiError::unauthorized)?;
-    match service.authenticate(secret)? {
+    match service.authenticate(secret).await? {
         Some(t) => Ok(ApiCaller(Actor::Token(t.name))),
         None => Err(ApiError::unauthorized()),
     }
@@ -204,7 +204,7 @@ async fn get_order(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let n = number(&path)?;
-    Ok(ok(&svc.order(n)?))
+    Ok(ok(&svc.order(n).await?))
 }
 
 fn parse_time(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
@@ -303,7 +303,7 @@ async fn list_orders(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let q = list_query(&params)?;
-    let page = svc.list(&q)?;
+    let page = svc.list(&q).await?;
     let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
@@ -318,7 +318,7 @@ async fn list_customers(
     if q.chars().count() > 200 {
         return Err(ApiError::malformed("q must be at most 200 characters"));
     }
-    let list = svc.customers(q, 50)?;
+    let list = svc.customers(q, 50).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "customers": list.iter().map(views::customer).collect::<Vec<_>>()
     })))
@@ -504,7 +504,7 @@ async fn rates(
     let c: CarrierBody = parse(&body.0)?;
     let fields = carrier_fields(&c)?;
     let n = number(&path)?;
-    let result = svc.rates(n, &fields)?;
+    let result = svc.rates(n, &fields).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "rates": result.rates.iter().map(|r| serde_json::json!({
             "carrier": r.carrier, "carrier_name": r.carrier_name, "service": r.service,
@@ -855,18 +855,19 @@ async fn list_outbox(
         ),
         None => None,
     };
-    let status =
-        match params
-            .get("status")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-        {
-            Some(v) => Some(crate::notify::OutboxStatus::parse(v).ok_or_else(|| {
+    let status = match params
+        .get("status")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        Some(v) => Some(
+            crate::domain::outbox::OutboxStatus::parse(v).ok_or_else(|| {
                 ApiError::malformed("status must be one of pending, sent, failed")
-            })?),
-            None => None,
-        };
-    let list = svc.outbox(order, status, 200)?;
+            })?,
+        ),
+        None => None,
+    };
+    let list = svc.outbox(order, status, 200).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "messages": list.iter().map(views::outbox_message).collect::<Vec<_>>()
     })))

@@ -3,12 +3,12 @@
 //! flash messages. The API never looks at cookies; it keeps its bearer tokens.
 
 use super::pages::PageError;
-use crate::accounts::{secrets_match, Accounts, Member, Session};
+use crate::service::accounts::{secrets_match, Accounts, Member, Session};
+use crate::service::Service;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use std::future::{ready, Ready};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "od_session";
@@ -45,7 +45,7 @@ pub fn removal(req: &HttpRequest, name: &'static str) -> Cookie<'static> {
 /// The session cookie after sign-in.
 pub fn session_cookie(req: &HttpRequest, secret: String) -> Cookie<'static> {
     let mut c = cookie(req, SESSION_COOKIE, secret);
-    c.set_max_age(CookieDuration::days(crate::accounts::SESSION_DAYS));
+    c.set_max_age(CookieDuration::days(crate::service::accounts::SESSION_DAYS));
     c
 }
 
@@ -85,6 +85,8 @@ pub struct SignedIn {
     pub session: Session,
     /// The session cookie's value (needed to sign out).
     pub secret: String,
+    /// The store's name (every page's header).
+    pub store_name: String,
 }
 
 impl SignedIn {
@@ -94,19 +96,33 @@ impl SignedIn {
     }
 }
 
-fn signed_in(req: &HttpRequest) -> Result<SignedIn, PageError> {
+async fn signed_in(req: &HttpRequest) -> Result<SignedIn, PageError> {
     let accounts = accounts(req)?;
     let found = match req.cookie(SESSION_COOKIE) {
         Some(c) => {
             let secret = c.value().to_string();
             accounts
                 .session(&secret)
-                .map_err(|e| PageError::Internal(e.to_string()))?
-                .map(|(session, member)| SignedIn {
-                    member,
-                    session,
-                    secret,
-                })
+                .await?
+                .map(|(session, member)| (session, member, secret))
+        }
+        None => None,
+    };
+    let found = match found {
+        Some((session, member, secret)) => {
+            let store_name = match req.app_data::<web::Data<Service>>() {
+                Some(svc) => svc.store_name().await.unwrap_or_else(|e| {
+                    crate::service::log_error("reading the store name", &e);
+                    "orderdeck".into()
+                }),
+                None => "orderdeck".into(),
+            };
+            Some(SignedIn {
+                member,
+                session,
+                secret,
+                store_name,
+            })
         }
         None => None,
     };
@@ -125,10 +141,11 @@ fn signed_in(req: &HttpRequest) -> Result<SignedIn, PageError> {
 
 impl FromRequest for SignedIn {
     type Error = PageError;
-    type Future = Ready<Result<Self, PageError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, PageError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(signed_in(req))
+        let req = req.clone();
+        Box::pin(async move { signed_in(&req).await })
     }
 }
 
@@ -183,7 +200,7 @@ impl FromRequest for Posted {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let who = signed_in(&req)?;
+            let who = signed_in(&req).await?;
             let fields = read_fields(&req, &mut payload).await?;
             if !secrets_match(&who.session.csrf, fields.get("csrf")) {
                 return Err(PageError::Csrf);
@@ -225,7 +242,7 @@ impl FromRequest for AnonPosted {
 pub fn pre_csrf(req: &HttpRequest) -> Result<(String, bool), PageError> {
     match req.cookie(PRE_CSRF_COOKIE) {
         Some(c) if c.value().len() == 64 => Ok((c.value().to_string(), false)),
-        _ => crate::accounts::random_hex()
+        _ => crate::service::accounts::random_hex()
             .map(|t| (t, true))
             .map_err(|e| PageError::Internal(e.to_string())),
     }

@@ -1,7 +1,7 @@
 //! The only place that knows HTTP status codes: service errors become JSON errors (API) here.
 
+use crate::ports::StoreError;
 use crate::service::ServiceError;
-use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -116,11 +116,21 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Store(e) => {
                 // The one place a storage failure is logged, with its cause.
-                log::error!("storage failure: {e:?}");
+                crate::service::log_error("storage failure", &e);
                 let message = match e {
-                    StoreError::Durability(_) => "The change could not be saved to disk",
+                    StoreError::Unavailable(_) => "The change could not be saved to disk",
                     _ => "Internal storage error",
                 };
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "internal",
+                    message: message.into(),
+                    field: None,
+                }
+            }
+            ServiceError::Internal(m) => {
+                log::error!("internal failure: {m}");
+                let message = "Internal error";
                 ApiError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     code: "internal",

@@ -5,7 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod pages;
 
-pub use crate::views;
+pub use crate::service::views;
 
 use actix_web::web;
 

@@ -815,7 +815,7 @@ fn form_page(
         }
     }
     Ok(ActionPage {
-        chrome: Chrome::new(req, who, svc, "orders", kind.title(order)),
+        chrome: Chrome::new(req, who, "orders", kind.title(order)),
         number: order.number,
         title: kind.title(order),
         intro: kind.intro(order),
@@ -851,7 +851,6 @@ fn review_page(
         chrome: Chrome::new(
             req,
             who,
-            svc,
             "orders",
             format!("Confirm: {}", kind.title(order)),
         ),
@@ -956,7 +955,7 @@ async fn submit(
         )),
         Err(ServiceError::Rule(rule)) if !rule.is_not_found() => {
             // The order may have changed since the form was shown: show it as it is now.
-            let current = svc.order(order.number)?;
+            let current = svc.order(order.number).await?;
             let e: FieldError = rule.into();
             if kind.has_form() {
                 let p = form_page(req, who, svc, kind, &current, Some(f), Some(e))?;
@@ -984,7 +983,7 @@ async fn action_form(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (n, kind) = order_action(&path.0, &path.1)?;
-    let order = svc.order(n)?;
+    let order = svc.order(n).await?;
     show(&req, &who, &svc, kind, &order).await
 }
 
@@ -995,7 +994,7 @@ async fn action_submit(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (n, kind) = order_action(&path.0, &path.1)?;
-    let order = svc.order(n)?;
+    let order = svc.order(n).await?;
     submit(&req, form, &svc, kind, order).await
 }
 
@@ -1024,7 +1023,7 @@ async fn shipment_form(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (n, sid, op) = path.into_inner();
-    let order = svc.order(number(&n)?)?;
+    let order = svc.order(number(&n)?).await?;
     match op.as_str() {
         "track" => return track(&req, &who, &svc, &order, &sid),
         "label" => return label(&req, &who, &svc, &order, &sid),
@@ -1041,7 +1040,7 @@ async fn shipment_submit(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (n, sid, op) = path.into_inner();
-    let order = svc.order(number(&n)?)?;
+    let order = svc.order(number(&n)?).await?;
     let kind = shipment_kind(&order, &sid, &op)?;
     submit(&req, form, &svc, kind, order).await
 }
@@ -1062,7 +1061,7 @@ async fn note_delete_form(
     svc: Svc,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let order = svc.order(number(&path.0)?)?;
+    let order = svc.order(number(&path.0)?).await?;
     let kind = note_kind(&order, &path.1)?;
     show(&req, &who, &svc, kind, &order).await
 }
@@ -1073,7 +1072,7 @@ async fn note_delete(
     svc: Svc,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let order = svc.order(number(&path.0)?)?;
+    let order = svc.order(number(&path.0)?).await?;
     let kind = note_kind(&order, &path.1)?;
     submit(&req, form, &svc, kind, order).await
 }
@@ -1106,7 +1105,7 @@ fn track(
         .map_err(|_| PageError::NotFound("No such shipment on this order".into()))?;
     let s = shipment(order, id)?;
     let p = TrackPage {
-        chrome: Chrome::new(req, who, svc, "orders", "Track shipment"),
+        chrome: Chrome::new(req, who, "orders", "Track shipment"),
         number: order.number,
         title: format!("Track shipment of #{}", order.number),
         status: s.status.as_str(),
@@ -1185,7 +1184,7 @@ fn label(
     };
     let a = &order.shipping_address;
     let p = LabelPage {
-        chrome: Chrome::new(req, who, svc, "orders", "Shipping label"),
+        chrome: Chrome::new(req, who, "orders", "Shipping label"),
         number: order.number,
         carrier: l
             .get("carrier_name")

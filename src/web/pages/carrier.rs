@@ -256,7 +256,7 @@ fn service_problem(e: ServiceError) -> Result<Problem, PageError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn page(
+async fn page(
     req: &HttpRequest,
     who: &SignedIn,
     svc: &Svc,
@@ -265,7 +265,7 @@ fn page(
     problem: Option<Problem>,
     rates: Option<crate::scripting::RatesResult>,
 ) -> Result<CarrierPage, PageError> {
-    let settings = svc.settings()?;
+    let settings = svc.settings().await?;
     let v = |name: &str, default: String| -> String {
         posted.map(|f| f.get(name).to_string()).unwrap_or(default)
     };
@@ -290,7 +290,7 @@ fn page(
         })
         .collect();
     let mut presets = vec![(String::new(), "Custom dimensions".to_string())];
-    for p in svc.package_presets() {
+    for p in svc.package_presets().await {
         presets.push((
             p.name.clone(),
             format!(
@@ -397,7 +397,6 @@ fn page(
         chrome: Chrome::new(
             req,
             who,
-            svc,
             "orders",
             format!("Carrier Fulfill #{}", order.number),
         ),
@@ -436,8 +435,8 @@ async fn form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     need_carriers(&svc)?;
-    let order = svc.order(number(&path)?)?;
-    let p = page(&req, &who, &svc, &order, None, None, None)?;
+    let order = svc.order(number(&path)?).await?;
+    let p = page(&req, &who, &svc, &order, None, None, None).await?;
     Ok(ok(&req, &p.chrome, &p))
 }
 
@@ -449,11 +448,14 @@ async fn submit(
 ) -> Result<HttpResponse, PageError> {
     need_carriers(&svc)?;
     let n = number(&path)?;
-    let order = svc.order(n)?;
+    let order = svc.order(n).await?;
     let f = &form.fields;
     let who = &form.who;
-    let refuse = |order: &Order, p: Problem, rates| -> Result<HttpResponse, PageError> {
-        let page = page(&req, who, &svc, order, Some(f), Some(p), rates)?;
+    let refuse = async |order: &Order,
+                        p: Problem,
+                        rates: Option<crate::scripting::RatesResult>|
+           -> Result<HttpResponse, PageError> {
+        let page = page(&req, who, &svc, order, Some(f), Some(p), rates).await?;
         Ok(render(
             &req,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -463,23 +465,23 @@ async fn submit(
     };
     let fields = match fields_of(&order, f) {
         Ok(x) => x,
-        Err(p) => return refuse(&order, p, None),
+        Err(p) => return refuse(&order, p, None).await,
     };
     let step = match f.get("step") {
         "" => "rates",
         s => s,
     };
     if step == "edit" {
-        let p = page(&req, who, &svc, &order, Some(f), None, None)?;
+        let p = page(&req, who, &svc, &order, Some(f), None, None).await?;
         return Ok(ok(&req, &p.chrome, &p));
     }
     // Every step checks the fields and the rule again (the order may have changed).
-    let rates = match svc.rates(n, &fields) {
+    let rates = match svc.rates(n, &fields).await {
         Ok(r) => r,
-        Err(e) => return refuse(&order, service_problem(e)?, None),
+        Err(e) => return refuse(&order, service_problem(e)?, None).await,
     };
     if step == "rates" {
-        let p = page(&req, who, &svc, &order, Some(f), None, Some(rates))?;
+        let p = page(&req, who, &svc, &order, Some(f), None, Some(rates)).await?;
         return Ok(ok(&req, &p.chrome, &p));
     }
     let chosen = f.get("rate");
@@ -493,7 +495,8 @@ async fn submit(
             &order,
             problem("rate", "Choose one of the rates"),
             Some(rates),
-        );
+        )
+        .await;
     };
     if step == "review" {
         let mut summary = vec![
@@ -526,7 +529,7 @@ async fn submit(
             ));
         }
         let p = ConfirmPage {
-            chrome: Chrome::new(&req, who, &svc, "orders", "Confirm: Buy label"),
+            chrome: Chrome::new(&req, who, "orders", "Confirm: Buy label"),
             number: n,
             summary,
             carried: f.carried(),
@@ -554,8 +557,8 @@ async fn submit(
             ))
         }
         Err(e) => {
-            let current = svc.order(n)?;
-            refuse(&current, service_problem(e)?, None)
+            let current = svc.order(n).await?;
+            refuse(&current, service_problem(e)?, None).await
         }
     }
 }

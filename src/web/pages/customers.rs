@@ -4,7 +4,7 @@
 use super::orders::Row;
 use super::{ok, when, Chrome, PageError, Svc};
 use crate::domain::CustomerId;
-use crate::store::ListQuery;
+use crate::ports::ListQuery;
 use crate::web::auth::SignedIn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -37,7 +37,7 @@ struct ShowPage {
     more_href: Option<String>,
 }
 
-fn row(c: crate::store::CustomerRecord) -> CustomerRow {
+fn row(c: crate::ports::CustomerRecord) -> CustomerRow {
     CustomerRow {
         id: c.id.to_string(),
         name: c.name,
@@ -58,9 +58,14 @@ async fn list(
         .get("q")
         .map(|s| s.trim().chars().take(200).collect())
         .unwrap_or_default();
-    let customers = svc.customers(&query, 100)?.into_iter().map(row).collect();
+    let customers = svc
+        .customers(&query, 100)
+        .await?
+        .into_iter()
+        .map(row)
+        .collect();
     let p = ListPage {
-        chrome: Chrome::new(&req, &who, &svc, "customers", "Customers"),
+        chrome: Chrome::new(&req, &who, "customers", "Customers"),
         q: query,
         customers,
     };
@@ -76,10 +81,7 @@ async fn show(
     let id = path
         .parse::<CustomerId>()
         .map_err(|_| PageError::NotFound("No such customer".into()))?;
-    let c = svc
-        .store()
-        .customer(id)
-        .map_err(crate::service::ServiceError::from)?;
+    let c = svc.customer(id).await?;
     let query = ListQuery {
         q: c.email.clone(),
         limit: 50,
@@ -88,7 +90,7 @@ async fn show(
     let page = if c.email.is_empty() {
         None
     } else {
-        Some(svc.list(&query)?)
+        Some(svc.list(&query).await?)
     };
     let rows = page
         .as_ref()
@@ -104,7 +106,7 @@ async fn show(
         .and_then(|p| p.next_cursor)
         .map(|_| format!("/orders?q={}", super::urlencode(&c.email)));
     let p = ShowPage {
-        chrome: Chrome::new(&req, &who, &svc, "customers", c.name.clone()),
+        chrome: Chrome::new(&req, &who, "customers", c.name.clone()),
         c: row(c),
         rows,
         more_href,

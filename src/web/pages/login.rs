@@ -1,7 +1,7 @@
 //! Sign-in, sign-out and the first-start setup link that creates the owner account.
 
 use super::{ok, render, Acc, Chrome, PageError};
-use crate::accounts::AccountError;
+use crate::service::accounts::AccountError;
 use crate::web::auth::{self, AnonPosted, Posted, SignedIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -58,7 +58,7 @@ async fn login_form(
     accounts: Acc,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
-    if !accounts.has_members() {
+    if !accounts.has_members().await? {
         return Ok(auth::see_other("/setup"));
     }
     let (token, set) = auth::pre_csrf(&req)?;

@@ -14,8 +14,8 @@ pub mod settings;
 pub mod workflow;
 
 use super::auth::{self, SignedIn};
-use crate::accounts::Accounts;
 use crate::domain::money::fmt;
+use crate::service::accounts::Accounts;
 use crate::service::{Service, ServiceError};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::DefaultHeaders;
@@ -52,7 +52,6 @@ impl Chrome {
     pub fn new(
         req: &HttpRequest,
         who: &SignedIn,
-        svc: &Service,
         nav: &'static str,
         title: impl Into<String>,
     ) -> Self {
@@ -66,7 +65,7 @@ impl Chrome {
             csrf: who.session.csrf.clone(),
             flash_read: flash.is_some() || req.cookie(auth::FLASH_COOKIE).is_some(),
             flash,
-            store_name: svc.store_name().unwrap_or_else(|_| "orderdeck".into()),
+            store_name: who.store_name.clone(),
         }
     }
 
@@ -153,14 +152,15 @@ impl From<ServiceError> for PageError {
             ServiceError::NotFound(m) => PageError::NotFound(m),
             ServiceError::Rule(r) if r.is_not_found() => PageError::NotFound(r.to_string()),
             ServiceError::Store(e) => PageError::Internal(format!("storage failure: {e:?}")),
+            ServiceError::Internal(m) => PageError::Internal(m),
             other => PageError::BadRequest(other.to_string()),
         }
     }
 }
 
-impl From<crate::accounts::AccountError> for PageError {
-    fn from(e: crate::accounts::AccountError) -> Self {
-        use crate::accounts::AccountError as A;
+impl From<crate::service::accounts::AccountError> for PageError {
+    fn from(e: crate::service::accounts::AccountError) -> Self {
+        use crate::service::accounts::AccountError as A;
         match e {
             A::Store(m) => PageError::Internal(m),
             A::Forbidden(m) => PageError::Forbidden(m),

@@ -4,15 +4,18 @@
 
 use super::order::number;
 use super::{ok, render, Chrome, PageError, Svc};
-use crate::notify::scripted::keys;
-use crate::notify::{Channel, EVENTS};
+use crate::domain::notifications::Recipient;
+use crate::domain::notifications::EVENTS;
+use crate::domain::outbox::Channel;
 use crate::scripting::{ScriptKind, ScriptSource};
-use crate::service::{channel_enabled, PackagePreset, ServiceError};
+use crate::service::{PackagePreset, Switches};
+use crate::transports::keys;
 use crate::web::auth::{self, Fields, Posted, SignedIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 
 /// (field, message)
 type Problem = (String, String);
@@ -121,27 +124,24 @@ struct State {
     test_error: Option<String>,
 }
 
-fn setting(svc: &Svc, k: &str) -> Result<String, PageError> {
-    Ok(svc
-        .store()
-        .setting(k)
-        .map_err(ServiceError::from)?
-        .unwrap_or_default())
+fn setting(all: &BTreeMap<String, String>, k: &str) -> String {
+    all.get(k).cloned().unwrap_or_default()
 }
 
-fn page(
+async fn page(
     req: &HttpRequest,
     who: &SignedIn,
     svc: &Svc,
     st: State,
 ) -> Result<NotificationsPage, PageError> {
-    let store = svc.store().as_ref();
+    let all = svc.settings_snapshot().await?;
+    let switches = Switches::from_map(&all);
     let events = EVENTS
         .iter()
         .map(|e| EventRow {
             event: e,
-            email: channel_enabled(store, e, Channel::Email),
-            sms: channel_enabled(store, e, Channel::Sms),
+            email: switches.on(e, Channel::Email),
+            sms: switches.on(e, Channel::Sms),
         })
         .collect();
     let owner = who.member.role.can_manage_tokens();
@@ -149,7 +149,7 @@ fn page(
     let inputs = |list: &[(&'static str, &str, &'static str, bool, &'static str)]| {
         list.iter()
             .map(|(name, key, label, secret, help)| {
-                let stored = setting(svc, key)?;
+                let stored = setting(&all, key);
                 Ok(Input {
                     name,
                     label,
@@ -177,7 +177,7 @@ fn page(
     let (smtp, sms, tls) = if owner {
         let tls = match (st.transport.is_some(), posted) {
             (true, Some(f)) => f.get("smtp_tls").to_string(),
-            _ => setting(svc, keys::SMTP_TLS)?,
+            _ => setting(&all, keys::SMTP_TLS),
         };
         (inputs(SMTP)?, inputs(SMS)?, tls)
     } else {
@@ -185,7 +185,7 @@ fn page(
     };
     let pv = |k: &str| posted.map(|f| f.get(k).to_string()).unwrap_or_default();
     Ok(NotificationsPage {
-        chrome: Chrome::new(req, who, svc, "settings", "Notifications"),
+        chrome: Chrome::new(req, who, "settings", "Notifications"),
         events,
         owner,
         smtp,
@@ -207,16 +207,8 @@ fn page(
 }
 
 async fn show(req: HttpRequest, who: SignedIn, svc: Svc) -> Result<HttpResponse, PageError> {
-    let p = page(&req, &who, &svc, State::default())?;
+    let p = page(&req, &who, &svc, State::default()).await?;
     Ok(ok(&req, &p.chrome, &p))
-}
-
-async fn durable(svc: &Svc) -> Result<(), PageError> {
-    svc.store()
-        .durability()
-        .wait()
-        .await
-        .map_err(|e| PageError::Internal(format!("settings not saved: {e}")))
 }
 
 async fn save_switches(
@@ -224,6 +216,7 @@ async fn save_switches(
     form: Posted,
     svc: Svc,
 ) -> Result<HttpResponse, PageError> {
+    let mut pairs = Vec::new();
     for e in EVENTS {
         for c in [Channel::Email, Channel::Sms] {
             let name = format!("{e}.{}", c.as_str());
@@ -232,12 +225,11 @@ async fn save_switches(
             } else {
                 "off"
             };
-            svc.store()
-                .put_setting(&format!("notify.{name}"), v)
-                .map_err(ServiceError::from)?;
+            pairs.push((format!("notify.{name}"), v.to_string()));
         }
     }
-    durable(&svc).await?;
+    let pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    svc.put_settings(&pairs).await?;
     Ok(auth::redirect_with_flash(
         &req,
         "/settings/notifications",
@@ -306,17 +298,16 @@ async fn save_transports(
     owner_only(&form.who, "configure the e-mail and SMS transports")?;
     match check_transports(&form.fields) {
         Ok(values) => {
-            for (k, v) in values {
-                if let Some(v) = v {
-                    svc.store().put_setting(k, &v).map_err(ServiceError::from)?;
-                }
-            }
+            let mut pairs: Vec<(&str, String)> = values
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
             if form.fields.checked("clear_secrets") {
                 for k in [keys::SMTP_PASSWORD, keys::SMS_AUTH] {
-                    svc.store().put_setting(k, "").map_err(ServiceError::from)?;
+                    pairs.push((k, String::new()));
                 }
             }
-            durable(&svc).await?;
+            svc.put_settings(&pairs).await?;
             svc.outbox_wake().notify_one();
             Ok(auth::redirect_with_flash(
                 &req,
@@ -335,7 +326,8 @@ async fn save_transports(
                     transport: Some(problem),
                     ..State::default()
                 },
-            )?;
+            )
+            .await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -349,7 +341,7 @@ async fn save_transports(
 async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
     let event = f.get("event");
-    let result: Result<Preview, String> = (|| {
+    let result: Result<Preview, String> = async {
         let event = EVENTS
             .iter()
             .find(|e| **e == event)
@@ -358,17 +350,24 @@ async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespons
             .map_err(|_| "Enter an order number like 1001".to_string())?;
         let order = svc
             .order(n)
+            .await
             .map_err(|_| format!("There is no order #{n}"))?;
-        let settings = svc.settings().map_err(|e| e.to_string())?;
+        let settings = svc.settings().await.map_err(|e| e.to_string())?;
         let shipment = order.shipments.last().map(|s| s.id);
         let recipient = if *event == "order_placed_store" {
-            "store"
+            Recipient::Store
         } else {
-            "customer"
+            Recipient::Customer
         };
-        let ctx = svc.template_context(event, &order, shipment, recipient, &settings);
+        let ctx = crate::service::messages::template_context(
+            event,
+            &order,
+            shipment,
+            recipient,
+            &settings.store_info(),
+        );
         let r = svc
-            .preview(event, &ctx)
+            .preview_message(event, &ctx)
             .map_err(|e| format!("The template failed: {e}"))?;
         Ok(match r {
             None => Preview {
@@ -386,7 +385,8 @@ async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespons
                 sms: r.sms,
             },
         })
-    })();
+    }
+    .await;
     let Posted { who, fields } = form;
     let (status, st) = match result {
         Ok(pv) => (
@@ -406,7 +406,7 @@ async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespons
             },
         ),
     };
-    let p = page(&req, &who, &svc, st)?;
+    let p = page(&req, &who, &svc, st).await?;
     Ok(render(&req, status, &p.chrome, &p))
 }
 
@@ -435,7 +435,8 @@ async fn send_test(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespo
                 test_error: Some(m),
                 ..State::default()
             },
-        )?;
+        )
+        .await?;
         return Ok(render(
             &req,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -489,7 +490,7 @@ fn scripts_page(req: &HttpRequest, who: &SignedIn, svc: &Svc, errors: Vec<String
         })
         .collect();
     ScriptsPage {
-        chrome: Chrome::new(req, who, svc, "settings", "Scripts"),
+        chrome: Chrome::new(req, who, "settings", "Scripts"),
         owner: who.member.role.can_manage_tokens(),
         dir: svc
             .scripts_dir()
@@ -554,18 +555,19 @@ const PRESET_FIELDS: &[(&str, &str)] = &[
     ("weight_grams", "Empty weight (g)"),
 ];
 
-fn shipping_page(
+async fn shipping_page(
     req: &HttpRequest,
     who: &SignedIn,
     svc: &Svc,
     posted: Option<&Fields>,
     problem: Option<Problem>,
 ) -> Result<ShippingPage, PageError> {
-    let settings = svc.settings()?;
+    let settings = svc.settings().await?;
     Ok(ShippingPage {
-        chrome: Chrome::new(req, who, svc, "settings", "Shipping"),
+        chrome: Chrome::new(req, who, "settings", "Shipping"),
         presets: svc
             .package_presets()
+            .await
             .into_iter()
             .map(|p| PresetRow {
                 size: format!("{} × {} × {} cm", p.length_cm, p.width_cm, p.height_cm),
@@ -592,7 +594,7 @@ fn shipping_page(
 }
 
 async fn shipping(req: HttpRequest, who: SignedIn, svc: Svc) -> Result<HttpResponse, PageError> {
-    let p = shipping_page(&req, &who, &svc, None, None)?;
+    let p = shipping_page(&req, &who, &svc, None, None).await?;
     Ok(ok(&req, &p.chrome, &p))
 }
 
@@ -634,7 +636,7 @@ fn check_preset(f: &Fields, existing: &[PackagePreset]) -> Result<PackagePreset,
 }
 
 async fn add_preset(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
-    let mut presets = svc.package_presets();
+    let mut presets = svc.package_presets().await;
     match check_preset(&form.fields, &presets) {
         Ok(p) => {
             let name = p.name.clone();
@@ -647,7 +649,7 @@ async fn add_preset(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResp
             ))
         }
         Err(problem) => {
-            let p = shipping_page(&req, &form.who, &svc, Some(&form.fields), Some(problem))?;
+            let p = shipping_page(&req, &form.who, &svc, Some(&form.fields), Some(problem)).await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -664,7 +666,7 @@ async fn remove_preset(
     svc: Svc,
 ) -> Result<HttpResponse, PageError> {
     let name = form.fields.get("name").to_string();
-    let mut presets = svc.package_presets();
+    let mut presets = svc.package_presets().await;
     let before = presets.len();
     presets.retain(|p| p.name != name);
     if presets.len() == before {

@@ -544,14 +544,8 @@ async fn show(
     svc: Svc,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let order = svc.order(number(&path)?)?;
-    let chrome = Chrome::new(
-        &req,
-        &who,
-        &svc,
-        "orders",
-        format!("Order #{}", order.number),
-    );
+    let order = svc.order(number(&path)?).await?;
+    let chrome = Chrome::new(&req, &who, "orders", format!("Order #{}", order.number));
     let p = page(chrome, &order, &probe_ctx(&who), String::new(), None);
     Ok(ok(&req, &p.chrome, &p))
 }
@@ -574,8 +568,8 @@ async fn note_command(
             done,
         )),
         Err(crate::service::ServiceError::Rule(r)) if !r.is_not_found() => {
-            let order = svc.order(n)?;
-            let chrome = Chrome::new(req, &form.who, svc, "orders", format!("Order #{n}"));
+            let order = svc.order(n).await?;
+            let chrome = Chrome::new(req, &form.who, "orders", format!("Order #{n}"));
             let p = page(
                 chrome,
                 &order,
@@ -624,7 +618,7 @@ async fn edit_note_form(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (n, id) = path.into_inner();
-    let order = svc.order(number(&n)?)?;
+    let order = svc.order(number(&n)?).await?;
     let id = note_id(&id)?;
     let note = order
         .notes
@@ -632,7 +626,7 @@ async fn edit_note_form(
         .find(|x| x.id == id)
         .ok_or_else(|| PageError::NotFound("No such note on this order".into()))?;
     let p = NoteEditPage {
-        chrome: Chrome::new(&req, &who, &svc, "orders", "Edit note"),
+        chrome: Chrome::new(&req, &who, "orders", "Edit note"),
         number: order.number,
         id: id.to_string(),
         body: note.body.clone(),
@@ -669,7 +663,7 @@ async fn edit_note(
         )),
         Err(crate::service::ServiceError::Rule(r)) if !r.is_not_found() => {
             let p = NoteEditPage {
-                chrome: Chrome::new(&req, &form.who, &svc, "orders", "Edit note"),
+                chrome: Chrome::new(&req, &form.who, "orders", "Edit note"),
                 number: n,
                 id: id.to_string(),
                 body,
@@ -705,16 +699,16 @@ async fn customer_form(
     path: web::Path<String>,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
-    let order = svc.order(number(&path)?)?;
+    let order = svc.order(number(&path)?).await?;
     let query: String = q
         .get("q")
         .map(|s| s.trim().chars().take(200).collect())
         .unwrap_or_default();
-    let p = customer_page(&req, &who, &svc, &order, query, None)?;
+    let p = customer_page(&req, &who, &svc, &order, query, None).await?;
     Ok(ok(&req, &p.chrome, &p))
 }
 
-fn customer_page(
+async fn customer_page(
     req: &HttpRequest,
     who: &SignedIn,
     svc: &Svc,
@@ -723,7 +717,8 @@ fn customer_page(
     error: Option<String>,
 ) -> Result<CustomerPickPage, PageError> {
     let customers = svc
-        .customers(&q, 30)?
+        .customers(&q, 30)
+        .await?
         .into_iter()
         .map(|c| (c.id.to_string(), c.name, c.email, c.phone, c.orders_count))
         .collect();
@@ -731,7 +726,6 @@ fn customer_page(
         chrome: Chrome::new(
             req,
             who,
-            svc,
             "orders",
             format!("Change customer of #{}", order.number),
         ),
@@ -771,7 +765,7 @@ async fn change_customer(
         )),
         Err(m) if m.starts_with("internal: ") => Err(PageError::Internal(m)),
         Err(m) => {
-            let order = svc.order(n)?;
+            let order = svc.order(n).await?;
             let p = customer_page(
                 &req,
                 &form.who,
@@ -779,7 +773,8 @@ async fn change_customer(
                 &order,
                 form.fields.get("q").to_string(),
                 Some(m),
-            )?;
+            )
+            .await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -4,7 +4,7 @@
 use super::{money, ok, urlencode, when, Chrome, PageError, Svc};
 use crate::domain::money::fmt;
 use crate::domain::{FulfillmentStatus, PaymentStatus};
-use crate::store::{ListQuery, SortField, Summary};
+use crate::ports::{ListQuery, SortField, Summary};
 use crate::web::api::list_query;
 use crate::web::auth::{self, Posted, SignedIn};
 use actix_web::http::header;
@@ -143,12 +143,12 @@ async fn list(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let params = params.into_inner();
-    let chrome = Chrome::new(&req, &who, &svc, "orders", "Orders");
+    let chrome = Chrome::new(&req, &who, "orders", "Orders");
     let (query, error) = match list_query(&params) {
         Ok(q) => (q, None),
         Err(e) => (ListQuery::default(), Some(e.message)),
     };
-    let (rows, next, error) = match svc.list(&query) {
+    let (rows, next, error) = match svc.list(&query).await {
         Ok(page) => (
             page.orders.iter().map(Row::of).collect(),
             page.next_cursor,
@@ -159,7 +159,7 @@ async fn list(
             other => (Vec::new(), None, Some(other.to_string())),
         },
     };
-    let counts = svc.counts()?;
+    let counts = svc.counts().await?;
     let get = |k: &str| {
         params
             .get(k)
@@ -290,7 +290,7 @@ async fn list(
             .filter(|c| !c.is_empty())
             .map(|_| format!("/orders{}", query_string(&params, &[], &[]))),
         export_href: format!("/orders.csv{}", query_string(&params, &[], &[])),
-        test_allowed: svc.test_orders_allowed()?,
+        test_allowed: svc.test_orders_allowed().await?,
         filtered,
         error,
         chrome,
@@ -367,10 +367,10 @@ async fn export_csv(
     query.limit = 200;
     query.cursor = None;
     // Check the first page now, so a bad request is an error page rather than a broken download.
-    let first = svc.list(&query)?;
+    let first = svc.list(&query).await?;
     enum St {
-        Header(crate::store::ListPage),
-        Page(crate::store::ListPage),
+        Header(crate::ports::ListPage),
+        Page(crate::ports::ListPage),
         Done,
     }
     let svc = svc.into_inner();
@@ -390,7 +390,7 @@ async fn export_csv(
                     let next = match page.next_cursor {
                         Some(c) => {
                             q.cursor = Some(c);
-                            match svc.list(&q) {
+                            match svc.list(&q).await {
                                 Ok(p) => St::Page(p),
                                 Err(e) => {
                                     log::error!("CSV export stopped: {e}");

@@ -2,7 +2,7 @@
 //! with Resend for pending and failed messages.
 
 use super::{ok, when, Chrome, PageError, Svc};
-use crate::notify::{Channel, OutboxStatus};
+use crate::domain::outbox::{Channel, OutboxStatus};
 use crate::web::auth::{self, Posted, SignedIn};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -70,7 +70,8 @@ async fn list(
         },
     };
     let rows = svc
-        .outbox(order, status, 200)?
+        .outbox(order, status, 200)
+        .await?
         .into_iter()
         .map(|m| Row {
             id: m.id.to_string(),
@@ -95,12 +96,12 @@ async fn list(
         })
         .collect();
     let p = OutboxPage {
-        chrome: Chrome::new(&req, &who, &svc, "outbox", "Outbox"),
+        chrome: Chrome::new(&req, &who, "outbox", "Outbox"),
         rows,
         status: status_raw,
         order: order_raw,
         error,
-        waiting: match svc.transports_configured() {
+        waiting: match svc.transports_configured().await? {
             (false, false) => Some(
                 "No SMTP server or SMS gateway is configured: messages wait here as pending and \
                  are sent once one is.",

@@ -2,9 +2,9 @@
 //! shown once —, list, revoke); and the Team (the owner adds and removes staff members).
 
 use super::{ok, render, when, Chrome, PageError, Svc};
-use crate::accounts::{AccountError, Role};
 use crate::domain::intake::{check_currency, check_email};
 use crate::domain::rules::{clean_text, required_text, RuleError};
+use crate::service::accounts::{AccountError, Role};
 use crate::service::ServiceError;
 use crate::web::auth::{self, Fields, Posted, SignedIn};
 use actix_web::http::StatusCode;
@@ -105,15 +105,15 @@ struct Problems {
     member: Option<(String, String)>,
 }
 
-fn page(
+async fn page(
     req: &HttpRequest,
     who: &SignedIn,
     svc: &Svc,
-    accounts: &web::Data<crate::accounts::Accounts>,
+    accounts: &web::Data<crate::service::accounts::Accounts>,
     posted: Option<&Fields>,
     problems: Problems,
 ) -> Result<SettingsPage, PageError> {
-    let settings = svc.settings()?;
+    let settings = svc.settings().await?;
     let mut general = Vec::new();
     let mut general_error = None;
     for (key, name, label, help) in GENERAL {
@@ -121,11 +121,7 @@ fn page(
             "store.name" => settings.name.clone(),
             "store.email" => settings.email.clone(),
             "store.currency" => settings.currency.clone(),
-            k => svc
-                .store()
-                .setting(k)
-                .map_err(ServiceError::from)?
-                .unwrap_or_default(),
+            k => svc.setting(k).await?.unwrap_or_default(),
         };
         let value = posted.map(|f| f.get(name).to_string()).unwrap_or(stored);
         let error = problems
@@ -149,7 +145,8 @@ fn page(
     let owner = who.member.role == Role::Owner;
     let tokens = if owner {
         let mut t: Vec<TokenRow> = svc
-            .tokens()?
+            .tokens()
+            .await?
             .into_iter()
             .map(|t| TokenRow {
                 id: t.id.to_string(),
@@ -164,7 +161,8 @@ fn page(
         Vec::new()
     };
     let members = accounts
-        .members()?
+        .members()
+        .await?
         .into_iter()
         .map(|m| MemberRow {
             removable: owner && m.role != Role::Owner,
@@ -184,7 +182,7 @@ fn page(
         })
         .unwrap_or_default();
     Ok(SettingsPage {
-        chrome: Chrome::new(req, who, svc, "settings", "Settings"),
+        chrome: Chrome::new(req, who, "settings", "Settings"),
         general,
         general_error,
         tokens,
@@ -203,9 +201,9 @@ async fn show(
     req: HttpRequest,
     who: SignedIn,
     svc: Svc,
-    accounts: web::Data<crate::accounts::Accounts>,
+    accounts: web::Data<crate::service::accounts::Accounts>,
 ) -> Result<HttpResponse, PageError> {
-    let p = page(&req, &who, &svc, &accounts, None, Problems::default())?;
+    let p = page(&req, &who, &svc, &accounts, None, Problems::default()).await?;
     Ok(ok(&req, &p.chrome, &p))
 }
 
@@ -256,18 +254,11 @@ async fn save_general(
     req: HttpRequest,
     form: Posted,
     svc: Svc,
-    accounts: web::Data<crate::accounts::Accounts>,
+    accounts: web::Data<crate::service::accounts::Accounts>,
 ) -> Result<HttpResponse, PageError> {
     match check_general(&form.fields) {
         Ok(values) => {
-            for (k, v) in values {
-                svc.store().put_setting(k, &v).map_err(ServiceError::from)?;
-            }
-            svc.store()
-                .durability()
-                .wait()
-                .await
-                .map_err(|e| PageError::Internal(format!("settings not saved: {e}")))?;
+            svc.put_settings(&values).await?;
             Ok(auth::redirect_with_flash(
                 &req,
                 "/settings",
@@ -285,7 +276,8 @@ async fn save_general(
                     general: Some(problem),
                     ..Problems::default()
                 },
-            )?;
+            )
+            .await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -308,13 +300,13 @@ async fn create_token(
     req: HttpRequest,
     form: Posted,
     svc: Svc,
-    accounts: web::Data<crate::accounts::Accounts>,
+    accounts: web::Data<crate::service::accounts::Accounts>,
 ) -> Result<HttpResponse, PageError> {
     owner_only(&form.who, "manage API tokens")?;
     match svc.create_token(form.fields.get("name")).await {
         Ok(t) => {
             let p = TokenCreatedPage {
-                chrome: Chrome::new(&req, &form.who, &svc, "settings", "API token created"),
+                chrome: Chrome::new(&req, &form.who, "settings", "API token created"),
                 name: t.record.name,
                 secret: t.secret,
             };
@@ -335,7 +327,8 @@ async fn create_token(
                     token: Some(msg),
                     ..Problems::default()
                 },
-            )?;
+            )
+            .await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -348,18 +341,10 @@ async fn create_token(
 }
 
 /// Owner only: streams a consistent backup of the whole store as a download.
-async fn download_backup(
-    form: Posted,
-    store: web::Data<crate::store::SledStore>,
-) -> Result<HttpResponse, PageError> {
+async fn download_backup(form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
     owner_only(&form.who, "download backups")?;
     let path = std::env::temp_dir().join(format!("orderdeck-{}.backup", Uuid::now_v7()));
-    let target = path.clone();
-    let store = store.into_inner();
-    web::block(move || crate::store::backup::backup(&store, &target))
-        .await
-        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?
-        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?;
+    svc.backup_to(path.clone()).await?;
     let file = std::fs::File::open(&path)
         .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?;
     // The open file stays readable; the name goes at once.
@@ -412,7 +397,7 @@ async fn add_member(
     req: HttpRequest,
     form: Posted,
     svc: Svc,
-    accounts: web::Data<crate::accounts::Accounts>,
+    accounts: web::Data<crate::service::accounts::Accounts>,
 ) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
     match accounts
@@ -446,7 +431,8 @@ async fn add_member(
                     member: Some(problem),
                     ..Problems::default()
                 },
-            )?;
+            )
+            .await?;
             Ok(render(
                 &req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -461,7 +447,7 @@ async fn add_member(
 async fn remove_member(
     req: HttpRequest,
     form: Posted,
-    accounts: web::Data<crate::accounts::Accounts>,
+    accounts: web::Data<crate::service::accounts::Accounts>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     accounts.remove_member(&form.who.member, &path).await?;

@@ -423,7 +423,7 @@ struct WorkflowPage {
 async fn show(req: HttpRequest, who: SignedIn, svc: Svc) -> Result<HttpResponse, PageError> {
     let (pay, ful) = explore();
     let p = WorkflowPage {
-        chrome: Chrome::new(&req, &who, &svc, "workflow", "Orders workflow"),
+        chrome: Chrome::new(&req, &who, "workflow", "Orders workflow"),
         diagrams: vec![
             draw("Payment status", "payment", &pay),
             draw("Fulfillment status", "fulfillment", &ful),

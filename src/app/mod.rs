@@ -1,7 +1,15 @@
-//! Starting the server: open the store, build the service, serve HTTP until a signal arrives.
+//! Startup wiring: open the store, load the scripts, build the service, start the outbox worker
+//! and the control socket, serve HTTP until a signal arrives. The one place that chooses the
+//! implementations behind the ports.
 
+pub mod admin;
+pub mod demo;
+pub mod worker;
+
+use crate::ports::StoreError;
+use crate::service::accounts::{AccountError, Accounts};
 use crate::service::Service;
-use crate::store::{OrderStore, SledStore, StoreError};
+use crate::store::sled::SledStore;
 use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,37 +40,22 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Arc<SledStore>, StoreErr
 #[derive(Clone)]
 pub struct AppState {
     pub service: web::Data<Service>,
-    pub accounts: web::Data<crate::accounts::Accounts>,
-    /// The store itself, for whole-store operations (the owner's backup download).
-    pub store: web::Data<SledStore>,
+    pub accounts: web::Data<Accounts>,
 }
 
 impl AppState {
     /// Registers the state on an app.
     pub fn register(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.service.clone())
-            .app_data(self.accounts.clone())
-            .app_data(self.store.clone());
+            .app_data(self.accounts.clone());
     }
 }
 
-/// Builds the app state over an open store (used by `serve` and tests).
-pub fn build_state(store: Arc<SledStore>) -> Result<AppState, crate::accounts::AccountError> {
-    build_state_with(store, |s| Service::new(s))
-}
-
-fn build_state_with(
-    store: Arc<SledStore>,
-    make: impl FnOnce(Arc<SledStore>) -> Service,
-) -> Result<AppState, crate::accounts::AccountError> {
-    let accounts = crate::accounts::Accounts::open(
-        store.db(),
-        store.durability().clone(),
-        store.snapshot_gate(),
-    )?;
+/// Builds the app state around a service.
+pub async fn build_state(service: Service) -> Result<AppState, AccountError> {
+    let accounts = Accounts::open(service.store().clone()).await?;
     Ok(AppState {
-        store: web::Data::from(store.clone()),
-        service: web::Data::new(make(store)),
+        service: web::Data::new(service),
         accounts: web::Data::new(accounts),
     })
 }
@@ -93,18 +86,12 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let dir = scripts_dir(config.scripts_dir.clone());
     let scripts = load_scripts(dir.as_deref())?;
     let store = open_store(&config.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let state = build_state_with(store.clone(), |s| {
-        Service::new(s).with_scripts(scripts, dir.clone())
-    })
-    .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let service = state.service.get_ref().clone();
-    let admin = crate::admin::AdminSocket::start(&config.data_dir, service.clone(), store.clone())?;
-    let worker = actix_web::rt::spawn(crate::notify::worker::run(
-        service.clone(),
-        Arc::new(crate::notify::scripted::ConfiguredTransports {
-            store: store.clone() as Arc<dyn OrderStore>,
-        }),
-    ));
+    let service = Service::new(store.clone()).with_scripts(scripts, dir.clone());
+    let state = build_state(service.clone())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let admin = admin::AdminSocket::start(&config.data_dir, service.clone(), store.clone())?;
+    let worker = actix_web::rt::spawn(worker::run(service));
     let setup_state = state.clone();
     let server = HttpServer::new(move || {
         App::new()

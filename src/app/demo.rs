@@ -6,7 +6,8 @@ use crate::domain::workflow::{execute, ManualFulfillInput, RefundInput};
 use crate::domain::{
     Actor, Command, Ctx, CustomerId, ItemQty, Order, ShipmentStatus, ShippingPoint,
 };
-use crate::store::{OrderStore, StoreError};
+use crate::ports::StoreError;
+use crate::store::sled::SledStore;
 use chrono::{Duration, Utc};
 use rand::Rng;
 use rust_decimal::Decimal;
@@ -19,10 +20,10 @@ const CHUNK: u64 = 1_000;
 /// Creates `count` orders; `progress` is called as they are stored with the number done.
 ///
 /// Orders are built and taken through their life in memory (by the same domain code the pages
-/// and the API use), then stored a chunk per transaction through [`OrderStore::import_orders`]
+/// and the API use), then stored a chunk per transaction through the store's bulk import
 /// while the next chunk is being built on another thread.
 pub fn fill(
-    store: &dyn OrderStore,
+    store: &SledStore,
     count: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<(), StoreError> {
@@ -52,10 +53,7 @@ pub fn fill(
         }
         Ok(())
     })?;
-    store
-        .durability()
-        .wait_blocking()
-        .map_err(StoreError::Durability)
+    store.durable_blocking()
 }
 
 /// The `i`th of `count` demo orders, numbered `number`, already taken through its life.
@@ -71,7 +69,7 @@ fn demo_order(
     // Oldest first, so numbers follow dates as they do in a real store.
     let age = span_secs - span_secs * (i as i64) / (count.max(1) as i64) - rng.random_range(0..60);
     let created = now - Duration::seconds(age.max(0));
-    let mut draft = crate::sample::sample_order(false);
+    let mut draft = crate::domain::sample::sample_order(false);
     // About a third of orders come from returning customers.
     if rng.random_bool(0.35) {
         let k = rng.random_range(0..(count / 3).max(1));
@@ -244,7 +242,8 @@ fn life_of(o: &Order, roll: u32, note: bool) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{check, ListQuery, SledStore};
+    use crate::ports::ListQuery;
+    use crate::store::sled::{check, SledStore};
 
     #[test]
     fn demo_orders_are_stored_consistently_with_recurring_customers() {
@@ -261,7 +260,7 @@ mod tests {
         assert_eq!(counts.all, 2_800);
         let page = store
             .list_orders(&ListQuery {
-                sort: crate::store::SortField::Number,
+                sort: crate::ports::SortField::Number,
                 desc: true,
                 limit: 1,
                 ..ListQuery::default()

@@ -3,7 +3,7 @@
 
 use crate::domain::money::fmt;
 use crate::domain::*;
-use crate::store::{CustomerRecord, Summary};
+use crate::ports::{CustomerRecord, Summary};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -119,7 +119,7 @@ pub fn customer(c: &CustomerRecord) -> Value {
 }
 
 /// One message of `GET /outbox`.
-pub fn outbox_message(m: &crate::notify::OutboxMessage) -> Value {
+pub fn outbox_message(m: &crate::domain::outbox::OutboxMessage) -> Value {
     json!({
         "id": m.id, "order_number": m.order_number, "event": m.event, "channel": m.channel.as_str(),
         "to": m.to, "subject": m.subject, "status": m.status.as_str(), "attempts": m.attempts,

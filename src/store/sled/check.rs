@@ -5,12 +5,12 @@
 //! entries: expected entries are looked up one by one, and the (slower) search for stale entries
 //! only runs when a tree holds more entries than the orders explain.
 
-use super::codec::{decode, decode_u64};
-use super::keys::{self, IndexFields};
-use super::sled_store::{counter_keys, customer_term_key, customer_terms_of, due_key};
-use super::{CustomerRecord, SledStore, StoreError, Summary};
+use super::{counter_keys, customer_term_key, customer_terms_of, due_key, SledStore};
+use crate::domain::outbox::{OutboxMessage, OutboxStatus};
 use crate::domain::{CustomerId, FulfillmentStatus, Order, PaymentStatus};
-use crate::notify::{OutboxMessage, OutboxStatus};
+use crate::ports::{CustomerRecord, StoreError, Summary};
+use crate::store::codec::{decode, decode_u64};
+use crate::store::keys::{self, IndexFields};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -178,7 +178,7 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
                 ProblemKind::SummaryMismatch,
                 format!("order {number} has no summary"),
             ),
-            Some(b) => match super::sled_store::read_summary(&b, true) {
+            Some(b) => match super::read_summary(&b, true) {
                 Ok((s, terms))
                     if s == Summary::of(&order)
                         && terms.iter().eq(keys::order_terms(&order).iter()) => {}
@@ -525,12 +525,12 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{OrderStore, SortField};
+    use crate::ports::SortField;
 
     fn filled() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        crate::demo::fill(&store, 40, |_| {}).unwrap();
+        crate::app::demo::fill(&store, 40, |_| {}).unwrap();
         (dir, store)
     }
 
@@ -560,7 +560,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let expected = {
             let store = SledStore::open(dir.path()).unwrap();
-            crate::demo::fill(&store, 30, |_| {}).unwrap();
+            crate::app::demo::fill(&store, 30, |_| {}).unwrap();
             let expected = store.trees().idx.len();
             // What layout 1 also wrote: the other sorts within each filter value.
             let o = store.get_order(1003).unwrap();
@@ -680,7 +680,7 @@ mod tests {
                     uuid::Uuid::now_v7(),
                     Some(1001 + i),
                     "order_placed",
-                    crate::notify::Channel::Email,
+                    crate::domain::outbox::Channel::Email,
                     "ann@example.com",
                     "Thanks".into(),
                     "Hello".into(),
@@ -712,7 +712,7 @@ mod tests {
         let mut c: CustomerRecord = decode("c", &v).unwrap();
         c.orders_count += 1;
         t.customers
-            .insert(&k, super::super::codec::encode(&c).unwrap())
+            .insert(&k, crate::store::codec::encode(&c).unwrap())
             .unwrap();
         t.customer_keys
             .insert(b"e:nobody@example.com", uuid::Uuid::nil().as_bytes())

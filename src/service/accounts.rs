@@ -1,21 +1,22 @@
-//! Team accounts and sign-in sessions for the web pages: the rules (who may do what, what a
-//! username or password must look like) as plain functions, and their storage in sled trees kept
-//! beside the order store (`members`, `sessions`), flushed through the store's group commit.
+//! Team accounts and sign-in sessions for the web pages: the rules (what a username or password
+//! must look like, who may remove whom) as plain functions, and the use cases (setup, sign-in,
+//! sessions, team changes) through the storage port.
 //!
 //! Secrets: passwords are hashed with argon2id (OWASP parameters); session ids and the setup
 //! token are 256-bit random values of which only a SHA-256 is stored, and are compared through
 //! their hashes in constant time.
 
+pub use crate::domain::team::{Member, Role, Session};
+
 use crate::domain::rules::required_text;
-use crate::store::durability::GroupCommit;
+use crate::ports::{Conflict, Storage, StoreError};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 /// How long a sign-in lasts.
@@ -24,58 +25,6 @@ pub const SESSION_DAYS: i64 = 14;
 pub const MIN_PASSWORD: usize = 10;
 /// Longest password accepted (bounds the hashing work a request can ask for).
 pub const MAX_PASSWORD: usize = 256;
-
-/// What a member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    /// Created by the setup link; manages the team and the API tokens.
-    Owner,
-    /// Works orders; cannot manage the team or tokens.
-    Staff,
-}
-
-impl Role {
-    /// The name shown to people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Owner => "Owner",
-            Role::Staff => "Staff",
-        }
-    }
-
-    /// Whether this role may add and remove team members.
-    pub fn can_manage_team(self) -> bool {
-        self == Role::Owner
-    }
-
-    /// Whether this role may create and revoke API tokens.
-    pub fn can_manage_tokens(self) -> bool {
-        self == Role::Owner
-    }
-}
-
-/// A team member as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    /// Lower-case login name; the key of the `members` tree.
-    pub username: String,
-    /// The name shown on notes and the timeline.
-    pub display_name: String,
-    pub role: Role,
-    /// PHC string (`$argon2id$v=19$…`).
-    pub password_hash: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A signed-in browser, as stored (keyed by the SHA-256 of its cookie value).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    pub username: String,
-    /// The per-session token every state-changing form must carry (hex).
-    pub csrf: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Why an account operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,17 +57,11 @@ impl AccountError {
         }
     }
 
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         AccountError::Invalid {
             field,
             message: message.into(),
         }
-    }
-}
-
-impl From<sled::Error> for AccountError {
-    fn from(e: sled::Error) -> Self {
-        AccountError::Store(e.to_string())
     }
 }
 
@@ -229,15 +172,12 @@ pub fn secrets_match(a: &str, b: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Storage
+// Use cases (through the storage port)
 
-/// The members and sessions of one store.
+/// The members and sessions of one store, with the setup secret and the login throttle of this
+/// process.
 pub struct Accounts {
-    members: sled::Tree,
-    sessions: sled::Tree,
-    commit: GroupCommit,
-    /// The store's snapshot gate (see `SledStore`): held for reading while writing.
-    gate: Arc<RwLock<()>>,
+    store: Arc<dyn Storage>,
     /// The one-time setup secret while no owner exists.
     setup: Mutex<Option<String>>,
     throttle: LoginThrottle,
@@ -246,60 +186,29 @@ pub struct Accounts {
     dummy_hash: String,
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, AccountError> {
-    bincode::serde::encode_to_vec(v, bincode::config::standard())
-        .map_err(|e| AccountError::Store(format!("cannot encode: {e}")))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(what: &str, b: &[u8]) -> Result<T, AccountError> {
-    bincode::serde::decode_from_slice(b, bincode::config::standard())
-        .map(|(v, _)| v)
-        .map_err(|e| AccountError::Store(format!("stored {what} is damaged: {e}")))
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        crate::service::log_error("account storage", &e);
+        AccountError::Store(e.to_string())
+    }
 }
 
 impl Accounts {
-    /// Opens the account trees in the store's database. When no member exists yet, a setup
-    /// secret is generated (see [`Self::setup_token`]). Expired sessions are dropped.
-    pub fn open(
-        db: &sled::Db,
-        commit: GroupCommit,
-        gate: Arc<RwLock<()>>,
-    ) -> Result<Self, AccountError> {
-        let members = db.open_tree("members")?;
-        let sessions = db.open_tree("sessions")?;
-        let setup = if members.is_empty() {
-            Some(random_hex()?)
-        } else {
+    /// Opens the accounts of a store. When no member exists yet, a setup secret is generated
+    /// (see [`Self::setup_token`]). Expired sessions are dropped.
+    pub async fn open(store: Arc<dyn Storage>) -> Result<Self, AccountError> {
+        let setup = if store.has_members().await? {
             None
+        } else {
+            Some(random_hex()?)
         };
-        let now = Utc::now();
-        for entry in sessions.iter() {
-            let (k, v) = entry?;
-            let expired = decode::<Session>("session", &v)
-                .map(|s| s.expires_at <= now)
-                .unwrap_or(true);
-            if expired {
-                sessions.remove(k)?;
-            }
-        }
+        store.purge_sessions(Utc::now()).await?;
         Ok(Accounts {
-            members,
-            sessions,
-            commit,
-            gate,
+            store,
             setup: Mutex::new(setup),
             throttle: LoginThrottle::new(),
             dummy_hash: hash_password(&random_hex()?)?,
         })
-    }
-
-    /// Held while writing, so a backup never copies half of a change.
-    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn durable(&self) -> Result<(), AccountError> {
-        self.commit.wait().await.map_err(AccountError::Store)
     }
 
     /// The setup secret to print at start, while no owner account exists.
@@ -371,62 +280,33 @@ impl Accounts {
             password_hash,
             created_at: Utc::now(),
         };
-        let bytes = encode(&m)?;
-        let inserted = {
-            let _gate = self.writing();
-            self.members.compare_and_swap(
-                username.as_bytes(),
-                None as Option<&[u8]>,
-                Some(bytes),
-            )?
-        };
-        if inserted.is_err() {
-            return Err(AccountError::invalid("username", "is already taken"));
+        match self.store.insert_member(&m).await {
+            Ok(()) => Ok(m),
+            Err(StoreError::Conflict(Conflict::Taken(_))) => {
+                Err(AccountError::invalid("username", "is already taken"))
+            }
+            Err(e) => Err(e.into()),
         }
-        self.durable().await?;
-        Ok(m)
     }
 
     /// Removes a staff member and signs them out everywhere.
     pub async fn remove_member(&self, actor: &Member, username: &str) -> Result<(), AccountError> {
         let target = self
-            .member(username)?
+            .member(username)
+            .await?
             .ok_or_else(|| AccountError::NotFound(username.to_string()))?;
         check_removal(actor, &target)?;
-        {
-            let _gate = self.writing();
-            self.members.remove(target.username.as_bytes())?;
-            for entry in self.sessions.iter() {
-                let (k, v) = entry?;
-                if decode::<Session>("session", &v)
-                    .map(|s| s.username == target.username)
-                    .unwrap_or(true)
-                {
-                    self.sessions.remove(k)?;
-                }
-            }
-        }
-        self.durable().await
+        Ok(self.store.remove_member(&target.username).await?)
     }
 
     /// One member.
-    pub fn member(&self, username: &str) -> Result<Option<Member>, AccountError> {
-        match self
-            .members
-            .get(username.trim().to_lowercase().as_bytes())?
-        {
-            Some(v) => Ok(Some(decode("member", &v)?)),
-            None => Ok(None),
-        }
+    pub async fn member(&self, username: &str) -> Result<Option<Member>, AccountError> {
+        Ok(self.store.member(&username.trim().to_lowercase()).await?)
     }
 
     /// Every member, owner first, then by username.
-    pub fn members(&self) -> Result<Vec<Member>, AccountError> {
-        let mut out = Vec::new();
-        for entry in self.members.iter() {
-            let (_, v) = entry?;
-            out.push(decode::<Member>("member", &v)?);
-        }
+    pub async fn members(&self) -> Result<Vec<Member>, AccountError> {
+        let mut out = self.store.members().await?;
         out.sort_by(|a, b| {
             (a.role != Role::Owner, &a.username).cmp(&(b.role != Role::Owner, &b.username))
         });
@@ -434,8 +314,8 @@ impl Accounts {
     }
 
     /// Whether any account exists.
-    pub fn has_members(&self) -> bool {
-        !self.members.is_empty()
+    pub async fn has_members(&self) -> Result<bool, AccountError> {
+        Ok(self.store.has_members().await?)
     }
 
     /// Checks a sign-in (throttled per client and per username) and opens a new session.
@@ -453,7 +333,7 @@ impl Accounts {
         if password.chars().count() > MAX_PASSWORD {
             return Err(AccountError::BadCredentials);
         }
-        let member = self.member(&key)?;
+        let member = self.member(&key).await?;
         let pw = password.to_string();
         // Verify against a dummy hash when the user is unknown, so timing does not tell which
         // usernames exist.
@@ -469,8 +349,7 @@ impl Accounts {
             _ => return Err(AccountError::BadCredentials),
         };
         if let Some(old) = old_session {
-            let _gate = self.writing();
-            self.sessions.remove(sha256(old))?;
+            self.store.remove_session(sha256(old)).await?;
         }
         let secret = random_hex()?;
         let now = Utc::now();
@@ -480,31 +359,24 @@ impl Accounts {
             created_at: now,
             expires_at: now + Duration::days(SESSION_DAYS),
         };
-        {
-            let bytes = encode(&s)?;
-            let _gate = self.writing();
-            self.sessions.insert(sha256(&secret), bytes)?;
-        }
-        self.durable().await?;
+        self.store.put_session(sha256(&secret), &s).await?;
         Ok((member, secret))
     }
 
     /// The session and member behind a cookie value, if it is valid and not expired.
-    pub fn session(&self, secret: &str) -> Result<Option<(Session, Member)>, AccountError> {
+    pub async fn session(&self, secret: &str) -> Result<Option<(Session, Member)>, AccountError> {
         if secret.len() != 64 {
             return Ok(None);
         }
         let key = sha256(secret);
-        let Some(v) = self.sessions.get(key)? else {
+        let Some(s) = self.store.session(key).await? else {
             return Ok(None);
         };
-        let s: Session = decode("session", &v)?;
         if s.expires_at <= Utc::now() {
-            let _gate = self.writing();
-            self.sessions.remove(key)?;
+            self.store.remove_session(key).await?;
             return Ok(None);
         }
-        match self.member(&s.username)? {
+        match self.member(&s.username).await? {
             Some(m) => Ok(Some((s, m))),
             None => Ok(None),
         }
@@ -512,11 +384,7 @@ impl Accounts {
 
     /// Ends a session on the server (sign out).
     pub async fn logout(&self, secret: &str) -> Result<(), AccountError> {
-        {
-            let _gate = self.writing();
-            self.sessions.remove(sha256(secret))?;
-        }
-        self.durable().await
+        Ok(self.store.remove_session(sha256(secret)).await?)
     }
 }
 

@@ -1,6 +1,6 @@
 //! SMTP delivery of rendered emails (lettre, rustls): plain text, or text + HTML alternatives.
 
-use crate::scripting::Email;
+use crate::domain::notifications::RenderedEmail as Email;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

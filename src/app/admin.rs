@@ -2,9 +2,9 @@
 //! work while the server holds the store open. Access is limited by file permissions (0600).
 
 use crate::service::Service;
-use crate::store::backup::{self, BackupInfo};
-use crate::store::check::{self, CheckReport};
-use crate::store::SledStore;
+use crate::store::sled::backup::{self, BackupInfo};
+use crate::store::sled::check::{self, CheckReport};
+use crate::store::sled::SledStore;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -80,8 +80,19 @@ impl AdminSocket {
         std::thread::Builder::new()
             .name("orderdeck-admin".into())
             .spawn(move || {
+                // The service is async; this thread runs its calls on a runtime of its own.
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        log::error!("control socket: cannot start its runtime: {e}");
+                        return;
+                    }
+                };
                 for stream in listener.incoming().flatten() {
-                    if let Err(e) = handle(stream, &service, &store) {
+                    if let Err(e) = handle(stream, &rt, &service, &store) {
                         log::warn!("control socket: {e}");
                     }
                 }
@@ -96,12 +107,17 @@ impl Drop for AdminSocket {
     }
 }
 
-fn handle(stream: UnixStream, service: &Service, store: &SledStore) -> std::io::Result<()> {
+fn handle(
+    stream: UnixStream,
+    rt: &tokio::runtime::Runtime,
+    service: &Service,
+    store: &SledStore,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let resp = match serde_json::from_str::<AdminRequest>(&line) {
-        Ok(AdminRequest::TokenCreate { name }) => match service.create_token_blocking(&name) {
+        Ok(AdminRequest::TokenCreate { name }) => match rt.block_on(service.create_token(&name)) {
             Ok(t) => AdminResponse {
                 ok: true,
                 token: Some(t.secret),
@@ -112,7 +128,7 @@ fn handle(stream: UnixStream, service: &Service, store: &SledStore) -> std::io::
             Err(e) => AdminResponse::failed(e.to_string()),
         },
         Ok(AdminRequest::SettingSet { key, value }) => {
-            match crate::service::set_setting_blocking(store, &key, &value) {
+            match rt.block_on(service.set_setting(&key, &value)) {
                 Ok(()) => AdminResponse {
                     ok: true,
                     ..AdminResponse::failed(String::new())

@@ -17,7 +17,8 @@
 //! change is half in it. Restore verifies the checksum and the whole structure before it writes
 //! anything, and only writes into an empty or new data directory.
 
-use super::{SledStore, StoreError};
+use super::SledStore;
+use crate::ports::StoreError;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -397,7 +398,7 @@ fn write_restore(path: &Path, data_dir: &Path) -> Result<(), BackupError> {
     std::fs::create_dir_all(data_dir)
         .map_err(io(format!("cannot create {}", data_dir.display())))?;
     let db = sled::Config::new()
-        .path(super::sled_store::db_path(data_dir))
+        .path(super::db_path(data_dir))
         .open()
         .map_err(StoreError::from)?;
     let mut p = parser(path)?;
@@ -439,12 +440,11 @@ fn write_restore(path: &Path, data_dir: &Path) -> Result<(), BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OrderStore;
 
     fn filled() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(&dir.path().join("data")).unwrap();
-        crate::demo::fill(&store, 25, |_| {}).unwrap();
+        crate::app::demo::fill(&store, 25, |_| {}).unwrap();
         store.put_setting("store_name", "Ünïcode Shop").unwrap();
         (dir, store)
     }
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(restored.records, info.records);
         let copy = SledStore::open(&target).unwrap();
         assert_eq!(dump(store.db()), dump(copy.db()));
-        assert!(crate::store::check::check(&copy).unwrap().is_clean());
+        assert!(crate::store::sled::check::check(&copy).unwrap().is_clean());
         assert_eq!(
             copy.setting("store_name").unwrap().as_deref(),
             Some("Ünïcode Shop")

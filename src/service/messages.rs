@@ -1,0 +1,162 @@
+//! Notification messages: the one context builder every template receives, and rendering the
+//! messages an accepted change causes (stored in the same write as the change).
+
+use super::settings::{StoreSettings, Switches};
+use super::Service;
+use crate::domain::notifications::{Recipient, Rendered, StoreInfo, Trigger};
+use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
+use crate::domain::{Actor, Order, ShipmentId};
+use crate::ports::RenderError;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+impl StoreSettings {
+    /// The store as templates see it.
+    pub fn store_info(&self) -> StoreInfo {
+        StoreInfo {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            currency: self.currency.clone(),
+            address: self.address_lines(),
+            dashboard_url: None,
+        }
+    }
+}
+
+/// The context a notification template receives: `{"event", "order": views::order(order),
+/// "store", "shipment": the shipment's JSON or null, "recipient"}`.
+pub fn template_context(
+    event: &str,
+    order: &Order,
+    shipment: Option<ShipmentId>,
+    recipient: Recipient,
+    store: &StoreInfo,
+) -> Value {
+    let order_json = super::views::order(order);
+    let shipment_json = shipment
+        .and_then(|id| {
+            let id = json!(id);
+            order_json["shipments"]
+                .as_array()
+                .and_then(|all| all.iter().find(|s| s["id"] == id))
+                .cloned()
+        })
+        .unwrap_or(Value::Null);
+    json!({
+        "event": event,
+        "order": order_json,
+        "store": store,
+        "shipment": shipment_json,
+        "recipient": recipient.as_str(),
+    })
+}
+
+impl Service {
+    /// Renders an event's messages with the notification templates (Settings > Notifications
+    /// preview); nothing is queued.
+    pub fn preview_message(
+        &self,
+        event: &str,
+        ctx: &Value,
+    ) -> Result<Option<Rendered>, RenderError> {
+        self.renderer.render(event, ctx)
+    }
+
+    /// Renders the messages for `triggers` on `order`. A template that fails becomes a failed
+    /// message carrying the error (and a timeline line), never a failed action.
+    pub(super) fn messages(
+        &self,
+        order: &mut Order,
+        list: &[Trigger],
+        settings: &StoreSettings,
+        switches: &Switches,
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxMessage> {
+        let store = settings.store_info();
+        let mut out = Vec::new();
+        for t in list {
+            for (event, recipient) in t.targets() {
+                let to_store = recipient == Recipient::Store || order.test;
+                let email_to = if to_store {
+                    settings.email.clone()
+                } else {
+                    order.customer.email.clone()
+                };
+                let sms_to = if to_store {
+                    String::new()
+                } else {
+                    order.customer.phone.clone()
+                };
+                let ctx = template_context(event, order, t.shipment, recipient, &store);
+                match self.renderer.render(event, &ctx) {
+                    Ok(None) => {}
+                    Ok(Some(r)) => {
+                        if let Some(e) = r.email {
+                            if !email_to.is_empty() && switches.on(event, Channel::Email) {
+                                let subject = if order.test && recipient == Recipient::Customer {
+                                    format!("[Test] {}", e.subject)
+                                } else {
+                                    e.subject
+                                };
+                                out.push(OutboxMessage::new(
+                                    Uuid::now_v7(),
+                                    Some(order.number),
+                                    event,
+                                    Channel::Email,
+                                    &email_to,
+                                    subject,
+                                    e.text,
+                                    e.html,
+                                    now,
+                                ));
+                            }
+                        }
+                        if let Some(text) = r.sms {
+                            if !sms_to.is_empty() && switches.on(event, Channel::Sms) {
+                                out.push(OutboxMessage::new(
+                                    Uuid::now_v7(),
+                                    Some(order.number),
+                                    event,
+                                    Channel::Sms,
+                                    &sms_to,
+                                    String::new(),
+                                    text,
+                                    None,
+                                    now,
+                                ));
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        log::warn!(
+                            "notification template {event} failed for order {}: {err}",
+                            order.number
+                        );
+                        let mut m = OutboxMessage::new(
+                            Uuid::now_v7(),
+                            Some(order.number),
+                            event,
+                            Channel::Email,
+                            &email_to,
+                            format!("({event} could not be rendered)"),
+                            String::new(),
+                            None,
+                            now,
+                        );
+                        m.status = OutboxStatus::Failed;
+                        m.last_error = Some(format!("Template error: {err}"));
+                        out.push(m);
+                        order.log(
+                            now,
+                            &Actor::System,
+                            "notification",
+                            format!("The {event} notification could not be rendered: {err}"),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+}

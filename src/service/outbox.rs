@@ -1,0 +1,185 @@
+//! The outbox: delivering due messages through a [`Deliverer`] and recording each delivery,
+//! failure and retry (on the message and on its order's timeline); resending; test messages.
+
+use super::{Service, ServiceError};
+use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
+use crate::domain::{Actor, RuleError};
+use crate::ports::{Conflict, Deliverer, DeliveryError, StoreError};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+fn channel_label(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "E-mail",
+        Channel::Sms => "SMS",
+    }
+}
+
+fn summary(m: &OutboxMessage) -> String {
+    if m.channel == Channel::Email {
+        m.subject.clone()
+    } else {
+        m.text.chars().take(40).collect()
+    }
+}
+
+impl Service {
+    /// Delivers every due message once; returns how many were attempted.
+    pub async fn deliver_due(&self, deliverer: &dyn Deliverer) -> Result<usize, ServiceError> {
+        // Nothing to attempt while no transport is configured: the messages stay pending as
+        // they are (the outbox page says why) instead of being rewritten on every pass.
+        if !deliverer.ready(Channel::Email) && !deliverer.ready(Channel::Sms) {
+            return Ok(0);
+        }
+        let due = self.store.outbox_due(Utc::now(), 50).await?;
+        let n = due.len();
+        // Messages whose channel has no transport yet are put back together, in one write:
+        // nothing was sent, and a store without SMTP must not rewrite its outbox one message
+        // at a time (that competed with intake for the write lock).
+        let mut waiting = Vec::new();
+        for mut m in due {
+            let result = deliverer.deliver(&m).await;
+            let now = Utc::now();
+            let line = match result {
+                Ok(()) => {
+                    m.delivered(now);
+                    format!(
+                        "{} “{}” sent to {}",
+                        channel_label(m.channel),
+                        summary(&m),
+                        m.to
+                    )
+                }
+                Err(DeliveryError::NotConfigured(why)) => {
+                    // Not an attempt: it waits, readable in the outbox page, until a transport
+                    // is configured (not logged on the timeline: nothing happened to the order).
+                    m.last_error = Some(why);
+                    m.next_attempt_at = now + chrono::Duration::seconds(30);
+                    waiting.push(m);
+                    continue;
+                }
+                Err(e @ DeliveryError::Failed { .. }) => {
+                    let e = e.to_string();
+                    m.attempt_failed(e.clone(), now);
+                    if m.status == OutboxStatus::Failed {
+                        format!(
+                            "{} “{}” to {} failed after {} attempts: {e}",
+                            channel_label(m.channel),
+                            summary(&m),
+                            m.to,
+                            m.attempts
+                        )
+                    } else {
+                        format!(
+                            "{} “{}” to {} failed (attempt {}): {e}; retrying at {}",
+                            channel_label(m.channel),
+                            summary(&m),
+                            m.to,
+                            m.attempts,
+                            m.next_attempt_at.format("%H:%M:%S")
+                        )
+                    }
+                }
+            };
+            self.store.outbox_put(std::slice::from_ref(&m)).await?;
+            if let Some(number) = m.order_number {
+                let kind = if m.status == OutboxStatus::Sent {
+                    "notification"
+                } else {
+                    "notification_failed"
+                };
+                if let Err(e) = self.log_on_order(number, kind, &line, now).await {
+                    log::warn!("could not log delivery on order {number}: {e}");
+                }
+            }
+        }
+        if !waiting.is_empty() {
+            self.store.outbox_put(&waiting).await?;
+        }
+        Ok(n)
+    }
+
+    /// Adds a system line to an order's timeline (a change like any other: concurrent actions
+    /// must see it, so the version moves and a lost race is retried).
+    async fn log_on_order(
+        &self,
+        number: u64,
+        kind: &str,
+        line: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        loop {
+            let current = self.store.get_order(number).await?;
+            let mut next = current.clone();
+            next.log(now, &Actor::System, kind, line.to_string());
+            next.version += 1;
+            match self.store.update_order(current.version, &next, &[]).await {
+                Err(StoreError::Conflict(Conflict::Version { .. })) => continue,
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// The outbox, newest first.
+    pub async fn outbox(
+        &self,
+        order: Option<u64>,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        Ok(self.store.outbox_list(order, status, limit).await?)
+    }
+
+    /// Sends a failed or waiting message again now.
+    pub async fn resend(&self, id: Uuid) -> Result<OutboxMessage, ServiceError> {
+        let mut m = self.store.outbox_get(id).await?;
+        if m.status == OutboxStatus::Sent
+            || m.text.is_empty() && m.status == OutboxStatus::Failed && m.subject.starts_with('(')
+        {
+            return Err(ServiceError::Refused {
+                code: "not_resendable",
+                message: "Only pending or failed messages that were rendered can be sent again"
+                    .into(),
+            });
+        }
+        m.status = OutboxStatus::Pending;
+        m.attempts = 0;
+        m.next_attempt_at = Utc::now();
+        self.store.outbox_put(std::slice::from_ref(&m)).await?;
+        self.wake.notify_one();
+        Ok(m)
+    }
+
+    /// Queues a test message (no order) to `to` and wakes the outbox worker.
+    pub async fn send_test(
+        &self,
+        channel: Channel,
+        to: &str,
+    ) -> Result<OutboxMessage, ServiceError> {
+        let to = to.trim();
+        if to.is_empty() {
+            return Err(RuleError::invalid("to", "is required").into());
+        }
+        let store = self.settings().await?.name;
+        let m = OutboxMessage::new(
+            Uuid::now_v7(),
+            None,
+            "test",
+            channel,
+            to,
+            if channel == Channel::Email {
+                format!("Test message from {store}")
+            } else {
+                String::new()
+            },
+            format!(
+                "This is a test message from {store} (orderdeck). Your notification settings work."
+            ),
+            None,
+            Utc::now(),
+        );
+        self.store.outbox_add(std::slice::from_ref(&m)).await?;
+        self.wake.notify_one();
+        Ok(m)
+    }
+}

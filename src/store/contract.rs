@@ -1,0 +1,318 @@
+//! The storage port's contract as a reusable test suite: every backend's tests call [`run`] on
+//! a fresh, empty store. It states what the service relies on and nothing about how: numbers
+//! never handed out twice, atomic order writes with their messages, the version check,
+//! idempotency keys, customer linking by contact, the test-order guard, lists and counters kept
+//! in step, the outbox's due index, tokens, settings, members and sessions, and `NotFound` for
+//! what does not exist.
+
+use crate::domain::intake::NewOrderIds;
+use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
+use crate::domain::team::{Member, Role, Session};
+use crate::domain::{Actor, Command, Ctx, CustomerId, Order, PaymentStatus};
+use crate::ports::{
+    Conflict, Created, ListQuery, NewOrder, SortField, Storage, StoreError, TokenRecord,
+};
+use chrono::{Duration, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A new real order for `email` (phone `phone`), numbered by the store.
+async fn new_order(store: &dyn Storage, email: &str, phone: &str) -> NewOrder {
+    let mut draft = crate::domain::sample::sample_order(false);
+    draft.customer.email = email.into();
+    draft.customer.phone = phone.into();
+    draft.payment.paid = false;
+    let valid = draft.validate().expect("a sample order is valid");
+    let ids = NewOrderIds {
+        order_id: Uuid::now_v7(),
+        number: store.reserve_numbers(1).await.expect("a number"),
+        customer_id: CustomerId(Uuid::now_v7()),
+        item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
+        payment_id: Uuid::now_v7(),
+    };
+    NewOrder {
+        order: valid.build(&ids, "USD", Utc::now(), &Actor::Token("contract".into())),
+        outbox: Vec::new(),
+        idempotency: None,
+        only_before_real_orders: false,
+    }
+}
+
+fn message(order: Option<u64>, due_in_secs: i64) -> OutboxMessage {
+    let now = Utc::now();
+    OutboxMessage::new(
+        Uuid::now_v7(),
+        order,
+        "order_placed",
+        Channel::Email,
+        "buyer@example.com",
+        "Thanks".into(),
+        "Hello".into(),
+        None,
+        now + Duration::seconds(due_in_secs),
+    )
+}
+
+fn created(c: Created) -> (Order, bool) {
+    match c {
+        Created::New(o) => (o, false),
+        Created::Replayed(o) => (o, true),
+    }
+}
+
+/// Runs every clause of the contract on an empty store; panics on the first one broken.
+pub async fn run(store: Arc<dyn Storage>) {
+    let s = store.as_ref();
+    orders(s).await;
+    customers_are_linked_by_contact(s).await;
+    the_test_order_guard_holds(s).await;
+    outbox(s).await;
+    tokens_settings_and_accounts(s).await;
+}
+
+async fn orders(s: &dyn Storage) {
+    assert!(matches!(
+        s.get_order(999_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let a = s.reserve_numbers(1).await.unwrap();
+    let b = s.reserve_numbers(3).await.unwrap();
+    assert!(b > a, "numbers increase and are never handed out twice");
+    assert!(s.reserve_numbers(1).await.unwrap() >= b + 3);
+
+    // An order and its messages are stored together.
+    let mut new = new_order(s, "ada@example.com", "+1 555 0101").await;
+    new.outbox = vec![message(Some(new.order.number), 0)];
+    new.idempotency = Some(("key-1".into(), [7; 32]));
+    let (order, replay) = created(s.insert_order(&new).await.unwrap());
+    assert!(!replay);
+    assert_eq!(s.get_order(order.number).await.unwrap(), order);
+    let msgs = s.outbox_list(Some(order.number), None, 10).await.unwrap();
+    assert_eq!(msgs.len(), 1);
+
+    // The idempotency key answers with the same order, or refuses another body.
+    assert_eq!(
+        s.idempotency_key("key-1").await.unwrap(),
+        Some((order.number, [7; 32]))
+    );
+    let mut again = new_order(s, "ada@example.com", "").await;
+    again.idempotency = Some(("key-1".into(), [7; 32]));
+    let (same, replay) = created(s.insert_order(&again).await.unwrap());
+    assert!(replay);
+    assert_eq!(same.number, order.number);
+    again.idempotency = Some(("key-1".into(), [8; 32]));
+    assert!(matches!(
+        s.insert_order(&again).await,
+        Err(StoreError::Conflict(Conflict::IdempotencyKey))
+    ));
+
+    // A change applies only to the version it was decided on.
+    let ctx = Ctx::new(Utc::now(), Actor::System, [Uuid::now_v7(), Uuid::now_v7()]);
+    let pay = Command::RecordPayment {
+        amount: None,
+        reference: None,
+    };
+    let (paid, _) = crate::domain::execute(&order, &pay, &ctx).unwrap();
+    s.update_order(order.version, &paid, &[message(Some(order.number), 0)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.update_order(order.version, &paid, &[]).await,
+        Err(StoreError::Conflict(Conflict::Version { .. }))
+    ));
+    let stored = s.get_order(order.number).await.unwrap();
+    assert_eq!(stored.version, paid.version);
+    assert_eq!(stored.payment_status(), PaymentStatus::Paid);
+    assert_eq!(
+        s.outbox_list(Some(order.number), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "the change's message was stored with it"
+    );
+
+    // Lists, search and counters follow the change.
+    let counts = s.counts().await.unwrap();
+    assert_eq!(counts.all, 1);
+    assert_eq!(counts.real, 1);
+    assert_eq!(counts.payment.get(&PaymentStatus::Paid), Some(&1));
+    let paid_only = ListQuery {
+        payment: Some(PaymentStatus::Paid),
+        ..ListQuery::default()
+    };
+    let page = s.list_orders(&paid_only).await.unwrap();
+    assert_eq!(page.orders.len(), 1);
+    assert_eq!(page.orders[0].number, order.number);
+    let unpaid = ListQuery {
+        payment: Some(PaymentStatus::Unpaid),
+        ..ListQuery::default()
+    };
+    assert!(s.list_orders(&unpaid).await.unwrap().orders.is_empty());
+    let by_number = ListQuery {
+        q: order.number.to_string(),
+        sort: SortField::Number,
+        ..ListQuery::default()
+    };
+    assert_eq!(s.list_orders(&by_number).await.unwrap().orders.len(), 1);
+    let bad_cursor = ListQuery {
+        cursor: Some("not-a-cursor".into()),
+        ..ListQuery::default()
+    };
+    assert!(matches!(
+        s.list_orders(&bad_cursor).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+async fn customers_are_linked_by_contact(s: &dyn Storage) {
+    let first = created(
+        s.insert_order(&new_order(s, "grace@example.com", "").await)
+            .await
+            .unwrap(),
+    )
+    .0;
+    let second = created(
+        s.insert_order(&new_order(s, "grace@example.com", "").await)
+            .await
+            .unwrap(),
+    )
+    .0;
+    assert_eq!(
+        first.customer.id, second.customer.id,
+        "one customer per e-mail"
+    );
+    let c = s.customer(first.customer.id).await.unwrap();
+    assert_eq!(c.orders_count, 2);
+    assert_eq!(
+        s.customer_by_contact("grace@example.com", "")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(c.id)
+    );
+    assert!(s
+        .customers("grace", 10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|x| x.id == c.id));
+    assert!(matches!(
+        s.customer(CustomerId(Uuid::now_v7())).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn the_test_order_guard_holds(s: &dyn Storage) {
+    let mut test = new_order(s, "t@example.com", "").await;
+    test.order.test = true;
+    test.only_before_real_orders = true;
+    assert!(matches!(
+        s.insert_order(&test).await,
+        Err(StoreError::Conflict(Conflict::RealOrdersExist))
+    ));
+}
+
+async fn outbox(s: &dyn Storage) {
+    let later = message(None, 3600);
+    let now = message(None, -1);
+    s.outbox_add(&[later.clone(), now.clone()]).await.unwrap();
+    let due = s.outbox_due(Utc::now(), 100).await.unwrap();
+    assert!(due.iter().any(|m| m.id == now.id));
+    assert!(!due.iter().any(|m| m.id == later.id), "not due yet");
+    let mut sent = now.clone();
+    sent.delivered(Utc::now());
+    s.outbox_put(std::slice::from_ref(&sent)).await.unwrap();
+    assert!(!s
+        .outbox_due(Utc::now(), 100)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.id == now.id));
+    assert_eq!(
+        s.outbox_get(now.id).await.unwrap().status,
+        OutboxStatus::Sent
+    );
+    assert!(s
+        .outbox_list(None, Some(OutboxStatus::Sent), 10)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.status == OutboxStatus::Sent));
+    assert!(matches!(
+        s.outbox_get(Uuid::now_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn tokens_settings_and_accounts(s: &dyn Storage) {
+    let t = TokenRecord {
+        id: Uuid::now_v7(),
+        name: "storefront".into(),
+        created_at: Utc::now(),
+        revoked: false,
+    };
+    s.put_token([3; 32], &t).await.unwrap();
+    assert_eq!(s.find_token([3; 32]).await.unwrap(), Some(t.clone()));
+    assert_eq!(s.find_token([4; 32]).await.unwrap(), None);
+    s.revoke_token(t.id).await.unwrap();
+    assert!(s.tokens().await.unwrap().iter().all(|x| x.revoked));
+    assert!(matches!(
+        s.revoke_token(Uuid::now_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    assert_eq!(s.setting("store.name").await.unwrap(), None);
+    s.put_setting("store.name", "Alder & Co").await.unwrap();
+    assert_eq!(
+        s.setting("store.name").await.unwrap().as_deref(),
+        Some("Alder & Co")
+    );
+    assert_eq!(
+        s.settings()
+            .await
+            .unwrap()
+            .get("store.name")
+            .map(String::as_str),
+        Some("Alder & Co")
+    );
+
+    assert!(!s.has_members().await.unwrap());
+    let owner = Member {
+        username: "ada".into(),
+        display_name: "Ada".into(),
+        role: Role::Owner,
+        password_hash: "$argon2id$x".into(),
+        created_at: Utc::now(),
+    };
+    s.insert_member(&owner).await.unwrap();
+    assert!(matches!(
+        s.insert_member(&owner).await,
+        Err(StoreError::Conflict(Conflict::Taken(_)))
+    ));
+    assert_eq!(s.member("ada").await.unwrap(), Some(owner.clone()));
+    assert_eq!(s.members().await.unwrap().len(), 1);
+    let now = Utc::now();
+    let live = Session {
+        username: "ada".into(),
+        csrf: "c".into(),
+        created_at: now,
+        expires_at: now + Duration::days(1),
+    };
+    let old = Session {
+        expires_at: now - Duration::days(1),
+        ..live.clone()
+    };
+    s.put_session([1; 32], &live).await.unwrap();
+    s.put_session([2; 32], &old).await.unwrap();
+    s.purge_sessions(now).await.unwrap();
+    assert_eq!(s.session([1; 32]).await.unwrap(), Some(live));
+    assert_eq!(s.session([2; 32]).await.unwrap(), None);
+    s.remove_member("ada").await.unwrap();
+    assert_eq!(
+        s.session([1; 32]).await.unwrap(),
+        None,
+        "signed out everywhere"
+    );
+    assert!(!s.has_members().await.unwrap());
+}

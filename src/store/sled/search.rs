@@ -1,0 +1,289 @@
+//! Lists and search over the list indexes: a page of orders through an index and a keyset
+//! cursor, and word search through the term postings, never by reading every order.
+
+use super::{prefix_end, read_summary, KvIter, SledStore, SCAN_BUDGET};
+use crate::ports::{ListPage, ListQuery, Refusal, SortField, StoreError, Summary};
+use crate::store::keys;
+use std::collections::{BinaryHeap, HashSet};
+use std::ops::Bound;
+
+/// Most terms a search word may expand to before the search falls back to a bounded index scan.
+const MAX_EXPANSION: usize = 64;
+/// Most matches a search sorts in memory when sorted by something other than date.
+const SORT_CAP: usize = 2_000;
+
+fn bad_cursor(message: &str) -> StoreError {
+    StoreError::Refused(Refusal::BadCursor(message.to_string()))
+}
+
+fn too_broad(message: String) -> StoreError {
+    StoreError::Refused(Refusal::TooBroad(message))
+}
+
+impl SledStore {
+    /// An order's list row, with its search terms when `with_terms`.
+    fn summary(
+        &self,
+        number: u64,
+        with_terms: bool,
+    ) -> Result<Option<(Summary, Vec<String>)>, StoreError> {
+        match self.summaries.get(number.to_be_bytes())? {
+            Some(b) => Ok(Some(read_summary(&b, with_terms)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn matches_filters(q: &ListQuery, s: &Summary) -> bool {
+        q.payment.is_none_or(|p| p == s.payment_status)
+            && q.fulfillment.is_none_or(|f| f == s.fulfillment_status)
+            && q.test.is_none_or(|t| t == s.test)
+            && q.created_from.is_none_or(|from| s.created_at >= from)
+            && q.created_before.is_none_or(|to| s.created_at < to)
+    }
+
+    fn matches_words(words: &[String], terms: &[String]) -> bool {
+        words
+            .iter()
+            .all(|w| terms.iter().any(|t| t.starts_with(w.as_str())))
+    }
+
+    /// A list straight off one index (no search words, or too broad ones checked row by row).
+    pub(super) fn list_by_index(
+        &self,
+        q: &ListQuery,
+        words: &[String],
+    ) -> Result<ListPage, StoreError> {
+        let part = keys::partition_for(q.sort, q.payment, q.fulfillment, q.test);
+        let prefix = keys::index_prefix(q.sort, part);
+        // Cursors carry the whole index key; the pinned part only narrows the range read.
+        let mut range_prefix = prefix.clone();
+        range_prefix.extend_from_slice(&keys::pinned_sort_bytes(q.sort, q.payment, q.fulfillment));
+        let mut lo = Bound::Included(range_prefix.clone());
+        let mut hi = match prefix_end(&range_prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        if q.sort == SortField::Created {
+            if let Some(from) = q.created_from {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&keys::time_key(from));
+                lo = Bound::Included(k);
+            }
+            if let Some(to) = q.created_before {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&keys::time_key(to));
+                hi = Bound::Excluded(k);
+            }
+        }
+        if let Some(c) = &q.cursor {
+            let key = c
+                .strip_prefix('k')
+                .and_then(|h| hex::decode(h).ok())
+                .filter(|k| k.starts_with(&range_prefix) && k.len() >= prefix.len() + 8)
+                .ok_or_else(|| bad_cursor("The cursor does not belong to this list"))?;
+            if q.desc {
+                hi = Bound::Excluded(key);
+            } else {
+                lo = Bound::Excluded(key);
+            }
+        }
+        let iter = self.idx.range::<Vec<u8>, _>((lo, hi));
+        let iter: KvIter = if q.desc {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        let mut rows = Vec::new();
+        let mut last_key: Option<Vec<u8>> = None;
+        let mut examined = 0usize;
+        for item in iter {
+            let (k, _) = item?;
+            examined += 1;
+            if examined > SCAN_BUDGET {
+                // Bounded work per request: hand back what we have and where to go on.
+                return Ok(ListPage {
+                    orders: rows,
+                    next_cursor: last_key.map(|k| format!("k{}", hex::encode(k))),
+                });
+            }
+            let number = keys::number_of_key(&k)
+                .ok_or_else(|| StoreError::Corrupt("index key without a number".into()))?;
+            let (s, terms) = self.summary(number, !words.is_empty())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("index names missing order {number}"))
+            })?;
+            if Self::matches_filters(q, &s) && Self::matches_words(words, &terms) {
+                if rows.len() == q.limit {
+                    return Ok(ListPage {
+                        orders: rows,
+                        next_cursor: last_key.map(|k| format!("k{}", hex::encode(k))),
+                    });
+                }
+                rows.push(s);
+            }
+            last_key = Some(k.to_vec());
+        }
+        Ok(ListPage {
+            orders: rows,
+            next_cursor: None,
+        })
+    }
+
+    /// Terms in the vocabulary starting with `word`, up to `max + 1`.
+    fn expand(&self, word: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.vocab.scan_prefix(word.as_bytes()) {
+            let (k, _) = item?;
+            out.push(String::from_utf8_lossy(&k).into_owned());
+            if out.len() > max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Search: merge the posting lists of the most selective word's terms in number order.
+    pub(super) fn search(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
+        let mut best: Option<Vec<String>> = None;
+        for w in words {
+            let terms = self.expand(w, MAX_EXPANSION)?;
+            if terms.is_empty() {
+                if q.cursor
+                    .as_deref()
+                    .is_some_and(|c| !c.starts_with('s') && !c.starts_with('o'))
+                {
+                    return Err(bad_cursor("The cursor does not belong to this search"));
+                }
+                return Ok(ListPage {
+                    orders: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
+                best = Some(terms);
+            }
+        }
+        let driver = best.unwrap_or_default();
+        if driver.len() > MAX_EXPANSION {
+            // Every word is very short: walk the chosen index and check each row (bounded).
+            return self.list_by_index(q, words);
+        }
+        let by_date = matches!(q.sort, SortField::Created | SortField::Number);
+        let (desc, cursor_number, offset) = if by_date {
+            let n = match &q.cursor {
+                Some(c) => Some(
+                    c.strip_prefix('s')
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .ok_or_else(|| bad_cursor("The cursor does not belong to this search"))?,
+                ),
+                None => None,
+            };
+            (q.desc, n, 0)
+        } else {
+            let off = match &q.cursor {
+                Some(c) => c
+                    .strip_prefix('o')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n <= SORT_CAP)
+                    .ok_or_else(|| bad_cursor("The cursor does not belong to this search"))?,
+                None => 0,
+            };
+            (true, None, off)
+        };
+        let mut iters: Vec<KvIter> = Vec::new();
+        for t in &driver {
+            let start = keys::term_key(t, 0);
+            let end = keys::term_key(t, u64::MAX);
+            let (lo, hi) = match (cursor_number, desc) {
+                (Some(n), true) => (
+                    Bound::Included(start),
+                    Bound::Excluded(keys::term_key(t, n)),
+                ),
+                (Some(n), false) => (Bound::Excluded(keys::term_key(t, n)), Bound::Included(end)),
+                (None, _) => (Bound::Included(start), Bound::Included(end)),
+            };
+            let r = self.terms.range::<Vec<u8>, _>((lo, hi));
+            iters.push(if desc { Box::new(r.rev()) } else { Box::new(r) });
+        }
+        // k-way merge on order number.
+        let mut heap = BinaryHeap::new();
+        let key_num = |k: &[u8]| keys::number_of_key(k);
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some(item) = it.next() {
+                let (k, _) = item?;
+                if let Some(n) = key_num(&k) {
+                    heap.push(if desc { (n, i) } else { (u64::MAX - n, i) });
+                }
+            }
+        }
+        let limit = if by_date { q.limit } else { SORT_CAP };
+        let mut rows: Vec<Summary> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut examined = 0usize;
+        let mut last_number = None;
+        while let Some((hk, i)) = heap.pop() {
+            let n = if desc { hk } else { u64::MAX - hk };
+            if let Some(item) = iters[i].next() {
+                let (k, _) = item?;
+                if let Some(m) = key_num(&k) {
+                    heap.push(if desc { (m, i) } else { (u64::MAX - m, i) });
+                }
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            examined += 1;
+            if examined > SCAN_BUDGET {
+                if by_date {
+                    return Ok(ListPage {
+                        orders: rows,
+                        next_cursor: last_number.map(|n| format!("s{n}")),
+                    });
+                }
+                return Err(too_broad("The search matches too many orders to sort this way; refine it or sort by date".into()));
+            }
+            // One word: its postings are the matches. More: check the others on the row.
+            let Some((s, terms)) = self.summary(n, words.len() > 1)? else {
+                continue;
+            };
+            if Self::matches_filters(q, &s)
+                && (words.len() < 2 || Self::matches_words(words, &terms))
+            {
+                if rows.len() == limit {
+                    if by_date {
+                        return Ok(ListPage {
+                            orders: rows,
+                            next_cursor: last_number.map(|n| format!("s{n}")),
+                        });
+                    }
+                    return Err(too_broad(format!(
+                        "The search matches more than {SORT_CAP} orders; refine it or sort by date"
+                    )));
+                }
+                rows.push(s);
+            }
+            last_number = Some(n);
+        }
+        if by_date {
+            return Ok(ListPage {
+                orders: rows,
+                next_cursor: None,
+            });
+        }
+        let sort_key = |s: &Summary| -> Vec<u8> {
+            let mut k = keys::sort_bytes(q.sort, &keys::IndexFields::of_summary(&s));
+            k.extend_from_slice(&s.number.to_be_bytes());
+            k
+        };
+        rows.sort_by_cached_key(sort_key);
+        if q.desc {
+            rows.reverse();
+        }
+        let total = rows.len();
+        let page: Vec<Summary> = rows.into_iter().skip(offset).take(q.limit).collect();
+        let next = offset + page.len();
+        Ok(ListPage {
+            orders: page,
+            next_cursor: (next < total).then(|| format!("o{next}")),
+        })
+    }
+}

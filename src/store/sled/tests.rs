@@ -1,0 +1,153 @@
+//! The sled adapter's own behaviour: its settings cache, its numbering and its customer linking
+//! under concurrency. What every backend must do is in `store::contract`.
+
+use super::*;
+use crate::domain::intake::NewOrderIds;
+use crate::domain::Actor;
+use crate::ports::{Created, NewOrder};
+use uuid::Uuid;
+
+/// A sample order for `email`, numbered from the store, as the service would build it.
+fn new_order(store: &SledStore, email: &str, key: Option<&str>) -> NewOrder {
+    let mut draft = crate::domain::sample::sample_order(false);
+    draft.customer.email = email.into();
+    let valid = draft.validate().unwrap();
+    let ids = NewOrderIds {
+        order_id: Uuid::now_v7(),
+        number: store.reserve_numbers(1).unwrap(),
+        customer_id: CustomerId(Uuid::now_v7()),
+        item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
+        payment_id: Uuid::now_v7(),
+    };
+    NewOrder {
+        order: valid.build(
+            &ids,
+            "USD",
+            chrono::Utc::now(),
+            &Actor::Token("test".into()),
+        ),
+        outbox: Vec::new(),
+        idempotency: key.map(|k| (k.to_string(), [1u8; 32])),
+        only_before_real_orders: false,
+    }
+}
+
+fn number(c: &Created) -> u64 {
+    match c {
+        Created::New(o) | Created::Replayed(o) => o.number,
+    }
+}
+
+#[test]
+fn settings_are_read_from_memory_and_written_through_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.setting("store.name").unwrap(), None);
+        store.put_setting("store.name", "Alder & Co").unwrap();
+        assert_eq!(
+            store.setting("store.name").unwrap().as_deref(),
+            Some("Alder & Co")
+        );
+        store.put_setting("store.name", "Birch").unwrap();
+        store
+            .put_setting("store.email", "shop@example.com")
+            .unwrap();
+        assert_eq!(
+            store.setting("store.name").unwrap().as_deref(),
+            Some("Birch")
+        );
+        // The tree holds what the cache answers.
+        assert_eq!(
+            store.settings.get(b"store.name").unwrap().as_deref(),
+            Some(&b"Birch"[..])
+        );
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.setting("store.name").unwrap().as_deref(),
+        Some("Birch")
+    );
+    assert_eq!(
+        store
+            .settings_map()
+            .unwrap()
+            .get("store.email")
+            .map(String::as_str),
+        Some("shop@example.com")
+    );
+}
+
+#[test]
+fn numbers_follow_on_after_reopening_and_bulk_reservations() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        let first = store
+            .insert_order(&new_order(&store, "a@example.com", Some("k1")))
+            .unwrap();
+        assert_eq!(number(&first), FIRST_NUMBER);
+        let second = store
+            .insert_order(&new_order(&store, "b@example.com", None))
+            .unwrap();
+        assert_eq!(number(&second), FIRST_NUMBER + 1);
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let third = store
+        .insert_order(&new_order(&store, "c@example.com", None))
+        .unwrap();
+    assert_eq!(number(&third), FIRST_NUMBER + 2);
+    // Demo numbers are reserved from the same sequence.
+    assert_eq!(store.reserve_numbers(10).unwrap(), FIRST_NUMBER + 3);
+    let after = store
+        .insert_order(&new_order(&store, "d@example.com", None))
+        .unwrap();
+    assert_eq!(number(&after), FIRST_NUMBER + 13);
+}
+
+#[test]
+fn concurrent_first_orders_of_one_customer_share_the_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let new = new_order(&store, "same@example.com", None);
+                match store.insert_order(&new).unwrap() {
+                    Created::New(o) => (o.number, o.customer.id),
+                    Created::Replayed(_) => unreachable!(),
+                }
+            })
+        })
+        .collect();
+    let placed: Vec<(u64, CustomerId)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ids: std::collections::HashSet<CustomerId> = placed.iter().map(|p| p.1).collect();
+    assert_eq!(ids.len(), 1, "one customer for one email");
+    let mut numbers: Vec<u64> = placed.iter().map(|p| p.0).collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (FIRST_NUMBER..FIRST_NUMBER + 8).collect::<Vec<_>>()
+    );
+    let c = store.customer(*ids.iter().next().unwrap()).unwrap();
+    assert_eq!(c.orders_count, 8);
+    // Every stored order names the customer the store linked.
+    for (n, id) in &placed {
+        assert_eq!(store.get_order(*n).unwrap().customer.id, *id);
+    }
+    assert!(check::check(&store).unwrap().is_clean());
+}
+
+#[test]
+fn the_storage_contract_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(crate::store::contract::run(store));
+}
