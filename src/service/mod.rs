@@ -12,7 +12,7 @@ pub mod shipping;
 pub mod tokens;
 pub mod views;
 
-pub use orders::{Decision, Outcome};
+pub use orders::{Outcome, Probe};
 pub use settings::{default_presets, PackagePreset, StoreSettings, Switches, SETTABLE};
 pub use shipping::{CarrierFields, PackageInput};
 pub use tokens::{body_hash, token_hash, NewToken};

@@ -15,16 +15,28 @@ use crate::ports::{
 use chrono::Utc;
 use uuid::Uuid;
 
-/// What a command would do to an order as it stands.
+/// What a command would do to an order as it stands: the events it would apply, or the rule
+/// that refuses it.
 pub type Outcome = Result<Vec<Event>, RuleError>;
 
-/// An order as read, and what a command would do to it: the events it would apply, or the rule
-/// that refuses it. A page's review step shows this; its confirm step applies the command to
-/// the same order (see [`Service::apply`]).
+/// Asks the rules what commands would do, writing nothing: a page's review step (whose confirm
+/// step then applies the command to the same order, see [`Service::apply`]) and the order page's
+/// buttons, disabled with the rule's reason when it refuses.
 #[derive(Debug, Clone)]
-pub struct Decision {
-    pub order: Order,
-    pub outcome: Outcome,
+pub struct Probe {
+    ctx: Ctx,
+}
+
+impl Probe {
+    /// What `cmd` would do to `order`.
+    pub fn decide(&self, order: &Order, cmd: &Command) -> Outcome {
+        decide(order, cmd, &self.ctx)
+    }
+
+    /// The rule that refuses `cmd` on `order` now, if any.
+    pub fn refusal(&self, order: &Order, cmd: &Command) -> Option<RuleError> {
+        self.decide(order, cmd).err()
+    }
 }
 
 fn fresh_ctx(actor: Actor) -> Ctx {
@@ -128,21 +140,11 @@ impl Service {
         Ok(self.store.get_order(number).await?)
     }
 
-    /// What `cmd` would do to `order` as it stands (nothing is written).
-    pub fn decide(&self, order: &Order, cmd: &Command, actor: Actor) -> Outcome {
-        decide(order, cmd, &fresh_ctx(actor))
-    }
-
-    /// Loads an order and decides `cmd` on it (the review step of a page action).
-    pub async fn preview(
-        &self,
-        number: u64,
-        cmd: &Command,
-        actor: Actor,
-    ) -> Result<Decision, ServiceError> {
-        let order = self.order(number).await?;
-        let outcome = self.decide(&order, cmd, actor);
-        Ok(Decision { order, outcome })
+    /// A probe for `actor`: what commands would do now, without writing.
+    pub fn probe(&self, actor: Actor) -> Probe {
+        Probe {
+            ctx: fresh_ctx(actor),
+        }
     }
 
     /// Runs one action on an order: the domain decides, the store applies atomically.

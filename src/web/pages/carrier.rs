@@ -2,7 +2,7 @@
 //! refusals) → choose one → a confirmation that a label purchase cannot be undone → Buy label.
 //! Also the shipment menu's "Simulate next carrier event" on test orders.
 
-use super::order::{number, probe_ctx};
+use super::order::number;
 use super::{money, ok, render, Chrome, PageError, Svc};
 use crate::domain::money::parse_amount;
 use crate::domain::{ItemQty, Order, RuleError, ShipmentId};
@@ -536,7 +536,6 @@ async fn submit(
         };
         return Ok(ok(&req, &p.chrome, &p));
     }
-    let _ = probe_ctx(who);
     match svc
         .buy_label(n, &fields, &rate.carrier, &rate.service, who.actor())
         .await

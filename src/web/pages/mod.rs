@@ -11,6 +11,7 @@ pub mod order;
 pub mod orders;
 pub mod outbox;
 pub mod settings;
+pub mod shipment_docs;
 pub mod workflow;
 
 use super::auth::{self, SignedIn};

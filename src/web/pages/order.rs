@@ -1,21 +1,20 @@
 //! The order page: items (with hover details and a per-line ledger), customer with Change
 //! customer, addresses, totals, payments and refunds, shipments with their ⋮ menu, notes and the
 //! timeline, with the action buttons at the top right. Whether a button is enabled is asked of
-//! the domain (`decide` with a representative command), never worked out here.
+//! the rules through the service's probe (with a representative command), never worked out here.
 
 use super::{money, ok, render, when, Chrome, PageError, Svc};
 use crate::domain::workflow::{ManualFulfillInput, RefundInput};
 use crate::domain::{
-    decide, Address, Command, Ctx, CustomerId, ItemQty, NoteId, Order, ShipmentKind, ShippingPoint,
+    Address, Command, CustomerId, ItemQty, NoteId, Order, ShipmentKind, ShippingPoint,
 };
+use crate::service::Probe;
 use crate::web::auth::{self, Posted, SignedIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use uuid::Uuid;
 
 /// A button at the top right: a link to its form, or disabled with the rule's reason.
 pub struct ActionButton {
@@ -128,19 +127,19 @@ struct OrderPage {
     timeline: Vec<TimelineRow>,
 }
 
-/// A context for asking the domain whether something would be allowed now.
-pub fn probe_ctx(who: &SignedIn) -> Ctx {
-    Ctx::new(Utc::now(), who.actor(), [Uuid::now_v7(), Uuid::now_v7()])
+/// A probe for asking the rules whether something would be allowed now.
+pub fn probe(svc: &Svc, who: &SignedIn) -> Probe {
+    svc.probe(who.actor())
 }
 
-fn refusal(order: &Order, cmd: &Command, ctx: &Ctx) -> Option<String> {
-    decide(order, cmd, ctx).err().map(|e| e.to_string())
+fn refusal(order: &Order, cmd: &Command, ctx: &Probe) -> Option<String> {
+    ctx.refusal(order, cmd).map(|e| e.to_string())
 }
 
 /// Allowed when the domain accepts one unit of any item; otherwise the first item's reason.
 fn refusal_for_any_item(
     order: &Order,
-    ctx: &Ctx,
+    ctx: &Probe,
     make: impl Fn(ItemQty) -> Command,
 ) -> Option<String> {
     let mut first = None;
@@ -163,7 +162,7 @@ fn refusal_for_any_item(
 }
 
 /// The top-right buttons, each enabled or disabled by the rules.
-pub fn buttons(order: &Order, ctx: &Ctx) -> Vec<ActionButton> {
+pub fn buttons(order: &Order, ctx: &Probe) -> Vec<ActionButton> {
     let n = order.number;
     let b = |label, slug: &str, id, reason, danger| ActionButton {
         label,
@@ -283,7 +282,7 @@ pub fn describe(order: &Order, items: &[ItemQty]) -> String {
         .join(", ")
 }
 
-fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
+fn shipment_rows(order: &Order, ctx: &Probe) -> Vec<ShipmentRow> {
     let n = order.number;
     order
         .shipments
@@ -388,7 +387,7 @@ fn shipment_rows(order: &Order, ctx: &Ctx) -> Vec<ShipmentRow> {
 fn page(
     chrome: Chrome,
     order: &Order,
-    ctx: &Ctx,
+    ctx: &Probe,
     note_draft: String,
     note_error: Option<String>,
 ) -> OrderPage {
@@ -546,7 +545,7 @@ async fn show(
 ) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path)?).await?;
     let chrome = Chrome::new(&req, &who, "orders", format!("Order #{}", order.number));
-    let p = page(chrome, &order, &probe_ctx(&who), String::new(), None);
+    let p = page(chrome, &order, &probe(&svc, &who), String::new(), None);
     Ok(ok(&req, &p.chrome, &p))
 }
 
@@ -573,7 +572,7 @@ async fn note_command(
             let p = page(
                 chrome,
                 &order,
-                &probe_ctx(&form.who),
+                &probe(svc, &form.who),
                 draft,
                 Some(r.to_string()),
             );

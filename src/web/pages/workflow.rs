@@ -3,7 +3,7 @@
 //! payment and fulfilment moves are found by running the engine's own `execute` over a sample
 //! order with every kind of action, breadth first, and recording each status change it makes.
 
-use super::{ok, Chrome, PageError, Svc};
+use super::{ok, Chrome, PageError};
 use crate::domain::intake::{
     AddressDraft, CustomerDraft, ItemDraft, NewOrderIds, OrderDraft, PaymentDraft, ShippingDraft,
 };
@@ -420,7 +420,7 @@ struct WorkflowPage {
     node_h: u32,
 }
 
-async fn show(req: HttpRequest, who: SignedIn, svc: Svc) -> Result<HttpResponse, PageError> {
+async fn show(req: HttpRequest, who: SignedIn) -> Result<HttpResponse, PageError> {
     let (pay, ful) = explore();
     let p = WorkflowPage {
         chrome: Chrome::new(&req, &who, "workflow", "Orders workflow"),
