@@ -75,7 +75,7 @@ pub struct PaymentDraft {
     pub paid: bool,
 }
 
-/// `POST /api/v1/orders` body (SPEC 5).
+/// `POST /api/v1/orders` body (docs/API.md, order intake).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderDraft {

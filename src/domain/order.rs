@@ -113,7 +113,7 @@ impl PaymentMethod {
         PaymentMethod::PosOnDelivery,
     ];
 
-    /// Online methods start "In progress"; manual ones "Unpaid" (SPEC 1.1).
+    /// Online methods start "In progress"; manual ones "Unpaid".
     pub fn is_online(self) -> bool {
         matches!(
             self,
@@ -483,7 +483,7 @@ impl Order {
         self.cancellation.is_some()
     }
 
-    /// Payment status, derived from the facts (SPEC 1.1, first matching rule wins).
+    /// Payment status, derived from the facts (first matching rule wins).
     pub fn payment_status(&self) -> PaymentStatus {
         let paid = self.paid();
         let refunded = self.refunded();
@@ -502,7 +502,7 @@ impl Order {
         }
     }
 
-    /// Fulfillment status, derived from the facts (SPEC 1.2, first matching rule wins).
+    /// Fulfillment status, derived from the facts (first matching rule wins).
     pub fn fulfillment_status(&self) -> FulfillmentStatus {
         if self.is_canceled() {
             return FulfillmentStatus::Canceled;

@@ -78,7 +78,7 @@ pub struct Package {
     pub weight_grams: u32,
 }
 
-/// What the carriers are asked to quote (SPEC 5, carrier-fulfil fields). Field names are
+/// What the carriers are asked to quote (docs/API.md, carrier fulfilment). Field names are
 /// snake_case; money and dimensions accept decimal strings or JSON numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateRequest {

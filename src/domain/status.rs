@@ -1,4 +1,4 @@
-//! The three status families of SPEC 1.1–1.3 and how each is derived from an order's facts.
+//! The three status families (payment, fulfillment, shipment) and how each is derived from an order's facts.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,7 @@ macro_rules! status_enum {
         impl $name {
             /// Every value, in the order the help page lists them.
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
-            /// The JSON name (SPEC section 1).
+            /// The JSON name.
             pub fn as_str(self) -> &'static str { match self { $($name::$variant => $json),* } }
             /// The name the merchant reads on a badge.
             pub fn label(self) -> &'static str { match self { $($name::$variant => $label),* } }
@@ -35,7 +35,7 @@ macro_rules! status_enum {
 }
 
 status_enum!(
-    /// Payment status (SPEC 1.1).
+    /// Payment status.
     PaymentStatus {
         Unpaid = 1, "unpaid", "Unpaid";
         PartiallyPaid = 2, "partially_paid", "Partially Paid";
@@ -47,7 +47,7 @@ status_enum!(
 );
 
 status_enum!(
-    /// Fulfillment status (SPEC 1.2).
+    /// Fulfillment status.
     FulfillmentStatus {
         Unfulfilled = 1, "unfulfilled", "Unfulfilled";
         Dispatched = 2, "dispatched", "Dispatched";
@@ -62,7 +62,7 @@ status_enum!(
 );
 
 status_enum!(
-    /// Shipment status (SPEC 1.3).
+    /// Shipment status.
     ShipmentStatus {
         AwaitingShipment = 1, "awaiting_shipment", "Awaiting Shipment";
         Shipped = 2, "shipped", "Shipped";
@@ -92,7 +92,7 @@ impl ShipmentStatus {
         }
     }
 
-    /// Whether a shipment may move from `self` to `to` (SPEC 1.3: statuses only move forward;
+    /// Whether a shipment may move from `self` to `to` (statuses only move forward;
     /// a failed delivery may be retried; cancellation is handled by void, not by this table).
     pub fn can_move_to(self, to: ShipmentStatus) -> bool {
         use ShipmentStatus::*;

@@ -563,7 +563,7 @@ fn a_canceled_order_cannot_be_fulfilled() {
     );
 }
 
-// ---- shipments (SPEC 1.3) ----
+// ---- shipments ----
 
 fn edit(status: Option<ShipmentStatus>) -> ShipmentEdit {
     ShipmentEdit {

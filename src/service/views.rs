@@ -1,4 +1,4 @@
-//! JSON shapes of SPEC 5, built from domain values (the API answers with them and notification
+//! JSON shapes of the API (docs/API.md), built from domain values (the API answers with them and notification
 //! templates receive them). Money always travels as a decimal string.
 
 use crate::domain::money::fmt;
