@@ -7,6 +7,19 @@ pub mod storage;
 
 pub use storage::*;
 
+/// The setting keys that configure the transports (Settings > Notifications): written by the
+/// service, read from a settings snapshot by the transports.
+pub mod transport_keys {
+    pub const SMTP_HOST: &str = "smtp.host";
+    pub const SMTP_PORT: &str = "smtp.port";
+    pub const SMTP_TLS: &str = "smtp.tls";
+    pub const SMTP_USERNAME: &str = "smtp.username";
+    pub const SMTP_PASSWORD: &str = "smtp.password";
+    pub const SMTP_FROM: &str = "smtp.from";
+    pub const SMS_URL: &str = "sms.url";
+    pub const SMS_AUTH: &str = "sms.auth_header";
+}
+
 use crate::domain::notifications::Rendered;
 use crate::domain::outbox::{Channel, OutboxMessage};
 use serde_json::Value;

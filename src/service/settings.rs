@@ -5,6 +5,7 @@ use super::{Service, ServiceError};
 use crate::domain::notifications::EVENTS;
 use crate::domain::outbox::Channel;
 use crate::domain::RuleError;
+use crate::ports::transport_keys;
 use std::collections::{BTreeMap, HashSet};
 
 /// Setting keys that may be changed from the command line (`orderdeck settings set`).
@@ -214,7 +215,7 @@ impl Service {
     pub async fn transports_configured(&self) -> Result<(bool, bool), ServiceError> {
         let all = self.settings_snapshot().await?;
         let set = |k: &str| all.get(k).is_some_and(|v| !v.trim().is_empty());
-        Ok((set("smtp.host"), set("sms.url")))
+        Ok((set(transport_keys::SMTP_HOST), set(transport_keys::SMS_URL)))
     }
 
     /// The package presets (Settings > Shipping), or sensible defaults.

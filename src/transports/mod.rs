@@ -11,17 +11,7 @@ use crate::domain::outbox::{Channel, OutboxMessage};
 use crate::ports::{Deliverer, DeliveryError, DeliveryFuture};
 use std::collections::BTreeMap;
 
-/// Setting keys of the transports (Settings > Notifications).
-pub mod keys {
-    pub const SMTP_HOST: &str = "smtp.host";
-    pub const SMTP_PORT: &str = "smtp.port";
-    pub const SMTP_TLS: &str = "smtp.tls";
-    pub const SMTP_USERNAME: &str = "smtp.username";
-    pub const SMTP_PASSWORD: &str = "smtp.password";
-    pub const SMTP_FROM: &str = "smtp.from";
-    pub const SMS_URL: &str = "sms.url";
-    pub const SMS_AUTH: &str = "sms.auth_header";
-}
+use crate::ports::transport_keys as keys;
 
 fn get<'a>(settings: &'a BTreeMap<String, String>, key: &str) -> &'a str {
     settings.get(key).map(String::as_str).unwrap_or_default()

@@ -270,7 +270,7 @@ impl SledStore {
             });
         }
         let sort_key = |s: &Summary| -> Vec<u8> {
-            let mut k = keys::sort_bytes(q.sort, &keys::IndexFields::of_summary(&s));
+            let mut k = keys::sort_bytes(q.sort, &keys::IndexFields::of_summary(s));
             k.extend_from_slice(&s.number.to_be_bytes());
             k
         };
