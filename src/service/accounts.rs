@@ -44,8 +44,9 @@ pub enum AccountError {
     BadSetupToken,
     #[error("No team member {0}")]
     NotFound(String),
-    #[error("storage error: {0}")]
-    Store(String),
+    /// Not the user's doing (storage, randomness, hashing); the cause is kept for the log.
+    #[error("account storage failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl AccountError {
@@ -145,7 +146,7 @@ pub fn hash_password(pw: &str) -> Result<String, AccountError> {
     argon2()
         .hash_password(pw.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| AccountError::Store(format!("cannot hash the password: {e}")))
+        .map_err(|e| AccountError::Store(format!("cannot hash the password: {e}").into()))
 }
 
 /// Checks a password against a stored PHC string. Slow on purpose.
@@ -156,7 +157,8 @@ pub fn verify_password(pw: &str, phc: &str) -> bool {
 /// A fresh 256-bit random secret, hex-encoded.
 pub fn random_hex() -> Result<String, AccountError> {
     let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).map_err(|e| AccountError::Store(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| AccountError::Store(format!("no randomness: {e}").into()))?;
     Ok(hex::encode(buf))
 }
 
@@ -188,8 +190,7 @@ pub struct Accounts {
 
 impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
-        crate::service::log_error("account storage", &e);
-        AccountError::Store(e.to_string())
+        AccountError::Store(Box::new(e))
     }
 }
 
@@ -272,7 +273,7 @@ impl Accounts {
         let pw = password.to_string();
         let password_hash = actix_web::rt::task::spawn_blocking(move || hash_password(&pw))
             .await
-            .map_err(|e| AccountError::Store(format!("hashing failed: {e}")))??;
+            .map_err(|e| AccountError::Store(format!("hashing failed: {e}").into()))??;
         let m = Member {
             username: username.clone(),
             display_name,
@@ -343,7 +344,7 @@ impl Accounts {
             .unwrap_or_else(|| self.dummy_hash.clone());
         let ok = actix_web::rt::task::spawn_blocking(move || verify_password(&pw, &phc))
             .await
-            .map_err(|e| AccountError::Store(format!("verification failed: {e}")))?;
+            .map_err(|e| AccountError::Store(format!("verification failed: {e}").into()))?;
         let member = match (member, ok) {
             (Some(m), true) => m,
             _ => return Err(AccountError::BadCredentials),

@@ -244,7 +244,7 @@ pub fn pre_csrf(req: &HttpRequest) -> Result<(String, bool), PageError> {
         Some(c) if c.value().len() == 64 => Ok((c.value().to_string(), false)),
         _ => crate::service::accounts::random_hex()
             .map(|t| (t, true))
-            .map_err(|e| PageError::Internal(e.to_string())),
+            .map_err(|e| PageError::Internal(Box::new(e))),
     }
 }
 

@@ -110,7 +110,7 @@ pub fn render<T: Template>(
             }
             resp
         }
-        Err(e) => PageError::Internal(format!("template error: {e}")).error_response(),
+        Err(e) => PageError::Internal(Box::new(e)).error_response(),
     }
 }
 
@@ -131,7 +131,9 @@ pub enum PageError {
     /// The form's CSRF token is missing or wrong.
     Csrf,
     BadRequest(String),
-    Internal(String),
+    /// A failure that is not the user's doing; the cause is logged (with its chain) when the
+    /// error page is rendered, and the user sees a generic message.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl std::fmt::Display for PageError {
@@ -152,8 +154,8 @@ impl From<ServiceError> for PageError {
         match e {
             ServiceError::NotFound(m) => PageError::NotFound(m),
             ServiceError::Rule(r) if r.is_not_found() => PageError::NotFound(r.to_string()),
-            ServiceError::Store(e) => PageError::Internal(format!("storage failure: {e:?}")),
-            ServiceError::Internal(m) => PageError::Internal(m),
+            ServiceError::Store(e) => PageError::Internal(Box::new(e)),
+            ServiceError::Internal(m) => PageError::Internal(m.into()),
             other => PageError::BadRequest(other.to_string()),
         }
     }
@@ -163,7 +165,7 @@ impl From<crate::service::accounts::AccountError> for PageError {
     fn from(e: crate::service::accounts::AccountError) -> Self {
         use crate::service::accounts::AccountError as A;
         match e {
-            A::Store(m) => PageError::Internal(m),
+            A::Store(cause) => PageError::Internal(cause),
             A::Forbidden(m) => PageError::Forbidden(m),
             A::NotFound(m) => PageError::NotFound(format!("No team member {m}")),
             other => PageError::BadRequest(other.to_string()),
@@ -203,7 +205,7 @@ impl ResponseError for PageError {
                 };
                 return auth::see_other(&target);
             }
-            PageError::Internal(cause) => log::error!("page failed: {cause}"),
+            PageError::Internal(cause) => crate::service::log_error("page failed", cause.as_ref()),
             _ => {}
         }
         let title = match self {

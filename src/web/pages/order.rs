@@ -746,14 +746,12 @@ async fn change_customer(
     let n = number(&path)?;
     let raw = form.fields.get("customer_id");
     let result = match raw.parse::<CustomerId>() {
-        Ok(id) => svc
-            .change_customer(n, id, form.who.actor())
-            .await
-            .map_err(|e| match e {
-                crate::service::ServiceError::Rule(r) => r.to_string(),
-                crate::service::ServiceError::NotFound(m) => m,
-                other => format!("internal: {other}"),
-            }),
+        Ok(id) => match svc.change_customer(n, id, form.who.actor()).await {
+            Ok(o) => Ok(o),
+            Err(crate::service::ServiceError::Rule(r)) => Err(r.to_string()),
+            Err(crate::service::ServiceError::NotFound(m)) => Err(m),
+            Err(other) => return Err(other.into()),
+        },
         Err(_) => Err("Choose a customer from the list".to_string()),
     };
     match result {
@@ -762,7 +760,6 @@ async fn change_customer(
             &format!("/orders/{n}"),
             &format!("Customer changed to {}.", o.customer.name),
         )),
-        Err(m) if m.starts_with("internal: ") => Err(PageError::Internal(m)),
         Err(m) => {
             let order = svc.order(n).await?;
             let p = customer_page(

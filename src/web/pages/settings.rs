@@ -345,8 +345,7 @@ async fn download_backup(form: Posted, svc: Svc) -> Result<HttpResponse, PageErr
     owner_only(&form.who, "download backups")?;
     let path = std::env::temp_dir().join(format!("orderdeck-{}.backup", Uuid::now_v7()));
     svc.backup_to(path.clone()).await?;
-    let file = std::fs::File::open(&path)
-        .map_err(|e| PageError::Internal(format!("backup failed: {e}")))?;
+    let file = std::fs::File::open(&path).map_err(|e| PageError::Internal(Box::new(e)))?;
     // The open file stays readable; the name goes at once.
     let _ = std::fs::remove_file(&path);
     let stream = futures_util::stream::unfold(Some(file), |state| async move {
