@@ -50,6 +50,24 @@ pub struct Party {
     pub country: String,
 }
 
+impl Party {
+    /// A party at a postal address (the order's ship-to, the store's address).
+    pub fn at(a: &crate::domain::Address, phone: &str, email: &str) -> Self {
+        Party {
+            name: a.name.clone(),
+            company: String::new(),
+            phone: phone.to_string(),
+            email: email.to_string(),
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+        }
+    }
+}
+
 /// One item in the parcel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -50,21 +50,6 @@ fn script_error(e: crate::scripting::ScriptError) -> ServiceError {
     }
 }
 
-fn party_of(a: &crate::domain::Address, phone: &str, email: &str) -> Party {
-    Party {
-        name: a.name.clone(),
-        company: String::new(),
-        phone: phone.to_string(),
-        email: email.to_string(),
-        line1: a.line1.clone(),
-        line2: a.line2.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-    }
-}
-
 impl Service {
     /// The loaded scripts.
     pub fn scripts(&self) -> Option<&Arc<ScriptRegistry>> {
@@ -198,7 +183,7 @@ impl Service {
             weight_grams: weight,
         };
         let recipient = f.recipient.clone().unwrap_or_else(|| {
-            party_of(
+            Party::at(
                 &order.shipping_address,
                 &order.customer.phone,
                 &order.customer.email,
@@ -207,7 +192,7 @@ impl Service {
         let shipper = f
             .shipper
             .clone()
-            .unwrap_or_else(|| party_of(&settings.address, "", &settings.email));
+            .unwrap_or_else(|| Party::at(&settings.address, "", &settings.email));
         let req = RateRequest {
             items,
             package,

@@ -107,21 +107,6 @@ fn party_defaults(p: &Party) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn address_party(a: &crate::domain::Address, phone: &str, email: &str) -> Party {
-    Party {
-        name: a.name.clone(),
-        company: String::new(),
-        phone: phone.to_string(),
-        email: email.to_string(),
-        line1: a.line1.clone(),
-        line2: a.line2.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-    }
-}
-
 fn party_from(f: &Fields, prefix: &str) -> Party {
     let g = |k: &str| f.get(&format!("{prefix}_{k}")).trim().to_string();
     Party {
@@ -327,13 +312,13 @@ async fn page(
             crate::domain::money::fmt(order.subtotal()),
         ),
     ];
-    let store_party = address_party(&settings.address, "", &settings.email);
+    let store_party = Party::at(&settings.address, "", &settings.email);
     let mut parties = Vec::new();
     for (legend, prefix, default) in [
         (
             "Recipient",
             "to",
-            address_party(
+            Party::at(
                 &order.shipping_address,
                 &order.customer.phone,
                 &order.customer.email,
