@@ -2,7 +2,8 @@
 //! → sign in → test orders → search and filter → an order: notes, payment, refund, fulfilment,
 //! delivery, return, every badge → Place Test Order disappears once a real order arrives →
 //! a form without its CSRF token is refused → anonymous visitors go to sign-in. Screenshots land
-//! in `docs/`.
+//! in `<target>/tmp/screenshots/`; `ORDERDECK_SCREENSHOTS=docs cargo test --test browser` also
+//! copies them into `docs/`, the README's pictures.
 //!
 //! Needs `chromium` and `chromedriver` (`apt-get install -y chromium chromium-driver`); without
 //! them this test FAILS on purpose, so CI cannot pass without running it.
@@ -166,9 +167,25 @@ async fn shot(c: &Client, name: &str) {
     .await
     .unwrap();
     let png = c.screenshot().await.expect("screenshot");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
+    std::fs::write(dir.join(name), &png).unwrap();
+    if refresh_docs_screenshots() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(name), &png).unwrap();
+    }
+}
+
+/// Whether to copy the screenshots into `docs/` too (the README's pictures):
+/// `ORDERDECK_SCREENSHOTS=docs`. Otherwise they are only written under the target directory, so a
+/// test run leaves the tracked files alone.
+fn refresh_docs_screenshots() -> bool {
+    match std::env::var("ORDERDECK_SCREENSHOTS") {
+        Ok(v) if v == "docs" => true,
+        Ok(v) if !v.is_empty() => panic!("ORDERDECK_SCREENSHOTS={v}: the only value is `docs`"),
+        _ => false,
+    }
 }
 
 async fn order_json(app: &App, token: &str, n: u64) -> serde_json::Value {
