@@ -11,7 +11,7 @@ fn item_id(order: &Value, i: usize) -> String {
 
 #[tokio::test]
 async fn a_new_order_is_created_with_its_totals_and_derived_statuses() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let o = app.place(order_body("Ann Lee", "Ann@Example.com")).await;
     assert_eq!(o["number"], 1001);
     assert_eq!(o["test"], false);
@@ -33,7 +33,7 @@ async fn a_new_order_is_created_with_its_totals_and_derived_statuses() {
 
 #[tokio::test]
 async fn manual_payment_methods_start_unpaid_and_paid_true_records_the_total() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let mut b = order_body("Ann", "ann@example.com");
     b["payment"] = json!({"method": "cash_on_delivery"});
     assert_eq!(app.place(b.clone()).await["payment_status"], "unpaid");
@@ -45,11 +45,11 @@ async fn manual_payment_methods_start_unpaid_and_paid_true_records_the_total() {
 
 #[tokio::test]
 async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let send = |body: Value| {
         app.client
             .post(app.url("/orders"))
-            .bearer_auth(&app.token)
+            .bearer_auth(app.token())
             .header("Idempotency-Key", "checkout-42")
             .json(&body)
             .send()
@@ -74,7 +74,7 @@ async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_refused() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let r = app.client.get(app.url("/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let v: Value = r.json().await.unwrap();
@@ -99,12 +99,12 @@ async fn requests_without_a_valid_token_are_refused() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     // Malformed JSON.
     let r = app
         .client
         .post(app.url("/orders"))
-        .bearer_auth(&app.token)
+        .bearer_auth(app.token())
         .body("{not json")
         .send()
         .await
@@ -167,7 +167,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let r = app
         .client
         .post(app.url("/orders"))
-        .bearer_auth(&app.token)
+        .bearer_auth(app.token())
         .body(big)
         .send()
         .await
@@ -186,7 +186,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
 #[tokio::test]
 async fn an_order_walks_through_payment_refund_split_fulfilment_delivery_and_return() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let o = app.place(order_body("Ann Lee", "ann@example.com")).await;
     let tee = item_id(&o, 0);
     let mug = item_id(&o, 1);
@@ -276,7 +276,7 @@ async fn an_order_walks_through_payment_refund_split_fulfilment_delivery_and_ret
 
 #[tokio::test]
 async fn refused_actions_name_their_rule_and_change_nothing() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let o = app.place(order_body("Ann", "ann@example.com")).await;
     let tee = item_id(&o, 0);
     app.post("/orders/1001/payments", json!({"amount": "25.00"}))
@@ -355,7 +355,7 @@ async fn refused_actions_name_their_rule_and_change_nothing() {
 
 #[tokio::test]
 async fn dispatch_void_and_cancel_follow_the_rules() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let o = app.place(order_body("Ann", "ann@example.com")).await;
     let tee = item_id(&o, 0);
     let (s, o) = app.post("/orders/1001/dispatch", json!({})).await;
@@ -418,7 +418,7 @@ async fn dispatch_void_and_cancel_follow_the_rules() {
 
 #[tokio::test]
 async fn notes_are_added_edited_and_deleted() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     app.place(order_body("Ann", "ann@example.com")).await;
     let (s, o) = app
         .post(
@@ -458,7 +458,7 @@ async fn notes_are_added_edited_and_deleted() {
 
 #[tokio::test]
 async fn customers_are_searchable_and_an_order_can_change_customer() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     app.place(order_body("Ann Lee", "ann@example.com")).await;
     app.place(order_body("Ann Lee", "ann@example.com")).await;
     app.place(order_body("Bo Chen", "bo@example.com")).await;
@@ -503,7 +503,7 @@ async fn customers_are_searchable_and_an_order_can_change_customer() {
 
 #[tokio::test]
 async fn lists_filter_sort_search_and_page_with_a_cursor() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let names = [
         "Zoe Adams",
         "Yann Brook",
@@ -651,14 +651,12 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn data_survives_a_restart() {
-    let mut app = spawn_app();
+    let mut app = spawn_app_with_token();
     app.place(order_body("Ann", "ann@example.com")).await;
     app.post("/orders/1001/payments", json!({"amount": "10.00"}))
         .await;
     app.kill();
-    let (child, base) = start(&app.dir);
-    app.child = child;
-    app.base = base;
+    app.restart();
     let (s, o) = app.get("/orders/1001").await;
     assert_eq!(s, 200);
     assert_eq!(o["totals"]["paid"], "10.00");
@@ -668,10 +666,10 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_data_dir_is_refused() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let out = std::process::Command::new(bin())
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&app.dir)
+        .arg(&app.data_dir)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -681,7 +679,7 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
-    let mut app = spawn_app();
+    let mut app = spawn_app_with_token();
     app.place(order_body("Ann", "ann@example.com")).await;
     let pid = app.child.id().to_string();
     let st = std::process::Command::new("kill")
@@ -692,12 +690,10 @@ async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
     let exit = app.child.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
     assert!(
-        !app.dir.join("admin.sock").exists(),
+        !app.data_dir.join("admin.sock").exists(),
         "control socket left behind"
     );
-    let (child, base) = start(&app.dir);
-    app.child = child;
-    app.base = base;
+    app.restart();
     let (s, o) = app.get("/orders/1001").await;
     assert_eq!((s, o["customer"]["name"].as_str()), (200, Some("Ann")));
 }

@@ -2,9 +2,9 @@
 //! backup and restore; a backup taken while clients keep writing restores to a consistent store.
 
 mod common;
-mod pagekit;
 
-use pagekit::{client, input_value};
+use common::pages::{cookie_client, input_value};
+use common::App;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -80,8 +80,8 @@ fn item(o: &Value, i: usize) -> String {
 }
 
 /// Creates the owner account, signs in and saves the store settings through the pages.
-async fn owner_saves_settings(app: &pagekit::App) -> Client {
-    let c = client();
+async fn owner_saves_settings(app: &App) -> Client {
+    let c = cookie_client();
     let link = app.setup_link.clone().expect("setup link");
     let html = c.get(&link).send().await.unwrap().text().await.unwrap();
     let csrf = input_value(&html, "csrf").unwrap();
@@ -329,7 +329,7 @@ async fn everything(api: &Api) -> Vec<(String, Value)> {
     out
 }
 
-fn restore_and_start(file: &Path, dir: &Path) -> (std::process::Child, String) {
+fn restore_and_start(file: &Path, dir: &Path) -> App {
     let out = Command::new(common::bin())
         .arg("restore")
         .arg(file)
@@ -345,17 +345,17 @@ fn restore_and_start(file: &Path, dir: &Path) -> (std::process::Child, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no problems"));
-    common::start(dir)
+    App::builder().data_dir(dir).spawn()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() {
-    let app = pagekit::spawn_app();
-    let token = pagekit::create_token(&app, "storefront");
+    let app = common::spawn_app();
+    let token = common::create_token(&app.data_dir, "storefront");
     let api = Api {
         base: app.base.clone(),
         token: token.clone(),
-        http: common::http().build().expect("client"),
+        http: common::client_builder().build().expect("client"),
     };
     let _owner = owner_saves_settings(&app).await;
     make_facts(&api).await;
@@ -419,9 +419,9 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
     // The hot backup: consistent (restore runs `check`), holds everything acknowledged before it
     // started, and the fact orders exactly as they were.
     let hot_dir = tmp.path().join("hot-restored");
-    let (mut hot_child, hot_base) = restore_and_start(&hot, &hot_dir);
+    let mut hot_app = restore_and_start(&hot, &hot_dir);
     let hot_api = Api {
-        base: hot_base,
+        base: hot_app.base.clone(),
         ..api.clone()
     };
     for n in &acked_before {
@@ -458,8 +458,7 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
         "check on the running restored server: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let _ = hot_child.kill();
-    let _ = hot_child.wait();
+    hot_app.kill();
 
     // A quiet backup restores to exactly the same answers, including settings, team and tokens.
     let before = everything(&api).await;
@@ -467,7 +466,8 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
     let out = cli(&["backup", cold.to_str().unwrap()], &app.data_dir);
     assert!(out.status.success());
     let cold_dir = tmp.path().join("cold-restored");
-    let (mut cold_child, cold_base) = restore_and_start(&cold, &cold_dir);
+    let mut cold_app = restore_and_start(&cold, &cold_dir);
+    let cold_base = cold_app.base.clone();
     let cold_api = Api {
         base: cold_base.clone(),
         ..api.clone()
@@ -478,7 +478,7 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
         assert_eq!(a, b, "{p} differs after restore");
     }
     assert!(before.len() > facts.len());
-    let c = client();
+    let c = cookie_client();
     sign_in(&cold_base, &c).await;
     let html = c
         .get(format!("{cold_base}/settings"))
@@ -509,8 +509,7 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = cold_child.kill();
-    let _ = cold_child.wait();
+    cold_app.kill();
 }
 
 #[test]

@@ -2,15 +2,18 @@
 //! → sign in → test orders → search and filter → an order: notes, payment, refund, fulfilment,
 //! delivery, return, every badge → Place Test Order disappears once a real order arrives →
 //! a form without its CSRF token is refused → anonymous visitors go to sign-in. Screenshots land
-//! in `docs/`.
+//! in `<target>/tmp/screenshots/`; `ORDERDECK_SCREENSHOTS=docs cargo test --test browser` also
+//! copies them into `docs/`, the README's pictures.
 //!
 //! Needs `chromium` and `chromedriver` (`apt-get install -y chromium chromium-driver`); without
 //! them this test FAILS on purpose, so CI cannot pass without running it.
 
-mod pagekit;
+mod common;
 
+use common::pages::real_order_json;
+use common::{client_builder, create_token, spawn_app, App};
 use fantoccini::{Client, ClientBuilder, Locator};
-use pagekit::{create_token, real_order_json, spawn_app, App};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,7 +34,7 @@ impl Drop for Driver {
 
 async fn start_driver() -> Driver {
     assert!(
-        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+        Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
         "the browser test needs {CHROMIUM} and {CHROMEDRIVER}: install them with \
          `apt-get install -y chromium chromium-driver`"
     );
@@ -47,7 +50,7 @@ async fn start_driver() -> Driver {
         .spawn()
         .expect("start chromedriver");
     let url = format!("http://127.0.0.1:{port}");
-    let http = pagekit::http().build().expect("client");
+    let http = client_builder().build().expect("client");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = http.get(format!("{url}/status")).send().await {
@@ -61,7 +64,7 @@ async fn start_driver() -> Driver {
     Driver { child, url }
 }
 
-async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+async fn browser(driver: &Driver, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -164,13 +167,29 @@ async fn shot(c: &Client, name: &str) {
     .await
     .unwrap();
     let png = c.screenshot().await.expect("screenshot");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
+    std::fs::write(dir.join(name), &png).unwrap();
+    if refresh_docs_screenshots() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(name), &png).unwrap();
+    }
+}
+
+/// Whether to copy the screenshots into `docs/` too (the README's pictures):
+/// `ORDERDECK_SCREENSHOTS=docs`. Otherwise they are only written under the target directory, so a
+/// test run leaves the tracked files alone.
+fn refresh_docs_screenshots() -> bool {
+    match std::env::var("ORDERDECK_SCREENSHOTS") {
+        Ok(v) if v == "docs" => true,
+        Ok(v) if !v.is_empty() => panic!("ORDERDECK_SCREENSHOTS={v}: the only value is `docs`"),
+        _ => false,
+    }
 }
 
 async fn order_json(app: &App, token: &str, n: u64) -> serde_json::Value {
-    pagekit::http()
+    client_builder()
         .build()
         .expect("client")
         .get(format!("{}/api/v1/orders/{n}", app.base))
@@ -217,7 +236,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(url(&c).await.ends_with("/orders"), "{}", url(&c).await);
 
     // Place test orders until one is unpaid with at least two units (test orders are random).
-    let token = create_token(&app, "inspector");
+    let token = create_token(&app.data_dir, "inspector");
     let mut chosen = None;
     let mut placed = Vec::new();
     for _ in 0..15 {
@@ -386,7 +405,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     // A real order arrives over the API: Place Test Order disappears.
     c.goto(&format!("{base}/orders")).await.unwrap();
     assert!(c.find(Locator::Css("#place-test-order")).await.is_ok());
-    let real = pagekit::http()
+    let real = client_builder()
         .build()
         .expect("client")
         .post(format!("{base}/api/v1/orders"))

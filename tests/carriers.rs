@@ -30,7 +30,7 @@ fn item(o: &Value, i: usize) -> String {
 
 #[tokio::test]
 async fn rates_label_and_tracking_events_follow_the_carrier_rules() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     let o = app.place(order_body("Ann Lee", "ann@example.com")).await;
     let tee = item(&o, 0);
     let body =
@@ -252,16 +252,7 @@ async fn emails_wait_while_the_smtp_server_is_down_and_arrive_after_it_returns_a
     set(&dir, "store.email", "owner@acme.example");
     set(&dir, "store.name", "Acme Goods");
     set(&dir, "notify.order_placed.sms", "off");
-    let token = create_token(&dir, "storefront");
-    let (child, base) = start(&dir);
-    let mut app = App {
-        base,
-        token,
-        dir: dir.clone(),
-        child,
-        client: http().build().unwrap(),
-        _tmp: None,
-    };
+    let mut app = App::builder().data_dir(&dir).token("storefront").spawn();
     app.place(order_body("Ann Lee", "ann@example.com")).await;
 
     // Nothing listens on the SMTP port: the first attempt fails and is retried later.
@@ -304,9 +295,7 @@ async fn emails_wait_while_the_smtp_server_is_down_and_arrive_after_it_returns_a
 
     // Restart the server (nothing is lost), then bring the SMTP server up.
     app.kill();
-    let (child, base) = start(&dir);
-    app.child = child;
-    app.base = base;
+    app.restart();
     let smtp = start_smtp(port);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -388,39 +377,12 @@ async fn a_template_that_runs_forever_is_stopped_and_the_action_still_succeeds()
     )
     .unwrap();
     std::fs::create_dir_all(&dir).unwrap();
-    let token = create_token(&dir, "storefront");
-    let mut child = Command::new(bin())
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
+    let app = App::builder()
+        .data_dir(&dir)
+        .token("storefront")
         .arg("--scripts-dir")
         .arg(&scripts)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        // Keep reading so the server never writes into a closed pipe.
-        for l in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(a) = l.strip_prefix("orderdeck listening on ") {
-                let _ = tx.send(a.trim().to_string());
-            }
-        }
-    });
-    let base = rx.recv_timeout(Duration::from_secs(30)).expect("address");
-    let app = App {
-        base,
-        token,
-        dir: dir.clone(),
-        child,
-        client: http().build().unwrap(),
-        _tmp: None,
-    };
+        .spawn();
     app.place(order_body("Ann Lee", "ann@example.com")).await;
     let started = Instant::now();
     let (s, o) = app.post("/orders/1001/payments", json!({})).await;

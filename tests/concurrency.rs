@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_parallel_payments_refunds_and_fulfilments_lose_nothing_and_break_no_rule() {
-    let app = Arc::new(spawn_app());
+    let app = Arc::new(spawn_app_with_token());
     let mut body = order_body("Ann", "ann@example.com");
     body["items"] = json!([{"sku": "PEN", "name": "Pen", "unit_price": "1.00", "quantity": 30}]);
     body["shipping"] = json!({"method": "Standard", "price": "0.00"});
@@ -86,7 +86,7 @@ async fn fifty_parallel_payments_refunds_and_fulfilments_lose_nothing_and_break_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_conflicting_actions_on_many_orders_keep_every_invariant() {
-    let app = Arc::new(spawn_app());
+    let app = Arc::new(spawn_app_with_token());
     let mut items = Vec::new();
     for k in 0..4 {
         let mut body = order_body(&format!("Buyer {k}"), &format!("b{k}@example.com"));

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_orders_survive_kill_9_three_times() {
-    let mut app = spawn_app();
+    let mut app = spawn_app_with_token();
     let acknowledged: Arc<Mutex<Vec<(u64, String)>>> = Arc::new(Mutex::new(Vec::new()));
     for round in 0..3 {
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for c in 0..16 {
-            let client = common::http().build().expect("client");
+            let client = client_builder().build().expect("client");
             let url = app.url("/orders");
-            let token = app.token.clone();
+            let token = app.token().to_string();
             let stop = stop.clone();
             let acked = acknowledged.clone();
             clients.push(tokio::spawn(async move {
@@ -57,9 +57,7 @@ async fn acknowledged_orders_survive_kill_9_three_times() {
         for c in clients {
             c.await.unwrap();
         }
-        let (child, base) = start(&app.dir);
-        app.child = child;
-        app.base = base;
+        app.restart();
         let acked = acknowledged.lock().unwrap().clone();
         assert!(
             acked.len() > 10,
@@ -101,15 +99,15 @@ struct Acked {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_and_actions_survive_ten_kills_and_a_sigterm_with_indexes_and_outbox_intact() {
-    let mut app = spawn_app();
+    let mut app = spawn_app_with_token();
     let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(Acked::default()));
     for round in 0..11u64 {
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for c in 0..32 {
-            let client = common::http().build().expect("client");
+            let client = client_builder().build().expect("client");
             let base = app.url("");
-            let token = app.token.clone();
+            let token = app.token().to_string();
             let stop = stop.clone();
             let acked = acked.clone();
             clients.push(tokio::spawn(async move {
@@ -193,9 +191,7 @@ async fn orders_and_actions_survive_ten_kills_and_a_sigterm_with_indexes_and_out
         for c in clients {
             c.await.unwrap();
         }
-        let (child, base) = start(&app.dir);
-        app.child = child;
-        app.base = base;
+        app.restart();
         let snapshot: Vec<(u64, String)> = acked.lock().unwrap().orders.clone();
         let payments = acked.lock().unwrap().payments.clone();
         let notes = acked.lock().unwrap().notes.clone();
@@ -231,7 +227,7 @@ async fn orders_and_actions_survive_ten_kills_and_a_sigterm_with_indexes_and_out
     app.kill();
     let out = std::process::Command::new(bin())
         .args(["check", "--data-dir"])
-        .arg(&app.dir)
+        .arg(&app.data_dir)
         .output()
         .unwrap();
     assert!(

@@ -14,7 +14,7 @@
 //! for the pages' `YYYY-MM-DD HH:MM`, `<date>`, `<stamp>`; the dates the walk sends are in 2000,
 //! 2091 and 2099 and stay as they are), the server's port and the temporary data directory.
 
-mod pagekit;
+mod common;
 
 use chrono::NaiveDate;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
@@ -77,11 +77,11 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(app: &pagekit::App, token: String) -> Self {
+    fn new(app: &common::App, token: String) -> Self {
         Walk {
             base: app.base.clone(),
-            web: pagekit::client(),
-            api: pagekit::http()
+            web: common::pages::cookie_client(),
+            api: common::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("api client"),
@@ -891,7 +891,7 @@ async fn sign_up_and_in(w: &mut Walk, setup_link: &str) {
     w.post("/login", login("wrong password!")).await;
     w.post("/login", login(OWNER_PASSWORD)).await;
     let r = w.get("/orders").await;
-    w.csrf = pagekit::input_value(&r.body, "csrf").unwrap_or_default();
+    w.csrf = common::pages::input_value(&r.body, "csrf").unwrap_or_default();
 }
 
 async fn api_walk(w: &mut Walk) {
@@ -1810,9 +1810,9 @@ async fn final_state(w: &mut Walk) {
 /// Place Test Order succeeds only before the first real order, and its order is random: it runs
 /// on a second, empty server and only what does not depend on the sample is recorded.
 async fn test_order_on_an_empty_store(w: &mut Walk) {
-    let app = pagekit::spawn_app();
+    let app = common::spawn_app();
     w.base = app.base.clone();
-    w.web = pagekit::client();
+    w.web = common::pages::cookie_client();
     w.hosts.push(app.base.clone());
     w.dirs.push(app.data_dir.display().to_string());
     w.section("A second, empty server: Place Test Order");
@@ -1843,8 +1843,8 @@ async fn test_order_on_an_empty_store(w: &mut Walk) {
 #[tokio::test]
 async fn a_walk_over_the_api_and_pages_answers_as_recorded() {
     let started = Instant::now();
-    let app = pagekit::spawn_app();
-    let token = pagekit::create_token(&app, "storefront");
+    let app = common::spawn_app();
+    let token = common::create_token(&app.data_dir, "storefront");
     let mut w = Walk::new(&app, token);
     w.raw.push_str(
         "# orderdeck golden walk: every request of a scripted walk over the API and the pages,\n\

@@ -481,8 +481,8 @@ fn list_query(rng: &mut StdRng) -> String {
 /// Sends `req`; returns the status code.
 async fn send(app: &App, req: &Req) -> u16 {
     let token = match req.auth {
-        Auth::Good => Some(app.token.clone()),
-        Auth::Wrong => Some(format!("{}x", app.token)),
+        Auth::Good => Some(app.token().to_string()),
+        Auth::Wrong => Some(format!("{}x", app.token())),
         Auth::Missing => None,
     };
     if req.raw {
@@ -580,7 +580,7 @@ async fn refresh(app: &App, w: &mut World) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_hostile_requests_get_no_5xx_and_refused_ones_change_nothing() {
-    let mut app = spawn_app();
+    let mut app = spawn_app_with_token();
     let seed: u64 = std::env::var("HOSTILE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -686,7 +686,7 @@ async fn thousands_of_hostile_requests_get_no_5xx_and_refused_ones_change_nothin
     assert_eq!(s, 200);
     let out = std::process::Command::new(bin())
         .args(["check", "--data-dir"])
-        .arg(&app.dir)
+        .arg(&app.data_dir)
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();

@@ -1,9 +1,10 @@
 //! The merchant's pages, driven over HTTP against the real binary: access control, setup,
 //! sessions, CSRF, escaping of everything a user can type, forms and their refusals, CSV export.
 
-mod pagekit;
+mod common;
 
-use pagekit::{client, create_token, input_value, real_order_json, spawn_app, spawn_app_with, App};
+use common::pages::{cookie_client, input_value, real_order_json};
+use common::{client_builder, create_token, spawn_app, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 
@@ -11,7 +12,7 @@ const OWNER_PASSWORD: &str = "correct horse battery";
 
 /// Creates the owner through the setup link and signs in; returns the client and its CSRF token.
 async fn owner(app: &App) -> (Client, String) {
-    let c = client();
+    let c = cookie_client();
     let link = app
         .setup_link
         .clone()
@@ -103,7 +104,7 @@ async fn place_test_order(app: &App, c: &Client, csrf: &str) -> u64 {
 }
 
 async fn api_order(app: &App, token: &str, body: &serde_json::Value) -> serde_json::Value {
-    let r = client()
+    let r = cookie_client()
         .post(format!("{}/api/v1/orders", app.base))
         .bearer_auth(token)
         .json(body)
@@ -117,7 +118,7 @@ async fn api_order(app: &App, token: &str, body: &serde_json::Value) -> serde_js
 #[tokio::test]
 async fn anonymous_visitors_are_sent_to_the_sign_in_page() {
     let app = spawn_app();
-    let c = client();
+    let c = cookie_client();
     for path in [
         "/orders",
         "/orders/1001",
@@ -163,7 +164,7 @@ async fn anonymous_visitors_are_sent_to_the_sign_in_page() {
 #[tokio::test]
 async fn setup_without_the_one_time_token_is_refused() {
     let app = spawn_app();
-    let c = client();
+    let c = cookie_client();
     let link = app.setup_link.clone().unwrap();
     assert!(
         link.starts_with(&format!("{}/setup?token=", app.base)),
@@ -193,7 +194,7 @@ async fn setup_without_the_one_time_token_is_refused() {
     // The link works once.
     let (c2, _) = owner(&app).await;
     drop(c2);
-    let (s, _) = get(&client(), link).await;
+    let (s, _) = get(&cookie_client(), link).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
@@ -202,7 +203,7 @@ async fn sign_in_issues_a_fresh_http_only_session_and_sign_out_ends_it_on_the_se
     let app = spawn_app();
     let (c, csrf) = owner(&app).await;
     // Inspect the cookie of a second sign-in.
-    let c2 = client();
+    let c2 = cookie_client();
     let html = c2
         .get(format!("{}/login", app.base))
         .send()
@@ -247,7 +248,7 @@ async fn sign_in_issues_a_fresh_http_only_session_and_sign_out_ends_it_on_the_se
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = c.get(format!("{}/orders", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let raw = pagekit::http()
+    let raw = client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -311,7 +312,7 @@ async fn forms_without_the_csrf_token_are_refused() {
     let (_, html) = get(&c, format!("{}/orders/{n}", app.base)).await;
     assert!(!html.contains("hello"));
     let r = post(
-        &client(),
+        &cookie_client(),
         format!("{}/login", app.base),
         &[("username", "olive"), ("password", OWNER_PASSWORD)],
     )
@@ -347,7 +348,7 @@ async fn pages_carry_security_headers() {
 async fn text_a_user_can_type_is_escaped_on_every_page() {
     let app = spawn_app();
     let (c, csrf) = owner(&app).await;
-    let token = create_token(&app, "storefront");
+    let token = create_token(&app.data_dir, "storefront");
     let evil = "<script>alert(1)</script>";
     let mut body = real_order_json(evil);
     body["customer"]["email"] = serde_json::json!("evil@example.com");
@@ -472,7 +473,7 @@ async fn the_orders_page_lists_filters_counts_and_offers_test_orders_until_a_rea
         "a bad parameter is explained, not a crash"
     );
     // A real order over the API closes Place Test Order.
-    let token = create_token(&app, "storefront");
+    let token = create_token(&app.data_dir, "storefront");
     api_order(&app, &token, &real_order_json("Rita Real")).await;
     let (_, html) = get(&c, format!("{base}/orders")).await;
     assert!(!html.contains("id=\"place-test-order\""));
@@ -490,7 +491,7 @@ async fn the_orders_page_lists_filters_counts_and_offers_test_orders_until_a_rea
 async fn a_refused_form_shows_the_rule_next_to_its_field_and_keeps_the_input() {
     let app = spawn_app();
     let (c, csrf) = owner(&app).await;
-    let token = create_token(&app, "storefront");
+    let token = create_token(&app.data_dir, "storefront");
     let mut body = real_order_json("Paula Partial");
     body["payment"]["paid"] = serde_json::json!(false);
     let order = api_order(&app, &token, &body).await;
@@ -596,7 +597,7 @@ async fn a_refused_form_shows_the_rule_next_to_its_field_and_keeps_the_input() {
 async fn csv_export_streams_the_current_view_and_defuses_formulas() {
     let app = spawn_app();
     let (c, _) = owner(&app).await;
-    let token = create_token(&app, "storefront");
+    let token = create_token(&app.data_dir, "storefront");
     let mut body = real_order_json("=HYPERLINK(\"http://x\")");
     body["customer"]["email"] = serde_json::json!("csv@example.com");
     api_order(&app, &token, &body).await;
@@ -660,7 +661,7 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let s = client();
+    let s = cookie_client();
     let s_csrf = sign_in(&app, &s, "sam", "staff password").await;
     let n = place_test_order(&app, &s, &s_csrf).await;
     let r = post(
@@ -744,7 +745,7 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
 async fn repeated_failed_sign_ins_are_slowed_down() {
     let app = spawn_app();
     let (_c, _) = owner(&app).await;
-    let c = client();
+    let c = cookie_client();
     let html = c
         .get(format!("{}/login", app.base))
         .send()
@@ -940,7 +941,7 @@ async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking
 async fn outbox_notifications_and_shipping_settings() {
     let app = spawn_app();
     let (c, csrf) = owner(&app).await;
-    let token = create_token(&app, "shop");
+    let token = create_token(&app.data_dir, "shop");
     let order = api_order(
         &app,
         &token,
@@ -1084,7 +1085,10 @@ async fn outbox_notifications_and_shipping_settings() {
 #[tokio::test]
 async fn a_broken_script_on_reload_keeps_the_old_scripts() {
     let scripts = tempfile::tempdir().unwrap();
-    let app = spawn_app_with(&["--scripts-dir".as_ref(), scripts.path().as_os_str()]);
+    let app = App::builder()
+        .arg("--scripts-dir")
+        .arg(scripts.path())
+        .spawn();
     let (c, csrf) = owner(&app).await;
     let (s, html) = get(&c, format!("{}/settings/scripts", app.base)).await;
     assert_eq!(s, StatusCode::OK);
@@ -1127,7 +1131,7 @@ async fn a_broken_script_on_reload_keeps_the_old_scripts() {
 async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
     let app = spawn_app();
     let (c, csrf) = owner(&app).await;
-    let token = create_token(&app, "inspector");
+    let token = create_token(&app.data_dir, "inspector");
     let base = app.base.clone();
     let n = place_test_order(&app, &c, &csrf).await;
     let order = |c: Client| {
@@ -1138,7 +1142,7 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
             r.json::<serde_json::Value>().await.unwrap()
         }
     };
-    let first = order(client()).await;
+    let first = order(cookie_client()).await;
     let item_ids: Vec<String> = first["items"]
         .as_array()
         .unwrap()
@@ -1190,7 +1194,7 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
     {
         for (j, v) in values.iter().enumerate() {
             for step in ["review", "confirm"] {
-                let before = order(client()).await;
+                let before = order(cookie_client()).await;
                 let mut form: Vec<(String, String)> =
                     vec![("csrf".into(), csrf.clone()), ("step".into(), step.into())];
                 for (f_i, f) in fields.iter().enumerate() {
@@ -1218,7 +1222,7 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
                 );
                 sent += 1;
                 if status != StatusCode::SEE_OTHER {
-                    let after = order(client()).await;
+                    let after = order(cookie_client()).await;
                     assert_eq!(
                         before, after,
                         "{action} {step} with {v:?} was refused ({status}) but changed the order"
@@ -1235,7 +1239,7 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
             )
             .await;
             assert!(r.status().as_u16() < 500, "note {v:?}");
-            let before = order(client()).await;
+            let before = order(cookie_client()).await;
             let r = post(
                 &c,
                 format!("{base}/orders/{n}/customer"),
@@ -1244,7 +1248,7 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
             .await;
             assert!(r.status().as_u16() < 500, "customer {v:?}");
             if r.status() != StatusCode::SEE_OTHER {
-                assert_eq!(before, order(client()).await);
+                assert_eq!(before, order(cookie_client()).await);
             }
             sent += 2;
         }

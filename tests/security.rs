@@ -69,9 +69,9 @@ fn fill(path: &str) -> String {
 
 #[tokio::test]
 async fn every_route_refuses_anonymous_requests() {
-    let app = spawn_app();
+    let app = spawn_app_with_token();
     app.place(order_body("Ann", "ann@example.com")).await;
-    let anon = http()
+    let anon = client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -143,8 +143,8 @@ async fn every_route_refuses_anonymous_requests() {
 
 #[tokio::test]
 async fn pages_carry_security_headers() {
-    let app = spawn_app();
-    let anon = http()
+    let app = spawn_app_with_token();
+    let anon = client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -1,31 +1,38 @@
-//! Test helpers: start the real `orderdeck` binary on a random port with a temporary data dir.
+//! Test harness shared by the integration tests: start the real `orderdeck` binary on port 0 with
+//! a temporary data directory, read the address and the one-time setup link from its output,
+//! create API tokens, and build HTTP clients. Helpers for the merchant's pages are in [`pages`].
+//!
+//! Each test binary uses a subset of these helpers, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod pages;
+
 use serde_json::{json, Value};
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// A running server.
-pub struct App {
-    pub base: String,
-    pub token: String,
-    pub dir: PathBuf,
-    pub child: Child,
-    pub client: reqwest::Client,
-    pub _tmp: Option<tempfile::TempDir>,
-}
-
+/// The `orderdeck` executable under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_orderdeck")
 }
 
-/// Creates an API token with the command-line tool (works whether or not a server runs).
-pub fn create_token(dir: &Path, name: &str) -> String {
+/// An HTTP client builder (installs the process's TLS crypto provider first: reqwest is built
+/// without a default one, and plain-HTTP clients still need it to be set).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// Creates an API token with the command-line tool and returns it. Works whether or not a server
+/// runs on `data_dir` (a running server is reached through its control socket).
+pub fn create_token(data_dir: &Path, name: &str) -> String {
     let out = Command::new(bin())
         .args(["token", "create", "--name", name, "--data-dir"])
-        .arg(dir)
+        .arg(data_dir)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run orderdeck token create");
@@ -34,69 +41,190 @@ pub fn create_token(dir: &Path, name: &str) -> String {
         "token create failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
         .last()
         .expect("token printed")
         .to_string()
 }
 
-/// Starts the binary on `dir`, waiting for its "listening" line.
-pub fn start(dir: &Path) -> (Child, String) {
+/// A running server; killed when dropped.
+pub struct App {
+    /// `http://127.0.0.1:PORT`, as printed on the "listening" line.
+    pub base: String,
+    pub data_dir: PathBuf,
+    /// The one-time setup link, printed while no account exists.
+    pub setup_link: Option<String>,
+    /// A plain HTTP client (no cookies, follows redirects).
+    pub client: reqwest::Client,
+    pub child: Child,
+    token: Option<String>,
+    args: Vec<OsString>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// How to start an [`App`]; see [`App::builder`].
+#[derive(Default)]
+pub struct AppBuilder {
+    data_dir: Option<PathBuf>,
+    token: Option<String>,
+    args: Vec<OsString>,
+}
+
+/// A fresh server with its own temporary data directory and no account or token.
+pub fn spawn_app() -> App {
+    App::builder().spawn()
+}
+
+/// [`spawn_app`] with a "storefront" API token, created before the server starts
+/// (see [`App::token`]).
+pub fn spawn_app_with_token() -> App {
+    App::builder().token("storefront").spawn()
+}
+
+impl AppBuilder {
+    /// Serve this data directory (kept after the server stops) instead of a temporary one.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Create an API token named `name` with the command-line tool before the server starts.
+    pub fn token(mut self, name: &str) -> Self {
+        self.token = Some(name.to_string());
+        self
+    }
+
+    /// An extra command-line argument for `orderdeck serve` (e.g. `--scripts-dir`, then DIR).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Starts the server and waits until it has printed its address (and setup link, if any).
+    pub fn spawn(self) -> App {
+        let (tmp, data_dir) = match self.data_dir {
+            Some(dir) => (None, dir),
+            None => {
+                let tmp = tempfile::tempdir().expect("temp dir");
+                let dir = tmp.path().join("data");
+                (Some(tmp), dir)
+            }
+        };
+        let token = self.token.map(|name| create_token(&data_dir, &name));
+        let started = start_server(&data_dir, &self.args);
+        App {
+            base: started.base,
+            data_dir,
+            setup_link: started.setup_link,
+            client: client_builder().build().expect("client"),
+            child: started.child,
+            token,
+            args: self.args,
+            _tmp: tmp,
+        }
+    }
+}
+
+/// What a freshly started server printed.
+struct Started {
+    child: Child,
+    base: String,
+    setup_link: Option<String>,
+}
+
+/// Runs `orderdeck serve` on port 0 and reads its output up to the "data directory" line, which
+/// comes after the "listening" line and the setup link.
+fn start_server(data_dir: &Path, args: &[OsString]) -> Started {
     let mut child = Command::new(bin())
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
+        .arg(data_dir)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or("warn".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start orderdeck");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut sent = false;
+        // Keep reading so the server never writes into a closed pipe.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if !sent {
-                if let Some(addr) = line.strip_prefix("orderdeck listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                    sent = true;
-                }
-            }
+            let _ = tx.send(line);
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server did not print its address");
-    (child, base)
-}
-
-/// A fresh server with its own temporary data dir and an API token.
-pub fn spawn_app() -> App {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().to_path_buf();
-    let token = create_token(&dir, "storefront");
-    let client = http().build().expect("client");
-    let (child, base) = start(&dir);
-    App {
-        base,
-        token,
-        dir,
+    let mut base = None;
+    let mut setup_link = None;
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("orderdeck did not print its address in time");
+        if let Some(a) = line.strip_prefix("orderdeck listening on ") {
+            base.get_or_insert_with(|| a.trim().to_string());
+        }
+        if let Some(i) = line
+            .find("http://")
+            .filter(|_| line.contains("/setup?token="))
+        {
+            setup_link = Some(line[i..].trim().to_string());
+        }
+        if line.starts_with("data directory") {
+            break;
+        }
+    }
+    Started {
         child,
-        client,
-        _tmp: Some(tmp),
+        base: base.expect("orderdeck printed no address"),
+        setup_link,
     }
 }
 
 impl App {
+    pub fn builder() -> AppBuilder {
+        AppBuilder::default()
+    }
+
+    /// The API token the server was started with ([`spawn_app_with_token`] or
+    /// [`AppBuilder::token`]).
+    pub fn token(&self) -> &str {
+        self.token
+            .as_deref()
+            .expect("the app was started without an API token")
+    }
+
+    /// Starts the server again on the same data directory with the same arguments; the old
+    /// process must have stopped (after [`App::kill`] or a `wait()` on [`App::child`]).
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.try_wait().expect("server status").is_some(),
+            "restart: the old server still runs"
+        );
+        let started = start_server(&self.data_dir, &self.args);
+        self.child = started.child;
+        self.base = started.base;
+        self.setup_link = started.setup_link;
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1{}", self.base, path)
     }
 
+    /// GET an API path with the token; returns the status and the JSON body (null if none).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .client
             .get(self.url(path))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token())
             .send()
             .await
             .expect("request");
@@ -104,12 +232,13 @@ impl App {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends a JSON body to an API path with the token; returns the status and the JSON body.
     pub async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let r = self
             .client
             .request(m, self.url(path))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token())
             .json(&body)
             .send()
             .await
@@ -122,16 +251,11 @@ impl App {
         self.send("POST", path, body).await
     }
 
-    /// Places the standard sample order; returns its JSON.
+    /// Places an order (expects 201); returns its JSON.
     pub async fn place(&self, body: Value) -> Value {
         let (s, v) = self.post("/orders", body).await;
         assert_eq!(s, 201, "{v}");
         v
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -155,23 +279,4 @@ pub fn order_body(name: &str, email: &str) -> Value {
         "tax": "2.50",
         "payment": {"method": "card"}
     })
-}
-
-/// Waits until `f` is true or the deadline passes.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// An HTTP client builder (installs the process's TLS crypto provider first: reqwest is built
-/// without a default one, and plain-HTTP clients still need it to be set).
-pub fn http() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }
