@@ -1,4 +1,4 @@
-//! The JSON API of SPEC 5, driven over HTTP against the real binary.
+//! The JSON API (docs/API.md), driven over HTTP against the real binary.
 
 mod common;
 
@@ -70,6 +70,9 @@ async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
     assert_eq!(c["error"]["code"], "conflict");
     let (_, list) = app.get("/orders").await;
     assert_eq!(list["orders"].as_array().unwrap().len(), 1);
+    // Neither the replay nor the refused body took a number: the next order follows on.
+    let d = app.place(order_body("Dee", "dee@example.com")).await;
+    assert_eq!(d["number"].as_u64(), a["number"].as_u64().map(|n| n + 1));
 }
 
 #[tokio::test]
