@@ -1,15 +1,14 @@
 //! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
 
 use super::error::ApiError;
+use super::query::{list_query, names};
 use super::views;
 use crate::domain::intake::OrderDraft;
 use crate::domain::money::parse_amount;
 use crate::domain::workflow::{ManualFulfillInput, RefundInput, ShipmentEdit};
 use crate::domain::{
-    Actor, Command, CustomerId, FulfillmentStatus, ItemId, ItemQty, NoteId, PaymentStatus,
-    ShipmentId, ShipmentStatus, ShippingPoint,
+    Actor, Command, CustomerId, ItemId, ItemQty, NoteId, ShipmentId, ShipmentStatus, ShippingPoint,
 };
-use crate::ports::{ListQuery, SortField};
 use crate::service::{body_hash, Service};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -205,96 +204,6 @@ async fn get_order(
 ) -> Result<HttpResponse, ApiError> {
     let n = number(&path)?;
     Ok(ok(&svc.order(n).await?))
-}
-
-fn parse_time(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let d = if end_of_day {
-            d.succ_opt().unwrap_or(d)
-        } else {
-            d
-        };
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .unwrap_or_default());
-    }
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            ApiError::malformed(format!(
-                "{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"
-            ))
-        })
-}
-
-/// Reads the list parameters shared by the API and the orders page.
-pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery::default();
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    if let Some(v) = get("q") {
-        if v.chars().count() > 200 {
-            return Err(ApiError::malformed("q must be at most 200 characters"));
-        }
-        q.q = v.to_string();
-    }
-    if let Some(v) = get("payment_status") {
-        q.payment = Some(PaymentStatus::parse(v).ok_or_else(|| {
-            ApiError::malformed(format!(
-                "payment_status {v:?} is not one of {}",
-                names(PaymentStatus::ALL.iter().map(|s| s.as_str()))
-            ))
-        })?);
-    }
-    if let Some(v) = get("fulfillment_status") {
-        q.fulfillment = Some(FulfillmentStatus::parse(v).ok_or_else(|| {
-            ApiError::malformed(format!(
-                "fulfillment_status {v:?} is not one of {}",
-                names(FulfillmentStatus::ALL.iter().map(|s| s.as_str()))
-            ))
-        })?);
-    }
-    if let Some(v) = get("test") {
-        q.test = Some(match v {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(ApiError::malformed("test must be true or false")),
-        });
-    }
-    if let Some(v) = get("created_from") {
-        q.created_from = Some(parse_time("created_from", v, false)?);
-    }
-    if let Some(v) = get("created_to") {
-        q.created_before = Some(parse_time("created_to", v, true)?);
-    }
-    if let Some(v) = get("sort") {
-        let (desc, name) = match v.strip_prefix('-') {
-            Some(n) => (true, n),
-            None => (false, v),
-        };
-        q.sort = SortField::parse(name).ok_or_else(|| {
-            ApiError::malformed(format!(
-                "sort {v:?} is not one of {} (prefix - for descending)",
-                names(SortField::ALL.iter().map(|s| s.as_str()))
-            ))
-        })?;
-        q.desc = desc;
-    }
-    if let Some(v) = get("limit") {
-        q.limit = v
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=200).contains(l))
-            .ok_or_else(|| ApiError::malformed("limit must be a whole number from 1 to 200"))?;
-    }
-    if let Some(v) = get("cursor") {
-        q.cursor = Some(v.to_string());
-    }
-    Ok(q)
-}
-
-fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
-    it.collect::<Vec<_>>().join(", ")
 }
 
 async fn list_orders(
