@@ -1,5 +1,7 @@
 //! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
 
+mod outbox;
+
 use super::error::ApiError;
 use super::query::{list_query, names};
 use super::views;
@@ -747,41 +749,6 @@ async fn change_customer(
     Ok(ok(&svc.change_customer(n, id, caller.0).await?))
 }
 
-async fn list_outbox(
-    svc: web::Data<Service>,
-    _caller: ApiCaller,
-    params: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ApiError> {
-    let order = match params
-        .get("order")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
-        Some(v) => Some(
-            v.trim_start_matches('#')
-                .parse::<u64>()
-                .map_err(|_| ApiError::malformed("order must be an order number"))?,
-        ),
-        None => None,
-    };
-    let status = match params
-        .get("status")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
-        Some(v) => Some(
-            crate::domain::outbox::OutboxStatus::parse(v).ok_or_else(|| {
-                ApiError::malformed("status must be one of pending, sent, failed")
-            })?,
-        ),
-        None => None,
-    };
-    let list = svc.outbox(order, status, 200).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "messages": list.iter().map(views::outbox_message).collect::<Vec<_>>()
-    })))
-}
-
 async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("No such API endpoint"))
 }
@@ -818,7 +785,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/orders/{n}/notes/{id}", web::delete().to(delete_note))
             .route("/orders/{n}/customer", web::put().to(change_customer))
             .route("/customers", web::get().to(list_customers))
-            .route("/outbox", web::get().to(list_outbox))
+            .route("/outbox", web::get().to(outbox::list_outbox))
             .default_service(web::to(api_not_found)),
     );
 }
