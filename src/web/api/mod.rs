@@ -1,6 +1,7 @@
 //! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
 
 mod outbox;
+mod shipping;
 
 use super::error::ApiError;
 use super::query::{list_query, names};
@@ -14,7 +15,7 @@ use crate::domain::{
 use crate::service::{body_hash, Service};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -162,6 +163,19 @@ fn items(list: &[ItemQtyJson]) -> Result<Vec<ItemQty>, ApiError> {
             })
         })
         .collect()
+}
+
+/// A shipment status by its JSON name; any other name is a 422 on `status` listing the names.
+fn shipment_status(raw: &str) -> Result<ShipmentStatus, ApiError> {
+    ShipmentStatus::parse(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "status",
+            format!(
+                "must be one of {}",
+                names(ShipmentStatus::ALL.iter().map(|s| s.as_str()))
+            ),
+        )
+    })
 }
 
 fn order_response(status: actix_web::http::StatusCode, o: &crate::domain::Order) -> HttpResponse {
@@ -315,163 +329,6 @@ async fn dispatch(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PackageJson {
-    #[serde(default)]
-    preset: Option<String>,
-    #[serde(default)]
-    length_cm: Option<String>,
-    #[serde(default)]
-    width_cm: Option<String>,
-    #[serde(default)]
-    height_cm: Option<String>,
-    #[serde(default)]
-    weight_grams: Option<u32>,
-}
-
-/// The carrier-fulfil fields of SPEC 5 (`/rates` and `type: carrier` fulfilments).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CarrierBody {
-    #[serde(rename = "type", default)]
-    _kind: Option<String>,
-    items: Vec<ItemQtyJson>,
-    package: PackageJson,
-    #[serde(default)]
-    recipient: Option<crate::scripting::Party>,
-    #[serde(default)]
-    shipper: Option<crate::scripting::Party>,
-    #[serde(default)]
-    ship_from: Option<crate::scripting::Party>,
-    #[serde(default)]
-    drop_off_date: Option<String>,
-    #[serde(default)]
-    insurance: Option<String>,
-    #[serde(default)]
-    declared_value: Option<String>,
-    #[serde(default)]
-    dangerous_goods: bool,
-    #[serde(default)]
-    signature: bool,
-    #[serde(default)]
-    carrier: Option<String>,
-    #[serde(default)]
-    service: Option<String>,
-}
-
-fn dimension(field: &str, v: &Option<String>) -> Result<Option<Decimal>, ApiError> {
-    match v {
-        None => Ok(None),
-        Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => s
-            .trim()
-            .parse::<Decimal>()
-            .ok()
-            .filter(|d| *d > Decimal::ZERO)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, "must be a positive number of centimetres")),
-    }
-}
-
-fn carrier_fields(c: &CarrierBody) -> Result<crate::service::CarrierFields, ApiError> {
-    let drop_off_date =
-        match c
-            .drop_off_date
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        {
-            Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                ApiError::invalid("drop_off_date", "must be a date like 2026-12-01")
-            })?),
-            None => None,
-        };
-    Ok(crate::service::CarrierFields {
-        items: items(&c.items)?,
-        package: crate::service::PackageInput {
-            preset: c.package.preset.clone(),
-            length_cm: dimension("package.length_cm", &c.package.length_cm)?,
-            width_cm: dimension("package.width_cm", &c.package.width_cm)?,
-            height_cm: dimension("package.height_cm", &c.package.height_cm)?,
-            weight_grams: c.package.weight_grams,
-        },
-        recipient: c.recipient.clone(),
-        shipper: c.shipper.clone(),
-        ship_from: c.ship_from.clone(),
-        drop_off_date,
-        insurance: money("insurance", &c.insurance)?.unwrap_or_default(),
-        declared_value: money("declared_value", &c.declared_value)?,
-        dangerous_goods: c.dangerous_goods,
-        signature: c.signature,
-    })
-}
-
-async fn rates(
-    svc: web::Data<Service>,
-    _caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let c: CarrierBody = parse(&body.0)?;
-    let fields = carrier_fields(&c)?;
-    let n = number(&path)?;
-    let result = svc.rates(n, &fields).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "rates": result.rates.iter().map(|r| serde_json::json!({
-            "carrier": r.carrier, "carrier_name": r.carrier_name, "service": r.service,
-            "service_name": r.service_name, "price": crate::domain::money::fmt(r.price),
-            "currency": r.currency, "days": r.days, "estimated_delivery": r.estimated_delivery,
-        })).collect::<Vec<_>>(),
-        "declined": result.declined.iter().map(|d| serde_json::json!({
-            "carrier": d.carrier, "carrier_name": d.carrier_name, "reason": d.reason,
-        })).collect::<Vec<_>>(),
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CarrierEventBody {
-    tracking_number: String,
-    status: String,
-    #[serde(default)]
-    at: Option<String>,
-}
-
-async fn carrier_event(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let carrier = path.into_inner();
-    if !svc.carriers().iter().any(|c| c.id == carrier) {
-        return Err(ApiError::not_found(format!("No carrier {carrier}")));
-    }
-    let b: CarrierEventBody = parse(&body.0)?;
-    let status = ShipmentStatus::parse(b.status.trim()).ok_or_else(|| {
-        ApiError::invalid(
-            "status",
-            format!(
-                "must be one of {}",
-                names(ShipmentStatus::ALL.iter().map(|s| s.as_str()))
-            ),
-        )
-    })?;
-    let at = match b.at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        Some(a) => Some(
-            DateTime::parse_from_rfc3339(a)
-                .map_err(|_| ApiError::invalid("at", "must be an RFC 3339 time"))?
-                .with_timezone(&Utc),
-        ),
-        None => None,
-    };
-    let order = svc
-        .carrier_event(&carrier, &b.tracking_number, status, at, caller.0)
-        .await?;
-    Ok(ok(&order))
-}
-
-#[derive(Deserialize)]
 struct FulfillBody {
     #[serde(rename = "type")]
     kind: String,
@@ -497,22 +354,7 @@ async fn fulfill(
     }
     let k: Kind = parse(&body.0)?;
     if k.kind == "carrier" {
-        let c: CarrierBody = parse(&body.0)?;
-        let fields = carrier_fields(&c)?;
-        let carrier = c
-            .carrier
-            .as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| ApiError::invalid("carrier", "is required for a carrier fulfilment"))?;
-        let service = c
-            .service
-            .as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| ApiError::invalid("service", "is required for a carrier fulfilment"))?;
-        let n = number(&path)?;
-        return Ok(ok(&svc
-            .buy_label(n, &fields, carrier, service, caller.0)
-            .await?));
+        return shipping::fulfill_by_carrier(&svc, &path, &body.0, caller).await;
     }
     let b: FulfillBody = parse(&body.0)?;
     match b.kind.as_str() {
@@ -575,15 +417,7 @@ async fn edit_shipment(
     let (n, sid) = path.into_inner();
     let b: ShipmentBody = parse(&body.0)?;
     let status = match &b.status {
-        Some(s) => Some(ShipmentStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                format!(
-                    "must be one of {}",
-                    names(ShipmentStatus::ALL.iter().map(|s| s.as_str()))
-                ),
-            )
-        })?),
+        Some(s) => Some(shipment_status(s)?),
         None => None,
     };
     let expected_delivery = match b.expected_delivery {
@@ -767,8 +601,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/orders/{n}/refunds", web::post().to(refund))
             .route("/orders/{n}/dispatch", web::post().to(dispatch))
             .route("/orders/{n}/fulfillments", web::post().to(fulfill))
-            .route("/orders/{n}/rates", web::post().to(rates))
-            .route("/carriers/{carrier}/events", web::post().to(carrier_event))
+            .route("/orders/{n}/rates", web::post().to(shipping::rates))
+            .route(
+                "/carriers/{carrier}/events",
+                web::post().to(shipping::carrier_event),
+            )
             .route("/orders/{n}/shipments/{id}", web::patch().to(edit_shipment))
             .route(
                 "/orders/{n}/shipments/{id}/deliver",
