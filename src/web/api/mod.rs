@@ -1,5 +1,6 @@
 //! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
 
+mod actions;
 mod outbox;
 mod shipping;
 
@@ -8,14 +9,10 @@ use super::query::{list_query, names};
 use super::views;
 use crate::domain::intake::OrderDraft;
 use crate::domain::money::parse_amount;
-use crate::domain::workflow::{ManualFulfillInput, RefundInput, ShipmentEdit};
-use crate::domain::{
-    Actor, Command, CustomerId, ItemId, ItemQty, NoteId, ShipmentId, ShipmentStatus, ShippingPoint,
-};
+use crate::domain::{Actor, ItemId, ItemQty, ShipmentStatus};
 use crate::service::{body_hash, Service};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -249,340 +246,6 @@ async fn list_customers(
     })))
 }
 
-async fn run(
-    svc: &Service,
-    raw_number: &str,
-    cmd: Command,
-    caller: ApiCaller,
-) -> Result<HttpResponse, ApiError> {
-    let n = number(raw_number)?;
-    Ok(ok(&svc.act(n, cmd, caller.0).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PaymentBody {
-    #[serde(default)]
-    amount: Option<String>,
-    #[serde(default)]
-    reference: Option<String>,
-}
-
-async fn record_payment(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: PaymentBody = parse(&body.0)?;
-    let cmd = Command::RecordPayment {
-        amount: money("amount", &b.amount)?,
-        reference: b.reference,
-    };
-    run(&svc, &path, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RefundBody {
-    #[serde(default)]
-    items: Vec<ItemQtyJson>,
-    #[serde(default)]
-    refund_shipping: Option<String>,
-    #[serde(default)]
-    adjustment_refund: Option<String>,
-    #[serde(default)]
-    adjustment_fee: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-async fn refund(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: RefundBody = parse(&body.0)?;
-    let cmd = Command::Refund(RefundInput {
-        items: items(&b.items)?,
-        refund_shipping: money("refund_shipping", &b.refund_shipping)?.unwrap_or_default(),
-        adjustment_refund: money("adjustment_refund", &b.adjustment_refund)?.unwrap_or_default(),
-        adjustment_fee: money("adjustment_fee", &b.adjustment_fee)?.unwrap_or_default(),
-        reason: b.reason,
-    });
-    run(&svc, &path, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
-async fn dispatch(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let _: Empty = parse(&body.0)?;
-    run(&svc, &path, Command::Dispatch, caller).await
-}
-
-#[derive(Deserialize)]
-struct FulfillBody {
-    #[serde(rename = "type")]
-    kind: String,
-    items: Vec<ItemQtyJson>,
-    #[serde(default)]
-    shipping_point: Option<String>,
-    #[serde(default)]
-    carrier: Option<String>,
-    #[serde(default)]
-    tracking_number: Option<String>,
-}
-
-async fn fulfill(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    #[derive(Deserialize)]
-    struct Kind {
-        #[serde(rename = "type")]
-        kind: String,
-    }
-    let k: Kind = parse(&body.0)?;
-    if k.kind == "carrier" {
-        return shipping::fulfill_by_carrier(&svc, &path, &body.0, caller).await;
-    }
-    let b: FulfillBody = parse(&body.0)?;
-    match b.kind.as_str() {
-        "manual" => {}
-        other => {
-            return Err(ApiError::invalid(
-                "type",
-                format!("{other:?} is not one of manual, carrier"),
-            ))
-        }
-    }
-    let point = b.shipping_point.as_deref().unwrap_or("local");
-    let shipping_point = ShippingPoint::parse(point).ok_or_else(|| {
-        ApiError::invalid(
-            "shipping_point",
-            "must be one of local, international, in_store_pickup",
-        )
-    })?;
-    let cmd = Command::ManualFulfill(ManualFulfillInput {
-        items: items(&b.items)?,
-        shipping_point,
-        carrier: b.carrier,
-        tracking_number: b.tracking_number,
-    });
-    run(&svc, &path, cmd, caller).await
-}
-
-fn shipment_id(raw: &str) -> Result<ShipmentId, ApiError> {
-    raw.parse::<ShipmentId>()
-        .map_err(|_| ApiError::not_found(format!("No shipment {raw} in this order")))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShipmentBody {
-    #[serde(default)]
-    carrier: Option<String>,
-    #[serde(default)]
-    tracking_number: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    expected_delivery: Option<Option<String>>,
-    #[serde(default)]
-    notify_customer: bool,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
-async fn edit_shipment(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let (n, sid) = path.into_inner();
-    let b: ShipmentBody = parse(&body.0)?;
-    let status = match &b.status {
-        Some(s) => Some(shipment_status(s)?),
-        None => None,
-    };
-    let expected_delivery = match b.expected_delivery {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) if s.trim().is_empty() => Some(None),
-        Some(Some(s)) => Some(Some(
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                ApiError::invalid("expected_delivery", "must be a date like 2026-12-24")
-            })?,
-        )),
-    };
-    let cmd = Command::EditShipment {
-        shipment_id: shipment_id(&sid)?,
-        edit: ShipmentEdit {
-            carrier: b.carrier,
-            tracking_number: b.tracking_number,
-            status,
-            expected_delivery,
-            notify_customer: b.notify_customer,
-        },
-    };
-    run(&svc, &n, cmd, caller).await
-}
-
-async fn deliver_shipment(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let (n, sid) = path.into_inner();
-    let _: Empty = parse(&body.0)?;
-    let cmd = Command::DeliverShipment {
-        shipment_id: shipment_id(&sid)?,
-    };
-    run(&svc, &n, cmd, caller).await
-}
-
-async fn void_shipment(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let (n, sid) = path.into_inner();
-    let _: Empty = parse(&body.0)?;
-    let cmd = Command::VoidShipment {
-        shipment_id: shipment_id(&sid)?,
-    };
-    run(&svc, &n, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReturnBody {
-    items: Vec<ItemQtyJson>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-async fn return_items(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: ReturnBody = parse(&body.0)?;
-    let cmd = Command::Return {
-        items: items(&b.items)?,
-        reason: b.reason,
-    };
-    run(&svc, &path, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelBody {
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    refund: bool,
-}
-
-async fn cancel(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: CancelBody = parse(&body.0)?;
-    let cmd = Command::Cancel {
-        reason: b.reason,
-        refund: b.refund,
-    };
-    run(&svc, &path, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoteBody {
-    body: String,
-}
-
-async fn add_note(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: NoteBody = parse(&body.0)?;
-    run(&svc, &path, Command::AddNote { body: b.body }, caller).await
-}
-
-fn note_id(raw: &str) -> Result<NoteId, ApiError> {
-    raw.parse::<NoteId>()
-        .map_err(|_| ApiError::not_found(format!("No note {raw} on this order")))
-}
-
-async fn edit_note(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let (n, id) = path.into_inner();
-    let b: NoteBody = parse(&body.0)?;
-    let cmd = Command::EditNote {
-        id: note_id(&id)?,
-        body: b.body,
-    };
-    run(&svc, &n, cmd, caller).await
-}
-
-async fn delete_note(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (n, id) = path.into_inner();
-    let cmd = Command::DeleteNote { id: note_id(&id)? };
-    run(&svc, &n, cmd, caller).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomerBody {
-    customer_id: String,
-}
-
-async fn change_customer(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    path: web::Path<String>,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let b: CustomerBody = parse(&body.0)?;
-    let n = number(&path)?;
-    let id = b
-        .customer_id
-        .parse::<CustomerId>()
-        .map_err(|_| ApiError::not_found(format!("Customer {} not found", b.customer_id)))?;
-    Ok(ok(&svc.change_customer(n, id, caller.0).await?))
-}
-
 async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("No such API endpoint"))
 }
@@ -597,30 +260,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/orders", web::post().to(create_order))
             .route("/orders", web::get().to(list_orders))
             .route("/orders/{n}", web::get().to(get_order))
-            .route("/orders/{n}/payments", web::post().to(record_payment))
-            .route("/orders/{n}/refunds", web::post().to(refund))
-            .route("/orders/{n}/dispatch", web::post().to(dispatch))
-            .route("/orders/{n}/fulfillments", web::post().to(fulfill))
+            .route(
+                "/orders/{n}/payments",
+                web::post().to(actions::record_payment),
+            )
+            .route("/orders/{n}/refunds", web::post().to(actions::refund))
+            .route("/orders/{n}/dispatch", web::post().to(actions::dispatch))
+            .route("/orders/{n}/fulfillments", web::post().to(actions::fulfill))
             .route("/orders/{n}/rates", web::post().to(shipping::rates))
             .route(
                 "/carriers/{carrier}/events",
                 web::post().to(shipping::carrier_event),
             )
-            .route("/orders/{n}/shipments/{id}", web::patch().to(edit_shipment))
+            .route(
+                "/orders/{n}/shipments/{id}",
+                web::patch().to(actions::edit_shipment),
+            )
             .route(
                 "/orders/{n}/shipments/{id}/deliver",
-                web::post().to(deliver_shipment),
+                web::post().to(actions::deliver_shipment),
             )
             .route(
                 "/orders/{n}/shipments/{id}/void",
-                web::post().to(void_shipment),
+                web::post().to(actions::void_shipment),
             )
-            .route("/orders/{n}/returns", web::post().to(return_items))
-            .route("/orders/{n}/cancel", web::post().to(cancel))
-            .route("/orders/{n}/notes", web::post().to(add_note))
-            .route("/orders/{n}/notes/{id}", web::patch().to(edit_note))
-            .route("/orders/{n}/notes/{id}", web::delete().to(delete_note))
-            .route("/orders/{n}/customer", web::put().to(change_customer))
+            .route("/orders/{n}/returns", web::post().to(actions::return_items))
+            .route("/orders/{n}/cancel", web::post().to(actions::cancel))
+            .route("/orders/{n}/notes", web::post().to(actions::add_note))
+            .route(
+                "/orders/{n}/notes/{id}",
+                web::patch().to(actions::edit_note),
+            )
+            .route(
+                "/orders/{n}/notes/{id}",
+                web::delete().to(actions::delete_note),
+            )
+            .route(
+                "/orders/{n}/customer",
+                web::put().to(actions::change_customer),
+            )
             .route("/customers", web::get().to(list_customers))
             .route("/outbox", web::get().to(outbox::list_outbox))
             .default_service(web::to(api_not_found)),
