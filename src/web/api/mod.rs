@@ -1,22 +1,24 @@
-//! The JSON API of SPEC 5 (`/api/v1`). Handlers are thin: parse, call one service function, answer.
+//! The JSON API (`/api/v1`, described in docs/API.md). Handlers are thin: parse, call one service
+//! function, answer. This module holds the route table, the bearer-token and body extractors and
+//! the helpers the handlers share; the handlers are in `orders` (intake, reading, lists),
+//! `actions` (changes to an order), `shipping` (carriers) and `outbox`.
 
 mod actions;
+mod orders;
 mod outbox;
 mod shipping;
 
 use super::error::ApiError;
-use super::query::{list_query, names};
+use super::query::names;
 use super::views;
-use crate::domain::intake::OrderDraft;
 use crate::domain::money::parse_amount;
 use crate::domain::{Actor, ItemId, ItemQty, ShipmentStatus};
-use crate::service::{body_hash, Service};
+use crate::service::Service;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -34,6 +36,7 @@ impl FromRequest for ApiCaller {
     }
 }
 
+/// Finds the API token named by the `Authorization: Bearer` header; anything else is a 401.
 async fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     let service = req
         .app_data::<web::Data<Service>>()
@@ -115,12 +118,14 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// An order number from the path (a leading `#` allowed); anything else is a 404.
 fn number(raw: &str) -> Result<u64, ApiError> {
     raw.trim_start_matches('#')
         .parse::<u64>()
         .map_err(|_| ApiError::not_found(format!("Order {raw} not found")))
 }
 
+/// An optional money amount field; a bad amount is a 422 on `field`.
 fn money(field: &str, v: &Option<String>) -> Result<Option<Decimal>, ApiError> {
     match v {
         None => Ok(None),
@@ -130,6 +135,7 @@ fn money(field: &str, v: &Option<String>) -> Result<Option<Decimal>, ApiError> {
     }
 }
 
+/// One `{"item_id", "quantity"}` line of a refund, fulfilment or return body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ItemQtyJson {
@@ -137,6 +143,7 @@ struct ItemQtyJson {
     quantity: u32,
 }
 
+/// The `items` lines of a body; a zero quantity is a 422, an id that is not a UUID an unknown item.
 fn items(list: &[ItemQtyJson]) -> Result<Vec<ItemQty>, ApiError> {
     list.iter()
         .enumerate()
@@ -175,77 +182,17 @@ fn shipment_status(raw: &str) -> Result<ShipmentStatus, ApiError> {
     })
 }
 
+/// An order as JSON with the given status.
 fn order_response(status: actix_web::http::StatusCode, o: &crate::domain::Order) -> HttpResponse {
     HttpResponse::build(status).json(views::order(o))
 }
 
+/// An order as JSON, 200.
 fn ok(o: &crate::domain::Order) -> HttpResponse {
     order_response(actix_web::http::StatusCode::OK, o)
 }
 
-async fn create_order(
-    svc: web::Data<Service>,
-    caller: ApiCaller,
-    req: HttpRequest,
-    body: ApiBody,
-) -> Result<HttpResponse, ApiError> {
-    let draft: OrderDraft = parse(&body.0)?;
-    let idem = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => {
-            let key = v
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255)
-                .ok_or_else(|| {
-                    ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
-                })?;
-            // The key's meaning is the request as parsed, so formatting differences don't conflict.
-            let canonical = serde_json::to_vec(&draft).unwrap_or_else(|_| body.0.to_vec());
-            Some((key.to_string(), body_hash(&canonical)))
-        }
-    };
-    let (order, _replayed) = svc.place_order(&draft, caller.0, idem).await?;
-    Ok(order_response(actix_web::http::StatusCode::CREATED, &order))
-}
-
-async fn get_order(
-    svc: web::Data<Service>,
-    _caller: ApiCaller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let n = number(&path)?;
-    Ok(ok(&svc.order(n).await?))
-}
-
-async fn list_orders(
-    svc: web::Data<Service>,
-    _caller: ApiCaller,
-    params: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ApiError> {
-    let q = list_query(&params)?;
-    let page = svc.list(&q).await?;
-    let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
-}
-
-async fn list_customers(
-    svc: web::Data<Service>,
-    _caller: ApiCaller,
-    params: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ApiError> {
-    let q = params.get("q").map(String::as_str).unwrap_or("");
-    if q.chars().count() > 200 {
-        return Err(ApiError::malformed("q must be at most 200 characters"));
-    }
-    let list = svc.customers(q, 50).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "customers": list.iter().map(views::customer).collect::<Vec<_>>()
-    })))
-}
-
+/// Any other path under `/api/v1` is a JSON 404.
 async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("No such API endpoint"))
 }
@@ -257,9 +204,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(query)
-            .route("/orders", web::post().to(create_order))
-            .route("/orders", web::get().to(list_orders))
-            .route("/orders/{n}", web::get().to(get_order))
+            .route("/orders", web::post().to(orders::create_order))
+            .route("/orders", web::get().to(orders::list_orders))
+            .route("/orders/{n}", web::get().to(orders::get_order))
             .route(
                 "/orders/{n}/payments",
                 web::post().to(actions::record_payment),
@@ -299,7 +246,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/orders/{n}/customer",
                 web::put().to(actions::change_customer),
             )
-            .route("/customers", web::get().to(list_customers))
+            .route("/customers", web::get().to(orders::list_customers))
             .route("/outbox", web::get().to(outbox::list_outbox))
             .default_service(web::to(api_not_found)),
     );
