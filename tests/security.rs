@@ -111,7 +111,7 @@ async fn every_route_refuses_anonymous_requests() {
         }
         checked += 1;
     }
-    let api = routes_in(&[std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/api.rs")]);
+    let api = routes_in(&rs_files("src/web/api"));
     assert!(api.len() >= 19, "found only {} API routes", api.len());
     for (method, path) in &api {
         let url = format!("{}/api/v1{}", app.base, fill(path));

@@ -2,6 +2,7 @@
 
 use crate::ports::StoreError;
 use crate::service::ServiceError;
+use crate::web::query::BadParam;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -76,6 +77,13 @@ impl ApiError {
             message: format!("{field} {}", message.into()),
             field: Some(field.to_string()),
         }
+    }
+}
+
+/// A list parameter the API could not read is a 400.
+impl From<BadParam> for ApiError {
+    fn from(e: BadParam) -> Self {
+        ApiError::malformed(e.0)
     }
 }
 

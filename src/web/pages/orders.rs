@@ -5,8 +5,8 @@ use super::{money, ok, urlencode, when, Chrome, PageError, Svc};
 use crate::domain::money::fmt;
 use crate::domain::{FulfillmentStatus, PaymentStatus};
 use crate::ports::{ListQuery, SortField, Summary};
-use crate::web::api::list_query;
 use crate::web::auth::{self, Posted, SignedIn};
+use crate::web::query::list_query;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -146,7 +146,7 @@ async fn list(
     let chrome = Chrome::new(&req, &who, "orders", "Orders");
     let (query, error) = match list_query(&params) {
         Ok(q) => (q, None),
-        Err(e) => (ListQuery::default(), Some(e.message)),
+        Err(e) => (ListQuery::default(), Some(e.0)),
     };
     let (rows, next, error) = match svc.list(&query).await {
         Ok(page) => (
@@ -363,7 +363,7 @@ async fn export_csv(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let _ = who;
-    let mut query = list_query(&params).map_err(|e| PageError::BadRequest(e.message))?;
+    let mut query = list_query(&params).map_err(|e| PageError::BadRequest(e.0))?;
     query.limit = 200;
     query.cursor = None;
     // Check the first page now, so a bad request is an error page rather than a broken download.

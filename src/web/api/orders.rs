@@ -1,0 +1,78 @@
+//! Orders over the API: intake (`POST /orders`), one order, the order list and customer search.
+
+use super::{number, ok, order_response, parse, ApiBody, ApiCaller};
+use crate::domain::intake::OrderDraft;
+use crate::service::{body_hash, Service};
+use crate::web::error::ApiError;
+use crate::web::query::list_query;
+use crate::web::views;
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::HashMap;
+
+/// `POST /orders`: places an order. A retry with the same `Idempotency-Key` and the same order
+/// answers with the order already placed.
+pub(super) async fn create_order(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    req: HttpRequest,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let draft: OrderDraft = parse(&body.0)?;
+    let idem = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
+                })?;
+            // The key's meaning is the request as parsed, so formatting differences don't conflict.
+            let canonical = serde_json::to_vec(&draft).unwrap_or_else(|_| body.0.to_vec());
+            Some((key.to_string(), body_hash(&canonical)))
+        }
+    };
+    let (order, _replayed) = svc.place_order(&draft, caller.0, idem).await?;
+    Ok(order_response(actix_web::http::StatusCode::CREATED, &order))
+}
+
+/// `GET /orders/{n}`: one order.
+pub(super) async fn get_order(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let n = number(&path)?;
+    Ok(ok(&svc.order(n).await?))
+}
+
+/// `GET /orders`: a page of order rows, filtered and sorted, with the cursor of the next page.
+pub(super) async fn list_orders(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = list_query(&params)?;
+    let page = svc.list(&q).await?;
+    let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"orders": rows, "next_cursor": page.next_cursor})))
+}
+
+/// `GET /customers`: up to 50 customers matching `q`.
+pub(super) async fn list_customers(
+    svc: web::Data<Service>,
+    _caller: ApiCaller,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = params.get("q").map(String::as_str).unwrap_or("");
+    if q.chars().count() > 200 {
+        return Err(ApiError::malformed("q must be at most 200 characters"));
+    }
+    let list = svc.customers(q, 50).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "customers": list.iter().map(views::customer).collect::<Vec<_>>()
+    })))
+}
