@@ -207,16 +207,6 @@ async fn an_order_walks_through_payment_refund_split_fulfilment_delivery_and_ret
     assert_eq!(o["totals"]["paid"], "57.50");
 
     let (s, o) = app
-        .post(
-            "/orders/1001/refunds",
-            json!({"items": [{"item_id": mug, "quantity": 1}], "reason": "Chipped"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{o}");
-    assert_eq!(o["payment_status"], "partially_refunded");
-    assert_eq!(o["refunds"][0]["amount"], "10.00");
-
-    let (s, o) = app
         .post("/orders/1001/fulfillments", json!({"type": "manual", "items": [{"item_id": tee, "quantity": 1}], "shipping_point": "local"}))
         .await;
     assert_eq!(s, 200, "{o}");
@@ -229,6 +219,18 @@ async fn an_order_walks_through_payment_refund_split_fulfilment_delivery_and_ret
     assert_eq!(o["shipments"].as_array().unwrap().len(), 2);
     assert_eq!(o["shipments"][1]["status"], "awaiting_shipment");
     assert_eq!(o["shipments"][1]["kind"], "manual");
+
+    // A shipped item the customer keeps, refunded (items refunded before they ship are no longer
+    // fulfillable: see refunded_items_can_no_longer_be_fulfilled).
+    let (s, o) = app
+        .post(
+            "/orders/1001/refunds",
+            json!({"items": [{"item_id": mug, "quantity": 1}], "reason": "Chipped"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["payment_status"], "partially_refunded");
+    assert_eq!(o["refunds"][0]["amount"], "10.00");
 
     let s1 = o["shipments"][0]["id"].as_str().unwrap().to_string();
     let s2 = o["shipments"][1]["id"].as_str().unwrap().to_string();
@@ -699,4 +701,63 @@ async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
     app.restart();
     let (s, o) = app.get("/orders/1001").await;
     assert_eq!((s, o["customer"]["name"].as_str()), (200, Some("Ann")));
+}
+
+#[tokio::test]
+async fn a_test_orders_mail_to_the_customer_is_marked_test_once() {
+    let app = spawn_app_with_token();
+    set_setting(&app.data_dir, "store.email", "owner@acme.example");
+    let mut b = order_body("Tess Test", "tess@example.com");
+    b["test"] = json!(true);
+    let o = app.place(b).await;
+    let (s, v) = app.get(&format!("/outbox?order={}", o["number"])).await;
+    assert_eq!(s, 200, "{v}");
+    let placed: Vec<&Value> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["event"] == "order_placed" && m["channel"] == "email")
+        .collect();
+    assert_eq!(placed.len(), 1, "{v}");
+    let subject = placed[0]["subject"].as_str().unwrap();
+    assert!(subject.starts_with("[Test] "), "{subject}");
+    assert!(!subject.starts_with("[Test] [Test]"), "{subject}");
+    // A test order's customer mail goes to the store, not to the customer.
+    assert_eq!(placed[0]["to"], "owner@acme.example");
+}
+
+#[tokio::test]
+async fn refunded_items_can_no_longer_be_fulfilled() {
+    let app = spawn_app_with_token();
+    let o = app.place(order_body("Rae", "rae@example.com")).await;
+    let tee = item_id(&o, 0);
+    let (s, _) = app.post("/orders/1001/payments", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, o) = app
+        .post(
+            "/orders/1001/refunds",
+            json!({"items": [{"item_id": tee, "quantity": 1}], "reason": "Out of stock"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{o}");
+    let (s, v) = app
+        .post(
+            "/orders/1001/fulfillments",
+            json!({"type": "manual", "items": [{"item_id": tee, "quantity": 2}], "shipping_point": "local"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["code"], "fulfill_quantity_exceeds");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only 1 left to fulfil"),
+        "{v}"
+    );
+    let (_, o) = app.get("/orders/1001").await;
+    assert!(
+        o["shipments"].as_array().unwrap().is_empty(),
+        "nothing changed"
+    );
 }

@@ -164,12 +164,6 @@ async fn make_facts(api: &Api) {
     )
     .await;
     api.ok("POST", "/orders/1001/payments", json!({})).await;
-    api.ok(
-        "POST",
-        "/orders/1001/refunds",
-        json!({"items": [{"item_id": mug, "quantity": 1}], "reason": "Chipped"}),
-    )
-    .await;
     api.ok("POST", "/orders/1001/fulfillments", json!({"type": "manual", "items": [{"item_id": tee, "quantity": 1}], "shipping_point": "local"})).await;
     let o = api
         .ok("POST", "/orders/1001/fulfillments", json!({"type": "manual", "items": [{"item_id": tee, "quantity": 1}, {"item_id": mug, "quantity": 1}],
@@ -177,6 +171,12 @@ async fn make_facts(api: &Api) {
         .await;
     let s1 = o["shipments"][0]["id"].as_str().unwrap().to_string();
     let s2 = o["shipments"][1]["id"].as_str().unwrap().to_string();
+    api.ok(
+        "POST",
+        "/orders/1001/refunds",
+        json!({"items": [{"item_id": mug, "quantity": 1}], "reason": "Chipped"}),
+    )
+    .await;
     api.ok(
         "PATCH",
         &format!("/orders/1001/shipments/{s2}"),

@@ -11,17 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn set(dir: &Path, key: &str, value: &str) {
-    let out = Command::new(bin())
-        .args(["settings", "set", key, value, "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    set_setting(dir, key, value);
 }
 
 fn item(o: &Value, i: usize) -> String {

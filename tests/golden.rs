@@ -981,23 +981,6 @@ async fn api_walk(w: &mut Walk) {
         .await;
     w.api_post("/orders/1001/payments", json!({})).await;
     w.api_post(
-        "/orders/1001/refunds",
-        json!({"items": [qty(&mug, 1)], "reason": "Chipped"}),
-    )
-    .await;
-    w.api_post(
-        "/orders/1001/refunds",
-        json!({"items": [qty(&tee, 1)], "adjustment_refund": "100.00"}),
-    )
-    .await;
-    w.api_post(
-        "/orders/1001/refunds",
-        json!({"items": [{"item_id": "nope", "quantity": 1}]}),
-    )
-    .await;
-    w.api_post("/orders/1001/refunds", json!({"refund_shipping": "9.00"}))
-        .await;
-    w.api_post(
         "/orders/1001/fulfillments",
         json!({"type": "manual", "items": [qty(&tee, 1)], "shipping_point": "local"}),
     )
@@ -1037,6 +1020,24 @@ async fn api_walk(w: &mut Walk) {
         .json;
     let s1 = id(&o, "/shipments/0/id");
     let s2 = id(&o, "/shipments/1/id");
+    // Refunds of shipped items (an item refunded before it ships can no longer be fulfilled).
+    w.api_post(
+        "/orders/1001/refunds",
+        json!({"items": [qty(&mug, 1)], "reason": "Chipped"}),
+    )
+    .await;
+    w.api_post(
+        "/orders/1001/refunds",
+        json!({"items": [qty(&tee, 1)], "adjustment_refund": "100.00"}),
+    )
+    .await;
+    w.api_post(
+        "/orders/1001/refunds",
+        json!({"items": [{"item_id": "nope", "quantity": 1}]}),
+    )
+    .await;
+    w.api_post("/orders/1001/refunds", json!({"refund_shipping": "9.00"}))
+        .await;
     w.api(
         "PATCH",
         &format!("/orders/1001/shipments/{s2}"),

@@ -462,6 +462,59 @@ impl Order {
             .sum()
     }
 
+    /// Units of an item refunded while not shipped: they will not ship. Refunds are read in the
+    /// order they were made; each refunded unit counts first against returned units not yet
+    /// refunded, then against units not shipped (nor already refunded) at that time, and only
+    /// then against shipped units the customer keeps.
+    pub fn refunded_unshipped_of(&self, item: ItemId) -> u32 {
+        let ordered = self.item(item).map(|i| i.quantity).unwrap_or(0);
+        let qty = |items: &[ItemQty]| -> u32 {
+            items
+                .iter()
+                .filter(|i| i.item_id == item)
+                .map(|i| i.quantity)
+                .sum()
+        };
+        let mut refunds: Vec<(DateTime<Utc>, u32)> = self
+            .refunds
+            .iter()
+            .map(|r| (r.at, qty(&r.items)))
+            .filter(|(_, q)| *q > 0)
+            .collect();
+        refunds.sort_by_key(|(at, _)| *at);
+        let (mut unshipped_refunded, mut returns_refunded) = (0u32, 0u32);
+        for (at, q) in refunds {
+            let shipped: u32 = self
+                .shipments
+                .iter()
+                .filter(|s| s.is_active() && s.created_at <= at)
+                .map(|s| s.quantity_of(item))
+                .sum();
+            let returned: u32 = self
+                .returns
+                .iter()
+                .filter(|r| r.at <= at)
+                .map(|r| qty(&r.items))
+                .sum();
+            let of_returns = q.min(returned.saturating_sub(returns_refunded));
+            returns_refunded += of_returns;
+            let unshipped = ordered
+                .saturating_sub(shipped)
+                .saturating_sub(unshipped_refunded);
+            unshipped_refunded += (q - of_returns).min(unshipped);
+        }
+        unshipped_refunded
+    }
+
+    /// Units of an item that can still be fulfilled: ordered, less shipped (in active
+    /// shipments), less refunded before they shipped.
+    pub fn fulfillable_of(&self, item: ItemId) -> u32 {
+        let ordered = self.item(item).map(|i| i.quantity).unwrap_or(0);
+        ordered
+            .saturating_sub(self.shipped_of(item))
+            .saturating_sub(self.refunded_unshipped_of(item))
+    }
+
     /// Total quantity in active shipments.
     pub fn shipped_qty(&self) -> u64 {
         self.items
@@ -516,7 +569,13 @@ impl Order {
             return FulfillmentStatus::PartiallyReturned;
         }
         let shipped = self.shipped_qty();
-        if ordered > 0 && shipped >= ordered {
+        // Units refunded before they shipped will not ship: the rest being shipped fulfils it.
+        let refunded_unshipped: u64 = self
+            .items
+            .iter()
+            .map(|i| u64::from(self.refunded_unshipped_of(i.id)))
+            .sum();
+        if ordered > 0 && shipped > 0 && shipped + refunded_unshipped >= ordered {
             let active: Vec<&Shipment> = self.shipments.iter().filter(|s| s.is_active()).collect();
             if active.iter().all(|s| s.status == ShipmentStatus::Delivered) {
                 if active

@@ -38,7 +38,7 @@ pub enum RuleError {
     DuplicateItem { item: String },
     #[error("Choose at least one item and a quantity")]
     NoItems,
-    #[error("Cannot fulfil {requested} × {item}: only {available} not yet shipped")]
+    #[error("Cannot fulfil {requested} × {item}: only {available} left to fulfil (the rest is shipped or refunded)")]
     FulfillQuantityExceeds {
         item: String,
         requested: u32,

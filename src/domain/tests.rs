@@ -492,8 +492,57 @@ fn fulfilling_more_than_not_yet_shipped_is_refused() {
     assert_eq!(e.code(), "fulfill_quantity_exceeds");
     assert_eq!(
         e.to_string(),
-        "Cannot fulfil 2 × T-Shirt: only 1 not yet shipped"
+        "Cannot fulfil 2 × T-Shirt: only 1 left to fulfil (the rest is shipped or refunded)"
     );
+}
+
+#[test]
+fn items_refunded_before_they_shipped_are_no_longer_fulfillable() {
+    let o = run(&order(), pay(None));
+    let o = run(&o, refund(vec![iq(TEE, 1)], "0", "0", "0"));
+    assert_eq!(o.fulfillable_of(TEE), 1);
+    let e = refused(&o, fulfil(vec![iq(TEE, 2)], ShippingPoint::Local));
+    assert_eq!(e.code(), "fulfill_quantity_exceeds");
+    assert!(e.to_string().contains("only 1 left to fulfil"), "{e}");
+    let o = run(&o, fulfil(vec![iq(TEE, 1)], ShippingPoint::Local));
+    assert_eq!(o.fulfillable_of(TEE), 0);
+    // The ledger adds up: ordered 2 = shipped 1 + refunded before shipping 1.
+    assert_eq!(o.shipped_of(TEE) + o.refunded_unshipped_of(TEE), 2);
+    refused(&o, fulfil(vec![iq(TEE, 1)], ShippingPoint::Local));
+    // Shipping what remains fulfils the order.
+    assert_eq!(
+        o.fulfillment_status(),
+        FulfillmentStatus::PartiallyFulfilled
+    );
+    let o = run(&o, fulfil(vec![iq(MUG, 1)], ShippingPoint::Local));
+    assert_eq!(o.fulfillment_status(), FulfillmentStatus::Fulfilled);
+}
+
+#[test]
+fn refunding_a_returned_item_leaves_the_unshipped_one_to_fulfil() {
+    let o = run(&order(), pay(None));
+    let o = run(&o, fulfil(vec![iq(TEE, 1)], ShippingPoint::Local));
+    let o = deliver_all(o);
+    let o = run(
+        &o,
+        Command::Return {
+            items: vec![iq(TEE, 1)],
+            reason: None,
+        },
+    );
+    let o = run(&o, refund(vec![iq(TEE, 1)], "0", "0", "0"));
+    assert_eq!(o.refunded_unshipped_of(TEE), 0);
+    assert_eq!(o.fulfillable_of(TEE), 1);
+    run(&o, fulfil(vec![iq(TEE, 1)], ShippingPoint::Local));
+}
+
+#[test]
+fn refunding_a_shipped_item_the_customer_keeps_leaves_nothing_unshipped_cancelled() {
+    let o = run(&order(), pay(None));
+    let o = run(&o, fulfil(vec![iq(TEE, 2)], ShippingPoint::Local));
+    let o = run(&o, refund(vec![iq(TEE, 1)], "0", "0", "0"));
+    assert_eq!(o.refunded_unshipped_of(TEE), 0);
+    assert_eq!(o.fulfillable_of(TEE), 0);
 }
 
 #[test]
@@ -1035,6 +1084,14 @@ mod properties {
         assert!(refunded >= Decimal::ZERO && paid >= Decimal::ZERO);
         for item in &o.items {
             assert!(o.shipped_of(item.id) <= item.quantity);
+            // A unit is shipped, refunded before shipping, or still to fulfil: never two of these.
+            assert!(
+                o.shipped_of(item.id) + o.refunded_unshipped_of(item.id) <= item.quantity,
+                "shipped {} + refunded unshipped {} > ordered {}",
+                o.shipped_of(item.id),
+                o.refunded_unshipped_of(item.id),
+                item.quantity
+            );
             assert!(o.delivered_of(item.id) <= o.shipped_of(item.id));
             assert!(o.returned_of(item.id) <= o.delivered_of(item.id));
             assert!(o.refunded_of(item.id) <= item.quantity);

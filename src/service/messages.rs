@@ -94,7 +94,12 @@ impl Service {
                     Ok(Some(r)) => {
                         if let Some(e) = r.email {
                             if !email_to.is_empty() && switches.on(event, Channel::Email) {
-                                let subject = if order.test && recipient == Recipient::Customer {
+                                // A test order's mail to the customer goes to the store: mark
+                                // it, once (the default templates already do).
+                                let subject = if order.test
+                                    && recipient == Recipient::Customer
+                                    && !e.subject.starts_with("[Test]")
+                                {
                                     format!("[Test] {}", e.subject)
                                 } else {
                                     e.subject

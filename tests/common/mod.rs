@@ -27,6 +27,22 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// Changes a store setting with the command line (through the control socket while a server
+/// runs on `data_dir`).
+pub fn set_setting(data_dir: &Path, key: &str, value: &str) {
+    let out = Command::new(bin())
+        .args(["settings", "set", key, value, "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run orderdeck settings set");
+    assert!(
+        out.status.success(),
+        "settings set failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Creates an API token with the command-line tool and returns it. Works whether or not a server
 /// runs on `data_dir` (a running server is reached through its control socket).
 pub fn create_token(data_dir: &Path, name: &str) -> String {

@@ -431,7 +431,7 @@ fn check_fulfil_items(order: &Order, items: &[ItemQty]) -> Result<Vec<ItemQty>, 
     }
     for iq in &items {
         let item = order.item(iq.item_id).expect("checked");
-        let available = item.quantity.saturating_sub(order.shipped_of(iq.item_id));
+        let available = order.fulfillable_of(iq.item_id);
         if iq.quantity > available {
             return Err(RuleError::FulfillQuantityExceeds {
                 item: item.name.clone(),

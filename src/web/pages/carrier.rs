@@ -264,7 +264,7 @@ async fn page(
         .items
         .iter()
         .map(|i| {
-            let max = i.quantity.saturating_sub(order.shipped_of(i.id));
+            let max = order.fulfillable_of(i.id);
             ItemRow {
                 id: i.id.to_string(),
                 name: i.name.clone(),

@@ -235,11 +235,7 @@ impl Kind {
                     )
                     .help("Required for international shipments"),
                 ],
-                items(
-                    &|i| i.quantity.saturating_sub(order.shipped_of(i.id)),
-                    true,
-                    true,
-                ),
+                items(&|i| order.fulfillable_of(i.id), true, true),
             ),
             Kind::Return => (
                 vec![Field::new(
