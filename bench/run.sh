@@ -102,7 +102,7 @@ for N in $SIZES; do
     CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')
     TOK=$(grep -o 'name="token" value="[^"]*"' <<<"$P" | sed 's/.*value="//;s/"//')
     curl -s -o /dev/null -c "$JAR" -b "$JAR" -X POST "http://127.0.0.1:$PORT/setup" --data-urlencode "csrf=$CSRF" --data-urlencode "token=$TOK" \
-      -d "display_name=Bench&username=bench&password=bench-password-1&password_confirm=bench-password-1"
+      -d "display_name=Bench&username=bench&store_name=Bench+Store&store_email=bench@example.com&password=bench-password-1&password_confirm=bench-password-1"
   fi
   P=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login")
   CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')

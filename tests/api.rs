@@ -761,3 +761,31 @@ async fn refunded_items_can_no_longer_be_fulfilled() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn a_store_notification_with_no_store_e_mail_is_kept_as_failed_with_the_reason() {
+    let app = spawn_app_with_token();
+    let o = app.place(order_body("Nia", "nia@example.com")).await;
+    let (_, v) = app.get(&format!("/outbox?order={}", o["number"])).await;
+    let store: Vec<&Value> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["event"] == "order_placed_store")
+        .collect();
+    assert_eq!(store.len(), 1, "the store's message is kept: {v}");
+    assert_eq!(store[0]["status"], "failed");
+    assert!(
+        store[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("The store has no e-mail address"),
+        "{v}"
+    );
+    // The customer's own confirmation is unaffected.
+    assert!(v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["event"] == "order_placed" && m["to"] == "nia@example.com"));
+}

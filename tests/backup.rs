@@ -93,6 +93,8 @@ async fn owner_saves_settings(app: &App) -> Client {
             ("token", token.as_str()),
             ("display_name", "Olive Owner"),
             ("username", "olive"),
+            ("store_name", "My Store"),
+            ("store_email", "olive@example.com"),
             ("password", PASSWORD),
             ("password_confirm", PASSWORD),
         ])

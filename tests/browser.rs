@@ -225,6 +225,8 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     c.goto(app.setup_link.as_deref().unwrap()).await.unwrap();
     fill(&c, "#display_name", "Olive Owner").await;
     fill(&c, "#username", "olive").await;
+    fill(&c, "#store_name", "My Store").await;
+    fill(&c, "#store_email", "olive@example.com").await;
     fill(&c, "#password", "correct horse battery").await;
     fill(&c, "#password_confirm", "correct horse battery").await;
     click(&c, "#main form button[type=submit]").await;

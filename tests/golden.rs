@@ -868,6 +868,8 @@ async fn sign_up_and_in(w: &mut Walk, setup_link: &str) {
             &[
                 ("display_name", Some("Olive Owner")),
                 ("username", Some("olive")),
+                ("store_name", Some("My Store")),
+                ("store_email", Some("olive@example.com")),
                 ("password", Some(OWNER_PASSWORD)),
                 ("password_confirm", Some(confirm)),
             ],

@@ -4,7 +4,7 @@
 mod common;
 
 use common::pages::{cookie_client, input_value, real_order_json};
-use common::{client_builder, create_token, spawn_app, App};
+use common::{client_builder, create_token, set_setting, spawn_app, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 
@@ -29,6 +29,8 @@ async fn owner(app: &App) -> (Client, String) {
             ("token", token.as_str()),
             ("display_name", "Olive Owner"),
             ("username", "olive"),
+            ("store_name", "My Store"),
+            ("store_email", "olive@example.com"),
             ("password", OWNER_PASSWORD),
             ("password_confirm", OWNER_PASSWORD),
         ])
@@ -1257,4 +1259,47 @@ async fn hostile_form_posts_never_fail_and_refused_ones_change_nothing() {
     // The server still answers, and every page still renders.
     let (s, _) = get(&c, format!("{base}/orders/{n}")).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn setup_asks_for_the_store_e_mail_and_a_store_without_one_is_warned() {
+    let app = spawn_app();
+    let c = cookie_client();
+    let link = app.setup_link.clone().unwrap();
+    let html = c.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"store_email\""), "{html}");
+    let csrf = input_value(&html, "csrf").unwrap();
+    let token = input_value(&html, "token").unwrap();
+    let r = post(
+        &c,
+        format!("{}/setup", app.base),
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("display_name", "Olive Owner"),
+            ("username", "olive"),
+            ("store_name", "Alder & Co"),
+            ("store_email", ""),
+            ("password", OWNER_PASSWORD),
+            ("password_confirm", OWNER_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Store e-mail is required"), "{html}");
+    // Nothing was created: the link still works.
+    let (s, _) = get(&c, link.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // With the e-mail, the store has it and no warning shows.
+    let (c, _) = owner(&app).await;
+    let (_, orders) = get(&c, format!("{}/orders", app.base)).await;
+    assert!(!orders.contains("no-store-email"), "{orders}");
+    // Cleared later in Settings: the Orders and Outbox pages say so.
+    set_setting(&app.data_dir, "store.email", "");
+    let (_, orders) = get(&c, format!("{}/orders", app.base)).await;
+    assert!(orders.contains("id=\"no-store-email\""), "{orders}");
+    let (_, outbox) = get(&c, format!("{}/outbox", app.base)).await;
+    assert!(outbox.contains("id=\"no-store-email\""), "{outbox}");
 }

@@ -92,8 +92,27 @@ impl Service {
                 match self.renderer.render(event, &ctx) {
                     Ok(None) => {}
                     Ok(Some(r)) => {
+                        let sms_goes = r.sms.is_some()
+                            && !sms_to.is_empty()
+                            && switches.on(event, Channel::Sms);
                         if let Some(e) = r.email {
-                            if !email_to.is_empty() && switches.on(event, Channel::Email) {
+                            // No address: kept as a failed message saying why (never dropped),
+                            // unless an SMS reaches the customer instead.
+                            let nowhere = match (email_to.is_empty(), to_store) {
+                                (false, _) => None,
+                                (true, true) => Some(
+                                    "The store has no e-mail address: add it in Settings, then \
+                                     resend this message",
+                                ),
+                                (true, false) if sms_goes => None,
+                                (true, false) => Some(
+                                    "The customer has no e-mail address or phone number to \
+                                     send to",
+                                ),
+                            };
+                            if switches.on(event, Channel::Email)
+                                && (!email_to.is_empty() || nowhere.is_some())
+                            {
                                 // A test order's mail to the customer goes to the store: mark
                                 // it, once (the default templates already do).
                                 let subject = if order.test
@@ -104,7 +123,7 @@ impl Service {
                                 } else {
                                     e.subject
                                 };
-                                out.push(OutboxMessage::new(
+                                let mut m = OutboxMessage::new(
                                     Uuid::now_v7(),
                                     Some(order.number),
                                     event,
@@ -114,11 +133,16 @@ impl Service {
                                     e.text,
                                     e.html,
                                     now,
-                                ));
+                                );
+                                if let Some(why) = nowhere {
+                                    m.status = OutboxStatus::Failed;
+                                    m.last_error = Some(why.to_string());
+                                }
+                                out.push(m);
                             }
                         }
                         if let Some(text) = r.sms {
-                            if !sms_to.is_empty() && switches.on(event, Channel::Sms) {
+                            if sms_goes {
                                 out.push(OutboxMessage::new(
                                     Uuid::now_v7(),
                                     Some(order.number),

@@ -142,6 +142,31 @@ impl Service {
                     .into(),
             });
         }
+        if m.to.trim().is_empty() {
+            // Kept because the store had no e-mail address when it was written: it goes to the
+            // address the store has now.
+            let for_store = m.event == "order_placed_store"
+                || match m.order_number {
+                    Some(n) => self.order(n).await?.test,
+                    None => false,
+                };
+            let email = self.settings().await?.email;
+            if !for_store {
+                return Err(ServiceError::Refused {
+                    code: "no_recipient",
+                    message: "This message has no address to send to".into(),
+                });
+            }
+            if email.trim().is_empty() {
+                return Err(ServiceError::Refused {
+                    code: "no_recipient",
+                    message: "The store still has no e-mail address: add it in Settings, then \
+                              send the message again"
+                        .into(),
+                });
+            }
+            m.to = email;
+        }
         m.status = OutboxStatus::Pending;
         m.attempts = 0;
         m.next_attempt_at = Utc::now();

@@ -148,6 +148,20 @@ impl Switches {
     }
 }
 
+/// Checks the store's name (required) and e-mail (where the store's own notifications go;
+/// required) as setup asks for them; returns them cleaned.
+pub fn check_store_details(name: &str, email: &str) -> Result<(String, String), RuleError> {
+    let name = crate::domain::rules::required_text("store_name", name, 100, false)?;
+    if email.trim().is_empty() {
+        return Err(RuleError::invalid(
+            "store_email",
+            "is required: the store's new-order notifications go to it",
+        ));
+    }
+    let email = crate::domain::intake::check_email("store_email", email)?;
+    Ok((name, email))
+}
+
 /// Checks a `key = value` change from the command line.
 fn check_setting(key: &str, value: &str) -> Result<String, ServiceError> {
     let known = SETTABLE.contains(&key)
@@ -209,6 +223,15 @@ impl Service {
             self.store.put_setting(k, v).await?;
         }
         Ok(())
+    }
+
+    /// Whether the store has no e-mail address (its own notifications then have nowhere to go).
+    pub async fn store_email_missing(&self) -> Result<bool, ServiceError> {
+        Ok(self
+            .store
+            .setting("store.email")
+            .await?
+            .is_none_or(|e| e.trim().is_empty()))
     }
 
     /// Whether an SMTP server and an SMS gateway are configured.

@@ -1,6 +1,6 @@
 //! Sign-in, sign-out and the first-start setup link that creates the owner account.
 
-use super::{ok, render, Acc, Chrome, PageError};
+use super::{ok, render, Acc, Chrome, PageError, Svc};
 use crate::service::accounts::AccountError;
 use crate::web::auth::{self, AnonPosted, Posted, SignedIn};
 use actix_web::http::StatusCode;
@@ -24,8 +24,26 @@ struct SetupPage {
     token: String,
     username: String,
     display_name: String,
+    store_name: String,
+    store_email: String,
     error: Option<String>,
     error_field: String,
+}
+
+impl SetupPage {
+    /// The form again with what was typed (passwords excepted) and one refusal.
+    fn refused(req: &HttpRequest, f: &auth::Fields, field: &str, message: String) -> Self {
+        SetupPage {
+            chrome: Chrome::anonymous(req, "Create the owner account", f.get("csrf").to_string()),
+            token: f.get("token").to_string(),
+            username: f.get("username").to_string(),
+            display_name: f.get("display_name").to_string(),
+            store_name: f.get("store_name").to_string(),
+            store_email: f.get("store_email").to_string(),
+            error: Some(message),
+            error_field: field.to_string(),
+        }
+    }
 }
 
 /// Only same-site paths may be a post-login destination (no open redirects).
@@ -142,6 +160,8 @@ async fn setup_form(
         token,
         username: String::new(),
         display_name: String::new(),
+        store_name: String::new(),
+        store_email: String::new(),
         error: None,
         error_field: String::new(),
     };
@@ -152,6 +172,7 @@ async fn setup_form(
 async fn setup(
     req: HttpRequest,
     accounts: Acc,
+    svc: Svc,
     form: AnonPosted,
 ) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
@@ -160,20 +181,36 @@ async fn setup(
             AccountError::BadSetupToken.to_string(),
         ));
     }
+    let refuse = |field: &str, message: String| {
+        let page = SetupPage::refused(&req, f, field, message);
+        render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page.chrome, &page)
+    };
+    // The store's name and e-mail: the "new order" notification goes to that address.
+    let (store_name, store_email) = match crate::service::settings::check_store_details(
+        f.get("store_name"),
+        f.get("store_email"),
+    ) {
+        Ok(details) => details,
+        Err(e) => {
+            let field = e.field().unwrap_or("").to_string();
+            let message = match &e {
+                crate::domain::RuleError::Invalid { message, .. } => {
+                    let label = if field == "store_name" {
+                        "Store name"
+                    } else {
+                        "Store e-mail"
+                    };
+                    format!("{label} {message}")
+                }
+                other => other.to_string(),
+            };
+            return Ok(refuse(&field, message));
+        }
+    };
     if f.get("password") != f.get("password_confirm") {
-        let page = SetupPage {
-            chrome: Chrome::anonymous(&req, "Create the owner account", f.get("csrf").to_string()),
-            token: f.get("token").to_string(),
-            username: f.get("username").to_string(),
-            display_name: f.get("display_name").to_string(),
-            error: Some("The two passwords differ".into()),
-            error_field: "password_confirm".into(),
-        };
-        return Ok(render(
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &page.chrome,
-            &page,
+        return Ok(refuse(
+            "password_confirm",
+            "The two passwords differ".into(),
         ));
     }
     match accounts
@@ -187,6 +224,8 @@ async fn setup(
     {
         Ok(m) => {
             log::info!("owner account {} created", m.username);
+            svc.put_settings(&[("store.name", store_name), ("store.email", store_email)])
+                .await?;
             Ok(auth::redirect_with_flash(
                 &req,
                 "/login",
@@ -194,27 +233,12 @@ async fn setup(
             ))
         }
         Err(e @ AccountError::Invalid { .. }) => {
-            let page = SetupPage {
-                chrome: Chrome::anonymous(
-                    &req,
-                    "Create the owner account",
-                    f.get("csrf").to_string(),
-                ),
-                token: f.get("token").to_string(),
-                username: f.get("username").to_string(),
-                display_name: f.get("display_name").to_string(),
-                error_field: e.field().unwrap_or("").to_string(),
-                error: Some(match &e {
-                    AccountError::Invalid { message, .. } => message.clone(),
-                    other => other.to_string(),
-                }),
+            let field = e.field().unwrap_or("").to_string();
+            let message = match &e {
+                AccountError::Invalid { message, .. } => message.clone(),
+                other => other.to_string(),
             };
-            Ok(render(
-                &req,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &page.chrome,
-                &page,
-            ))
+            Ok(refuse(&field, message))
         }
         Err(e) => Err(e.into()),
     }

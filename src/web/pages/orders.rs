@@ -88,6 +88,7 @@ struct ListPageTpl {
     first_href: Option<String>,
     export_href: String,
     test_allowed: bool,
+    no_store_email: bool,
     filtered: bool,
     error: Option<String>,
 }
@@ -291,6 +292,7 @@ async fn list(
             .map(|_| format!("/orders{}", query_string(&params, &[], &[]))),
         export_href: format!("/orders.csv{}", query_string(&params, &[], &[])),
         test_allowed: svc.test_orders_allowed().await?,
+        no_store_email: svc.store_email_missing().await?,
         filtered,
         error,
         chrome,

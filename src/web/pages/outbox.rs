@@ -35,6 +35,7 @@ struct OutboxPage {
     error: Option<String>,
     /// Why pending messages are not sent, when no transport is configured.
     waiting: Option<&'static str>,
+    no_store_email: bool,
 }
 
 async fn list(
@@ -101,6 +102,7 @@ async fn list(
         status: status_raw,
         order: order_raw,
         error,
+        no_store_email: svc.store_email_missing().await?,
         waiting: match svc.transports_configured().await? {
             (false, false) => Some(
                 "No SMTP server or SMS gateway is configured: messages wait here as pending and \
