@@ -1303,3 +1303,37 @@ async fn setup_asks_for_the_store_e_mail_and_a_store_without_one_is_warned() {
     let (_, outbox) = get(&c, format!("{}/outbox", app.base)).await;
     assert!(outbox.contains("id=\"no-store-email\""), "{outbox}");
 }
+
+#[tokio::test]
+async fn the_cancel_review_names_its_buttons_so_no_one_cancels_by_mistake() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let base = app.base.clone();
+    let token = create_token(&app.data_dir, "storefront");
+    let o = api_order(&app, &token, &real_order_json("Kim Keep")).await;
+    let n = o["number"].as_u64().unwrap();
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/act/cancel"),
+        &[
+            ("csrf", &csrf),
+            ("reason", "Customer asked"),
+            ("step", "review"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(">Cancel this order<"), "{html}");
+    assert!(html.contains(">Keep the order<"), "{html}");
+    assert!(!html.contains(">Cancel<"), "no bare Cancel button: {html}");
+}
+
+#[tokio::test]
+async fn a_refused_setup_link_offers_no_way_back_to_orders_that_cannot_open() {
+    let app = spawn_app();
+    let (s, html) = get(&cookie_client(), format!("{}/setup", app.base)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(html.contains("one-time link"), "{html}");
+    assert!(!html.contains("Back to the orders"), "{html}");
+}

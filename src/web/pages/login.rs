@@ -148,7 +148,7 @@ async fn setup_form(
 ) -> Result<HttpResponse, PageError> {
     let token = q.get("token").cloned().unwrap_or_default();
     if !accounts.setup_token_valid(&token) {
-        return Err(PageError::Forbidden(
+        return Err(PageError::SetupRefused(
             "Setup needs the one-time link printed by the server when it starts for the first time. \
              If the owner account exists already, sign in instead."
                 .into(),
@@ -177,7 +177,7 @@ async fn setup(
 ) -> Result<HttpResponse, PageError> {
     let f = &form.fields;
     if !accounts.setup_token_valid(f.get("token")) {
-        return Err(PageError::Forbidden(
+        return Err(PageError::SetupRefused(
             AccountError::BadSetupToken.to_string(),
         ));
     }

@@ -128,6 +128,8 @@ pub enum PageError {
     },
     NotFound(String),
     Forbidden(String),
+    /// The setup link is missing, wrong or spent: there is no dashboard to go back to yet.
+    SetupRefused(String),
     /// The form's CSRF token is missing or wrong.
     Csrf,
     BadRequest(String),
@@ -140,7 +142,10 @@ impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PageError::Login { .. } => f.write_str("Please sign in"),
-            PageError::NotFound(m) | PageError::Forbidden(m) | PageError::BadRequest(m) => f.write_str(m),
+            PageError::NotFound(m)
+            | PageError::Forbidden(m)
+            | PageError::SetupRefused(m)
+            | PageError::BadRequest(m) => f.write_str(m),
             PageError::Csrf => f.write_str(
                 "This form has expired or did not come from this orderdeck. Go back, reload the page and try again.",
             ),
@@ -178,6 +183,8 @@ impl From<crate::service::accounts::AccountError> for PageError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: String,
+    /// Whether "Back to the orders" leads anywhere (not before the owner account exists).
+    back: bool,
 }
 
 impl ResponseError for PageError {
@@ -185,7 +192,9 @@ impl ResponseError for PageError {
         match self {
             PageError::Login { .. } => StatusCode::SEE_OTHER,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
-            PageError::Forbidden(_) | PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Forbidden(_) | PageError::SetupRefused(_) | PageError::Csrf => {
+                StatusCode::FORBIDDEN
+            }
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -210,7 +219,7 @@ impl ResponseError for PageError {
         }
         let title = match self {
             PageError::NotFound(_) => "Not found",
-            PageError::Forbidden(_) => "Not allowed",
+            PageError::Forbidden(_) | PageError::SetupRefused(_) => "Not allowed",
             PageError::Csrf => "Form refused",
             PageError::BadRequest(_) => "Cannot do that",
             _ => "Error",
@@ -218,6 +227,7 @@ impl ResponseError for PageError {
         let body = ErrorPage {
             title,
             message: self.to_string(),
+            back: !matches!(self, PageError::SetupRefused(_)),
         }
         .render()
         .unwrap_or_else(|_| self.to_string());

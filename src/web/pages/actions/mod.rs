@@ -126,7 +126,7 @@ impl Kind {
             Kind::Dispatch => "Mark as dispatched",
             Kind::Fulfill => "Fulfill",
             Kind::Return => "Return",
-            Kind::Cancel => "Cancel order",
+            Kind::Cancel => "Cancel this order",
             Kind::EditShipment(_) => "Save shipment",
             Kind::Deliver(_) => "Mark as delivered",
             Kind::Void(_) => "Cancel shipment",

@@ -14,6 +14,8 @@ use rust_decimal::Decimal;
 #[template(path = "orders/review.html")]
 pub(super) struct ReviewPage {
     pub(super) chrome: Chrome,
+    /// The way out without doing anything.
+    leave_label: &'static str,
     number: u64,
     title: String,
     summary: Vec<(String, String)>,
@@ -218,6 +220,11 @@ pub(super) fn review_page(
         url: kind.url(order.number),
         carried: fields.carried(),
         confirm_label: kind.confirm_label(),
+        // Never a bare "Cancel" next to "Cancel this order".
+        leave_label: match kind {
+            Kind::Cancel => "Keep the order",
+            _ => "Back to the order",
+        },
         danger: kind.danger(),
         has_form: kind.has_form(),
         error,
