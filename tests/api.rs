@@ -789,3 +789,32 @@ async fn a_store_notification_with_no_store_e_mail_is_kept_as_failed_with_the_re
         .iter()
         .any(|m| m["event"] == "order_placed" && m["to"] == "nia@example.com"));
 }
+
+#[tokio::test]
+async fn a_phone_number_is_found_by_any_run_of_four_or_more_of_its_digits() {
+    let app = spawn_app_with_token();
+    let mut b = order_body("Phoebe Phone", "phoebe@example.com");
+    b["customer"]["phone"] = json!("+1 555 446 5066");
+    let o = app.place(b).await;
+    app.place(order_body("Other Person", "other@example.com"))
+        .await;
+    for q in [
+        "%2B1%20555%20446%205066",
+        "5554465066",
+        "446%205066",
+        "(555)%20446-5066",
+        "4465066",
+    ] {
+        let (s, v) = app.get(&format!("/orders?q={q}")).await;
+        assert_eq!(s, 200, "{q}: {v}");
+        let found: Vec<u64> = v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["number"].as_u64().unwrap())
+            .collect();
+        assert_eq!(found, vec![o["number"].as_u64().unwrap()], "{q}");
+    }
+    let (_, v) = app.get("/customers?q=446%205066").await;
+    assert_eq!(v["customers"].as_array().unwrap().len(), 1, "{v}");
+}

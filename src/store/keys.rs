@@ -139,8 +139,10 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 
 /// The layout of the derived list data: [`index_keys`] and the `summaries` records; stored in
 /// the database so that a store written with another layout has them rebuilt when opened.
-/// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail.
-pub const INDEX_SCHEME: u64 = 3;
+/// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail; 4: a
+/// phone number is also indexed by every ending of four or more of its digits
+/// ([`phone_terms`]), so the search postings are rebuilt too.
+pub const INDEX_SCHEME: u64 = 4;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
 /// within each filter value; every other sort over all orders (a filter is then checked row by
@@ -246,6 +248,34 @@ pub fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// Fewest digits a phone search needs (fewer would match most of the store).
+pub const MIN_PHONE_DIGITS: usize = 4;
+
+/// A phone number's search terms: its digits, and every ending of at least
+/// [`MIN_PHONE_DIGITS`] of them. Search matches terms by prefix, so any run of four or more
+/// digits of the number — with or without the country code, typed with spaces, dashes, brackets
+/// or a plus — finds it.
+pub fn phone_terms(phone: &str, out: &mut BTreeSet<String>) {
+    let d = digits(phone);
+    if d.len() < MIN_PHONE_DIGITS {
+        push_term(out, &d);
+        return;
+    }
+    for start in 0..=d.len() - MIN_PHONE_DIGITS {
+        push_term(out, &d[start..]);
+    }
+}
+
+/// The digits of a query that is a phone number (only digits and phone punctuation, at least
+/// [`MIN_PHONE_DIGITS`] digits), searched as one term.
+fn phone_query(q: &str) -> Option<String> {
+    let phone_like = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+-().".contains(c));
+    let d = digits(q);
+    (phone_like && d.len() >= MIN_PHONE_DIGITS).then_some(d)
+}
+
 /// Every search term of an order: number, customer name, email, phone, item names and SKUs,
 /// tracking numbers.
 pub fn order_terms(order: &Order) -> BTreeSet<String> {
@@ -253,7 +283,7 @@ pub fn order_terms(order: &Order) -> BTreeSet<String> {
     push_term(&mut out, &order.number.to_string());
     terms_of_text(&order.customer.name, &mut out);
     terms_of_text(&order.customer.email, &mut out);
-    push_term(&mut out, &digits(&order.customer.phone));
+    phone_terms(&order.customer.phone, &mut out);
     for item in &order.items {
         terms_of_text(&item.name, &mut out);
         push_term(&mut out, &item.sku.to_lowercase());
@@ -270,6 +300,9 @@ pub fn order_terms(order: &Order) -> BTreeSet<String> {
 
 /// The words of a search query (same rules as indexing; `#1001` finds order 1001).
 pub fn query_terms(q: &str) -> Vec<String> {
+    if let Some(d) = phone_query(q) {
+        return vec![d];
+    }
     let mut set = BTreeSet::new();
     terms_of_text(q, &mut set);
     // A word that is only a prefix of a longer one adds nothing (both must match anyway).
@@ -306,6 +339,30 @@ mod tests {
     fn long_names_are_cut_on_character_boundaries() {
         let k = name_key("Zoë Zoë Zoë Zoë Zoë Zoë Zoë Zoë");
         assert!(std::str::from_utf8(k.split(|b| *b == 0).next().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn any_run_of_four_or_more_phone_digits_finds_the_number() {
+        let mut terms = BTreeSet::new();
+        phone_terms("+1 555 446 5066", &mut terms);
+        for q in [
+            "+1 555 446 5066",
+            "5554465066",
+            "446 5066",
+            "(555) 446-5066",
+            "4465",
+            "5066",
+        ] {
+            let words = query_terms(q);
+            assert_eq!(words.len(), 1, "{q}: one digit term");
+            assert!(
+                terms.iter().any(|t| t.starts_with(words[0].as_str())),
+                "{q} finds the number"
+            );
+        }
+        // Three digits are too few to be a phone search (they stay an ordinary word).
+        assert_eq!(query_terms("506"), vec!["506".to_string()]);
+        assert!(!terms.iter().any(|t| t.starts_with("9999")));
     }
 
     #[test]

@@ -181,10 +181,7 @@ pub(crate) fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     keys::terms_of_text(&c.name, &mut out);
     keys::terms_of_text(&c.email, &mut out);
-    let d = keys::digits(&c.phone);
-    if !d.is_empty() {
-        out.insert(d);
-    }
+    keys::phone_terms(&c.phone, &mut out);
     out
 }
 
@@ -522,19 +519,28 @@ impl SledStore {
         }
         if stored != 0 {
             log::info!(
-                "rebuilding list rows and indexes for {} orders (layout {stored} -> {})",
+                "rebuilding list rows, indexes and search postings for {} orders (layout {stored} -> {})",
                 self.orders.len(),
                 keys::INDEX_SCHEME
             );
             self.idx.clear()?;
             self.summaries.clear()?;
+            self.terms.clear()?;
+            self.vocab.clear()?;
+            self.customer_terms.clear()?;
             let mut rows = sled::Batch::default();
             let mut idx = sled::Batch::default();
+            let mut postings = sled::Batch::default();
+            let mut vocab = sled::Batch::default();
             let mut pending = 0usize;
             for item in self.orders.iter() {
                 let (k, v) = item?;
                 let order: Order = decode("order", &v)?;
                 let terms = keys::order_terms(&order);
+                for t in &terms {
+                    postings.insert(keys::term_key(t, order.number), &[]);
+                    vocab.insert(t.as_bytes(), &[]);
+                }
                 rows.insert(k, summary_record(&Summary::of(&order), &terms)?);
                 for key in keys::index_keys(&IndexFields::of(&order)) {
                     idx.insert(key, &[]);
@@ -543,11 +549,28 @@ impl SledStore {
                 if pending >= 5_000 {
                     self.summaries.apply_batch(std::mem::take(&mut rows))?;
                     self.idx.apply_batch(std::mem::take(&mut idx))?;
+                    self.terms.apply_batch(std::mem::take(&mut postings))?;
+                    self.vocab.apply_batch(std::mem::take(&mut vocab))?;
                     pending = 0;
                 }
             }
             self.summaries.apply_batch(rows)?;
             self.idx.apply_batch(idx)?;
+            self.terms.apply_batch(postings)?;
+            self.vocab.apply_batch(vocab)?;
+            let mut customer_postings = sled::Batch::default();
+            for (i, item) in self.customers.iter().enumerate() {
+                let (_, v) = item?;
+                let c: CustomerRecord = decode("customer", &v)?;
+                for t in customer_terms_of(&c) {
+                    customer_postings.insert(customer_term_key(&t, c.id), &[]);
+                }
+                if i % 5_000 == 4_999 {
+                    self.customer_terms
+                        .apply_batch(std::mem::take(&mut customer_postings))?;
+                }
+            }
+            self.customer_terms.apply_batch(customer_postings)?;
         }
         self.meta
             .insert(INDEX_SCHEME_KEY, &keys::INDEX_SCHEME.to_be_bytes())?;
