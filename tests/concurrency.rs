@@ -95,7 +95,7 @@ async fn fifty_parallel_payments_refunds_and_fulfilments_lose_nothing_and_break_
     // 1 placed + 30 payments + 30 refunds + one line per shipment.
     assert_eq!(
         o["timeline"].as_array().unwrap().len(),
-        61 + fulfils_ok as usize
+        61 + fulfils_ok
     );
 }
 

@@ -6,6 +6,7 @@ use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
 use crate::domain::{Actor, RuleError};
 use crate::ports::{Conflict, Deliverer, DeliveryError, StoreError};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 fn channel_label(c: Channel) -> &'static str {
@@ -31,13 +32,31 @@ impl Service {
         if !deliverer.ready(Channel::Email) && !deliverer.ready(Channel::Sms) {
             return Ok(0);
         }
-        let due = self.store.outbox_due(Utc::now(), 50).await?;
+        let mut due = self.store.outbox_due(Utc::now(), 50).await?;
+        // One order's messages go out in the order they were written (ids are time-ordered): a
+        // message waits while an earlier one to the same order and channel is still pending.
+        due.sort_by_key(|m| m.id);
+        let mut behind: HashMap<(u64, Channel), DateTime<Utc>> = HashMap::new();
         let n = due.len();
         // Messages whose channel has no transport yet are put back together, in one write:
         // nothing was sent, and a store without SMTP must not rewrite its outbox one message
         // at a time (that competed with intake for the write lock).
         let mut waiting = Vec::new();
         for mut m in due {
+            if let Some(number) = m.order_number {
+                let key = (number, m.channel);
+                let earlier = match behind.get(&key) {
+                    Some(at) => Some(*at),
+                    None => self.earlier_pending(number, &m).await?,
+                };
+                if let Some(at) = earlier {
+                    m.last_error = Some("Waits for an earlier message to the same order".into());
+                    m.next_attempt_at = at.max(Utc::now());
+                    behind.insert(key, m.next_attempt_at);
+                    waiting.push(m);
+                    continue;
+                }
+            }
             let result = deliverer.deliver(&m).await;
             let now = Utc::now();
             let line = match result {
@@ -61,6 +80,9 @@ impl Service {
                 Err(e @ DeliveryError::Failed { .. }) => {
                     let e = e.to_string();
                     m.attempt_failed(e.clone(), now);
+                    if let (Some(number), OutboxStatus::Pending) = (m.order_number, m.status) {
+                        behind.insert((number, m.channel), m.next_attempt_at);
+                    }
                     if m.status == OutboxStatus::Failed {
                         format!(
                             "{} “{}” to {} failed after {} attempts: {e}",
@@ -81,7 +103,8 @@ impl Service {
                     }
                 }
             };
-            self.store.outbox_put(std::slice::from_ref(&m)).await?;
+            // The order's timeline first, so that whoever sees the attempt on the message also
+            // sees it on the order.
             if let Some(number) = m.order_number {
                 let kind = if m.status == OutboxStatus::Sent {
                     "notification"
@@ -92,11 +115,30 @@ impl Service {
                     log::warn!("could not log delivery on order {number}: {e}");
                 }
             }
+            self.store.outbox_put(std::slice::from_ref(&m)).await?;
         }
         if !waiting.is_empty() {
             self.store.outbox_put(&waiting).await?;
         }
         Ok(n)
+    }
+
+    /// When the earliest still-pending message written before `m` to the same order and
+    /// channel is next tried, if there is one.
+    async fn earlier_pending(
+        &self,
+        number: u64,
+        m: &OutboxMessage,
+    ) -> Result<Option<DateTime<Utc>>, ServiceError> {
+        let pending = self
+            .store
+            .outbox_list(Some(number), Some(OutboxStatus::Pending), 50)
+            .await?;
+        Ok(pending
+            .iter()
+            .filter(|p| p.channel == m.channel && p.id < m.id)
+            .map(|p| p.next_attempt_at)
+            .min())
     }
 
     /// Adds a system line to an order's timeline (a change like any other: concurrent actions

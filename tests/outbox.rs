@@ -1,0 +1,121 @@
+//! The outbox delivering through the service with a stand-in SMS gateway: one order's messages
+//! reach the customer in the order they were written, even when an earlier one is retried.
+
+use orderdeck::domain::notifications::Rendered;
+use orderdeck::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
+use orderdeck::domain::{Actor, Command};
+use orderdeck::ports::{Deliverer, DeliveryError, DeliveryFuture, RenderError, Renderer};
+use orderdeck::service::Service;
+use orderdeck::store::sled::SledStore;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Every event as a one-line SMS naming it.
+struct SmsOnly;
+
+impl Renderer for SmsOnly {
+    fn render(&self, event: &str, _ctx: &Value) -> Result<Option<Rendered>, RenderError> {
+        Ok(Some(Rendered {
+            email: None,
+            sms: Some(event.to_string()),
+        }))
+    }
+}
+
+/// A gateway that is down for its first message, then delivers.
+struct Gateway {
+    down: AtomicBool,
+    sent: Mutex<Vec<String>>,
+}
+
+impl Deliverer for Gateway {
+    fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            assert_eq!(msg.channel, Channel::Sms);
+            if self.down.swap(false, Ordering::SeqCst) {
+                return Err(DeliveryError::failed("gateway down"));
+            }
+            self.sent.lock().unwrap().push(msg.text.clone());
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn one_orders_messages_arrive_in_the_order_they_were_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let svc = Service::new(store).with_renderer(Arc::new(SmsOnly));
+    let mut draft = orderdeck::domain::sample::sample_order(false);
+    draft.customer.phone = "+1 555 446 5066".into();
+    draft.payment.paid = false;
+    let (order, _) = svc
+        .place_order(&draft, Actor::Token("shop".into()), None)
+        .await
+        .unwrap();
+    svc.act(
+        order.number,
+        Command::RecordPayment {
+            amount: None,
+            reference: None,
+        },
+        Actor::Member("Dana".into()),
+    )
+    .await
+    .unwrap();
+    let gateway = Gateway {
+        down: AtomicBool::new(true),
+        sent: Mutex::new(Vec::new()),
+    };
+    // The confirmation fails and is retried later (in 10 s); the payment text, due meanwhile,
+    // waits behind it. (The due index has one-second steps: a message comes due within a
+    // second of its time.)
+    for _ in 0..30 {
+        svc.deliver_due(&gateway).await.unwrap();
+        if !gateway.down.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    svc.deliver_due(&gateway).await.unwrap();
+    assert!(gateway.sent.lock().unwrap().is_empty());
+    let messages = svc
+        .outbox(Some(order.number), Some(OutboxStatus::Pending), 10)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let placed = messages.iter().find(|m| m.event == "order_placed").unwrap();
+    let paid = messages
+        .iter()
+        .find(|m| m.event == "payment_status_changed")
+        .unwrap();
+    assert_eq!(placed.attempts, 1);
+    assert_eq!(paid.attempts, 0, "not attempted before the confirmation");
+    assert!(
+        paid.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("earlier message")),
+        "{paid:?}"
+    );
+    assert!(paid.next_attempt_at >= placed.next_attempt_at);
+    // Both due now: they go out confirmation first.
+    for m in [placed, paid] {
+        svc.resend(m.id).await.unwrap();
+    }
+    for _ in 0..30 {
+        svc.deliver_due(&gateway).await.unwrap();
+        if gateway.sent.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        *gateway.sent.lock().unwrap(),
+        vec![
+            "order_placed".to_string(),
+            "payment_status_changed".to_string()
+        ]
+    );
+}
