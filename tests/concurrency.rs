@@ -93,10 +93,7 @@ async fn fifty_parallel_payments_refunds_and_fulfilments_lose_nothing_and_break_
         .await;
     assert_eq!(s, 422, "{v}");
     // 1 placed + 30 payments + 30 refunds + one line per shipment.
-    assert_eq!(
-        o["timeline"].as_array().unwrap().len(),
-        61 + fulfils_ok
-    );
+    assert_eq!(o["timeline"].as_array().unwrap().len(), 61 + fulfils_ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,6 +23,39 @@ impl Renderer for SmsOnly {
     }
 }
 
+/// A template set that fails until it is fixed (as when a merchant breaks a script, then fixes
+/// it and reloads).
+struct Fixable {
+    broken: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Broken;
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("payment_status_changed.rhai: render(): syntax error")
+    }
+}
+
+impl std::error::Error for Broken {}
+
+impl Renderer for Fixable {
+    fn render(&self, event: &str, _ctx: &Value) -> Result<Option<Rendered>, RenderError> {
+        if event == "payment_status_changed" && self.broken.load(Ordering::SeqCst) {
+            return Err(RenderError(Box::new(Broken)));
+        }
+        Ok(Some(Rendered {
+            email: Some(orderdeck::domain::notifications::RenderedEmail {
+                subject: format!("About your order ({event})"),
+                text: "Hello".into(),
+                html: None,
+            }),
+            sms: None,
+        }))
+    }
+}
+
 /// A gateway that is down for its first message, then delivers.
 struct Gateway {
     down: AtomicBool,
@@ -118,4 +151,49 @@ async fn one_orders_messages_arrive_in_the_order_they_were_written() {
             "payment_status_changed".to_string()
         ]
     );
+}
+
+#[tokio::test]
+async fn a_message_whose_template_failed_is_rendered_again_and_sent_once_the_script_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let templates = Arc::new(Fixable {
+        broken: AtomicBool::new(true),
+    });
+    let svc = Service::new(store).with_renderer(templates.clone());
+    let mut draft = orderdeck::domain::sample::sample_order(false);
+    draft.customer.email = "ann@example.com".into();
+    draft.payment.paid = false;
+    let (order, _) = svc
+        .place_order(&draft, Actor::Token("shop".into()), None)
+        .await
+        .unwrap();
+    svc.act(
+        order.number,
+        Command::RecordPayment {
+            amount: None,
+            reference: None,
+        },
+        Actor::Member("Dana".into()),
+    )
+    .await
+    .unwrap();
+    let failed = svc
+        .outbox(Some(order.number), Some(OutboxStatus::Failed), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.event == "payment_status_changed")
+        .expect("the failed render is kept");
+    assert!(failed.is_unrendered());
+    // Still broken: Resend says so and changes nothing.
+    let e = svc.resend(failed.id).await.unwrap_err();
+    assert!(e.to_string().contains("still fails"), "{e}");
+    // Fixed: Resend renders it again and queues it for the customer.
+    templates.broken.store(false, Ordering::SeqCst);
+    let m = svc.resend(failed.id).await.unwrap();
+    assert_eq!(m.status, OutboxStatus::Pending);
+    assert_eq!(m.to, "ann@example.com");
+    assert_eq!(m.subject, "About your order (payment_status_changed)");
+    assert_eq!(m.text, "Hello");
 }

@@ -125,6 +125,11 @@ impl OutboxMessage {
         }
     }
 
+    /// Whether this is the record of a template that failed (nothing was rendered to send).
+    pub fn is_unrendered(&self) -> bool {
+        self.status == OutboxStatus::Failed && self.text.is_empty() && self.subject.starts_with('(')
+    }
+
     /// Records a successful delivery.
     pub fn delivered(&mut self, now: DateTime<Utc>) {
         self.attempts += 1;

@@ -1,7 +1,9 @@
 //! The outbox: delivering due messages through a [`Deliverer`] and recording each delivery,
 //! failure and retry (on the message and on its order's timeline); resending; test messages.
 
+use super::messages::template_context;
 use super::{Service, ServiceError};
+use crate::domain::notifications::Recipient;
 use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
 use crate::domain::{Actor, RuleError};
 use crate::ports::{Conflict, Deliverer, DeliveryError, StoreError};
@@ -123,6 +125,79 @@ impl Service {
         Ok(n)
     }
 
+    /// Renders a message whose template had failed, with the scripts loaded now, from the
+    /// order as it is now (the order's state at the time of the event is not kept).
+    async fn render_again(&self, m: &mut OutboxMessage) -> Result<(), ServiceError> {
+        let refused = |message: String| ServiceError::Refused {
+            code: "not_rendered",
+            message,
+        };
+        let number = m
+            .order_number
+            .ok_or_else(|| refused("This message belongs to no order".into()))?;
+        let order = self.order(number).await?;
+        let settings = self.settings().await?;
+        let recipient = if m.event == "order_placed_store" {
+            Recipient::Store
+        } else {
+            Recipient::Customer
+        };
+        // The message does not record which shipment it was about: the latest one.
+        let shipment = (m.event == "shipment_updated")
+            .then(|| order.shipments.last().map(|s| s.id))
+            .flatten();
+        let ctx = template_context(
+            &m.event,
+            &order,
+            shipment,
+            recipient,
+            &settings.store_info(),
+        );
+        let rendered = match self.renderer.render(&m.event, &ctx) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(refused(
+                    "The template now sends nothing for this event".into(),
+                ))
+            }
+            Err(e) => return Err(refused(format!("The template still fails: {e}"))),
+        };
+        let to_store = recipient == Recipient::Store || order.test;
+        match (rendered.email, rendered.sms) {
+            (Some(e), _) => {
+                m.channel = Channel::Email;
+                m.to = if to_store {
+                    settings.email.clone()
+                } else {
+                    order.customer.email.clone()
+                };
+                m.subject = if order.test
+                    && recipient == Recipient::Customer
+                    && !e.subject.starts_with("[Test]")
+                {
+                    format!("[Test] {}", e.subject)
+                } else {
+                    e.subject
+                };
+                m.text = e.text;
+                m.html = e.html;
+            }
+            (None, Some(text)) if !to_store && !order.customer.phone.is_empty() => {
+                m.channel = Channel::Sms;
+                m.to = order.customer.phone.clone();
+                m.subject = String::new();
+                m.text = text;
+                m.html = None;
+            }
+            _ => {
+                return Err(refused(
+                    "The template renders nothing that can be sent here".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     /// When the earliest still-pending message written before `m` to the same order and
     /// channel is next tried, if there is one.
     async fn earlier_pending(
@@ -175,14 +250,14 @@ impl Service {
     /// Sends a failed or waiting message again now.
     pub async fn resend(&self, id: Uuid) -> Result<OutboxMessage, ServiceError> {
         let mut m = self.store.outbox_get(id).await?;
-        if m.status == OutboxStatus::Sent
-            || m.text.is_empty() && m.status == OutboxStatus::Failed && m.subject.starts_with('(')
-        {
+        if m.status == OutboxStatus::Sent {
             return Err(ServiceError::Refused {
                 code: "not_resendable",
-                message: "Only pending or failed messages that were rendered can be sent again"
-                    .into(),
+                message: "Only pending or failed messages can be sent again".into(),
             });
+        }
+        if m.is_unrendered() {
+            self.render_again(&mut m).await?;
         }
         if m.to.trim().is_empty() {
             // Kept because the store had no e-mail address when it was written: it goes to the

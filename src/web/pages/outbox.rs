@@ -23,6 +23,8 @@ pub struct Row {
     pub created: String,
     pub sent: String,
     pub resendable: bool,
+    /// Its template had failed: Resend renders it again first.
+    pub render_again: bool,
 }
 
 #[derive(Template)]
@@ -94,6 +96,7 @@ async fn list(
             created: when(m.created_at),
             sent: m.sent_at.map(when).unwrap_or_default(),
             resendable: m.status != OutboxStatus::Sent,
+            render_again: m.is_unrendered(),
         })
         .collect();
     let p = OutboxPage {
