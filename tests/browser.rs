@@ -480,6 +480,46 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(page(&c).await.contains("id=\"outbox-waiting\""));
     shot(&c, "outbox.png").await;
 
+    // At phone width (390 px) no page scrolls sideways.
+    c.set_window_size(390, 844).await.unwrap();
+    let mut too_wide = Vec::new();
+    for path in [
+        "/orders".to_string(),
+        format!("/orders/{n}"),
+        format!("/orders/{n}/act/payment"),
+        format!("/orders/{n}/act/refund"),
+        format!("/orders/{n}/act/fulfill"),
+        format!("/orders/{n}/carrier"),
+        "/outbox".to_string(),
+        "/customers".to_string(),
+        "/settings".to_string(),
+        "/settings/notifications".to_string(),
+        "/settings/scripts".to_string(),
+        "/settings/shipping".to_string(),
+        "/workflow".to_string(),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        let w = c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (w[0].as_u64().unwrap(), w[1].as_u64().unwrap());
+        if scroll > inner {
+            too_wide.push(format!("{path}: {scroll} px in {inner}"));
+        }
+        match path.as_str() {
+            p if p == format!("/orders/{n}") => shot(&c, "phone-order.png").await,
+            "/settings" => shot(&c, "phone-settings.png").await,
+            "/outbox" => shot(&c, "phone-outbox.png").await,
+            _ => {}
+        }
+    }
+    assert!(too_wide.is_empty(), "pages wider than a phone: {too_wide:?}");
+    c.set_window_size(1280, 900).await.unwrap();
+
     // Sign out; an anonymous visitor is sent to the sign-in page.
     click(&c, ".who button").await;
     c.goto(&format!("{base}/orders/{n}")).await.unwrap();
