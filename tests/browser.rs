@@ -517,7 +517,10 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
             _ => {}
         }
     }
-    assert!(too_wide.is_empty(), "pages wider than a phone: {too_wide:?}");
+    assert!(
+        too_wide.is_empty(),
+        "pages wider than a phone: {too_wide:?}"
+    );
     c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out; an anonymous visitor is sent to the sign-in page.

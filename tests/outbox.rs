@@ -75,14 +75,15 @@ impl Deliverer for Gateway {
     }
 }
 
-#[tokio::test]
-async fn one_orders_messages_arrive_in_the_order_they_were_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledStore::open(dir.path()).unwrap());
-    let svc = Service::new(store).with_renderer(Arc::new(SmsOnly));
+/// A sample order (adjusted by `edit`), placed unpaid, then paid in full: an `order_placed` and a
+/// `payment_status_changed` message.
+async fn placed_and_paid(
+    svc: &Service,
+    edit: impl FnOnce(&mut orderdeck::domain::intake::OrderDraft),
+) -> orderdeck::domain::Order {
     let mut draft = orderdeck::domain::sample::sample_order(false);
-    draft.customer.phone = "+1 555 446 5066".into();
     draft.payment.paid = false;
+    edit(&mut draft);
     let (order, _) = svc
         .place_order(&draft, Actor::Token("shop".into()), None)
         .await
@@ -96,7 +97,15 @@ async fn one_orders_messages_arrive_in_the_order_they_were_written() {
         Actor::Member("Dana".into()),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn one_orders_messages_arrive_in_the_order_they_were_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let svc = Service::new(store).with_renderer(Arc::new(SmsOnly));
+    let order = placed_and_paid(&svc, |d| d.customer.phone = "+1 555 446 5066".into()).await;
     let gateway = Gateway {
         down: AtomicBool::new(true),
         sent: Mutex::new(Vec::new()),
@@ -161,23 +170,7 @@ async fn a_message_whose_template_failed_is_rendered_again_and_sent_once_the_scr
         broken: AtomicBool::new(true),
     });
     let svc = Service::new(store).with_renderer(templates.clone());
-    let mut draft = orderdeck::domain::sample::sample_order(false);
-    draft.customer.email = "ann@example.com".into();
-    draft.payment.paid = false;
-    let (order, _) = svc
-        .place_order(&draft, Actor::Token("shop".into()), None)
-        .await
-        .unwrap();
-    svc.act(
-        order.number,
-        Command::RecordPayment {
-            amount: None,
-            reference: None,
-        },
-        Actor::Member("Dana".into()),
-    )
-    .await
-    .unwrap();
+    let order = placed_and_paid(&svc, |d| d.customer.email = "ann@example.com".into()).await;
     let failed = svc
         .outbox(Some(order.number), Some(OutboxStatus::Failed), 10)
         .await

@@ -52,6 +52,16 @@ pub fn template_context(
     })
 }
 
+/// A rendered subject as sent: a test order's mail to the customer goes to the store, marked
+/// "[Test]" once (the default templates already mark it).
+pub(super) fn email_subject(order: &Order, recipient: Recipient, subject: String) -> String {
+    if order.test && recipient == Recipient::Customer && !subject.starts_with("[Test]") {
+        format!("[Test] {subject}")
+    } else {
+        subject
+    }
+}
+
 impl Service {
     /// Renders an event's messages with the notification templates (Settings > Notifications
     /// preview); nothing is queued.
@@ -113,16 +123,7 @@ impl Service {
                             if switches.on(event, Channel::Email)
                                 && (!email_to.is_empty() || nowhere.is_some())
                             {
-                                // A test order's mail to the customer goes to the store: mark
-                                // it, once (the default templates already do).
-                                let subject = if order.test
-                                    && recipient == Recipient::Customer
-                                    && !e.subject.starts_with("[Test]")
-                                {
-                                    format!("[Test] {}", e.subject)
-                                } else {
-                                    e.subject
-                                };
+                                let subject = email_subject(order, recipient, e.subject);
                                 let mut m = OutboxMessage::new(
                                     Uuid::now_v7(),
                                     Some(order.number),

@@ -1,7 +1,7 @@
 //! The outbox: delivering due messages through a [`Deliverer`] and recording each delivery,
 //! failure and retry (on the message and on its order's timeline); resending; test messages.
 
-use super::messages::template_context;
+use super::messages::{email_subject, template_context};
 use super::{Service, ServiceError};
 use crate::domain::notifications::Recipient;
 use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
@@ -171,14 +171,7 @@ impl Service {
                 } else {
                     order.customer.email.clone()
                 };
-                m.subject = if order.test
-                    && recipient == Recipient::Customer
-                    && !e.subject.starts_with("[Test]")
-                {
-                    format!("[Test] {}", e.subject)
-                } else {
-                    e.subject
-                };
+                m.subject = email_subject(&order, recipient, e.subject);
                 m.text = e.text;
                 m.html = e.html;
             }
