@@ -150,11 +150,21 @@ pub(super) fn label(
                     && !k.starts_with("from.")
                     && !matches!(k.as_str(), "carrier_name" | "service_name" | "package")
             })
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (readable_key(k), v.clone()))
             .collect(),
         barcode,
     };
     Ok(ok(req, &p.chrome, &p))
+}
+
+/// A carrier script's label key as a person reads it: `chargeable_weight` → "Chargeable weight".
+fn readable_key(key: &str) -> String {
+    let words = key.replace(['_', '.'], " ");
+    let mut chars = words.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The Code 128 barcode (character set B) of `data` as an SVG element, drawn by `barcoders`.
@@ -172,4 +182,17 @@ pub fn code128_svg(data: &str) -> Option<String> {
         "<svg class=\"barcode\" role=\"img\" aria-label=\"Code 128 barcode\" preserveAspectRatio=\"none\" ",
         1,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_keys_read_as_words() {
+        assert_eq!(readable_key("chargeable_weight"), "Chargeable weight");
+        assert_eq!(readable_key("insured_value"), "Insured value");
+        assert_eq!(readable_key("zone"), "Zone");
+        assert_eq!(readable_key(""), "");
+    }
 }
