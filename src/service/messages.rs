@@ -52,6 +52,24 @@ pub fn template_context(
     })
 }
 
+/// Where a recipient's messages go: `(to the store, e-mail address, phone)`. A test order's
+/// customer messages go to the store (by e-mail only); an empty address means none is known.
+pub(super) fn addresses(
+    order: &Order,
+    recipient: Recipient,
+    settings: &StoreSettings,
+) -> (bool, String, String) {
+    if recipient == Recipient::Store || order.test {
+        (true, settings.email.clone(), String::new())
+    } else {
+        (
+            false,
+            order.customer.email.clone(),
+            order.customer.phone.clone(),
+        )
+    }
+}
+
 /// A rendered subject as sent: a test order's mail to the customer goes to the store, marked
 /// "[Test]" once (the default templates already mark it).
 pub(super) fn email_subject(order: &Order, recipient: Recipient, subject: String) -> String {
@@ -87,17 +105,7 @@ impl Service {
         let mut out = Vec::new();
         for t in list {
             for (event, recipient) in t.targets() {
-                let to_store = recipient == Recipient::Store || order.test;
-                let email_to = if to_store {
-                    settings.email.clone()
-                } else {
-                    order.customer.email.clone()
-                };
-                let sms_to = if to_store {
-                    String::new()
-                } else {
-                    order.customer.phone.clone()
-                };
+                let (to_store, email_to, sms_to) = addresses(order, recipient, settings);
                 let ctx = template_context(event, order, t.shipment, recipient, &store);
                 match self.renderer.render(event, &ctx) {
                     Ok(None) => {}

@@ -1,7 +1,7 @@
 //! The outbox: delivering due messages through a [`Deliverer`] and recording each delivery,
 //! failure and retry (on the message and on its order's timeline); resending; test messages.
 
-use super::messages::{email_subject, template_context};
+use super::messages::{addresses, email_subject, template_context};
 use super::{Service, ServiceError};
 use crate::domain::notifications::Recipient;
 use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
@@ -162,22 +162,18 @@ impl Service {
             }
             Err(e) => return Err(refused(format!("The template still fails: {e}"))),
         };
-        let to_store = recipient == Recipient::Store || order.test;
+        let (_, email_to, sms_to) = addresses(&order, recipient, &settings);
         match (rendered.email, rendered.sms) {
             (Some(e), _) => {
                 m.channel = Channel::Email;
-                m.to = if to_store {
-                    settings.email.clone()
-                } else {
-                    order.customer.email.clone()
-                };
+                m.to = email_to;
                 m.subject = email_subject(&order, recipient, e.subject);
                 m.text = e.text;
                 m.html = e.html;
             }
-            (None, Some(text)) if !to_store && !order.customer.phone.is_empty() => {
+            (None, Some(text)) if !sms_to.is_empty() => {
                 m.channel = Channel::Sms;
-                m.to = order.customer.phone.clone();
+                m.to = sms_to;
                 m.subject = String::new();
                 m.text = text;
                 m.html = None;
