@@ -162,6 +162,12 @@ async fn rates_label_and_tracking_events_follow_the_carrier_rules() {
     ] {
         assert!(events.contains(&e), "{e} missing from {events:?}");
     }
+    // One delivery, one "has been delivered" mail (the order turning delivered adds none).
+    let delivered: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m["channel"] == "email" && m["subject"].as_str().unwrap().contains("delivered"))
+        .collect();
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
     let placed = msgs
         .iter()
         .find(|m| m["event"] == "order_placed" && m["channel"] == "email")

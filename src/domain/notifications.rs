@@ -3,6 +3,7 @@
 //! behind the ports; this module only names things.
 
 use super::{Event, Order, ShipmentId};
+use crate::domain::status::ShipmentStatus;
 use serde::{Deserialize, Serialize};
 
 /// Every notification event by its script name, in the order the settings page lists them.
@@ -82,8 +83,13 @@ impl Trigger {
     }
 }
 
-/// The events an accepted change fires: status changes are found by comparing the derived
-/// statuses before and after, shipment updates by the domain's notify events.
+/// The events an accepted change fires. A payment status change fires
+/// `payment_status_changed`. Every shipment an event concerns gets exactly one message about it:
+/// `shipment_updated` when the customer is to hear of it (an edit with "notify customer"
+/// ticked, a carrier tracking event), else `fulfillment_status_changed` about that shipment when
+/// it was created or canceled, or when the order's fulfillment status moved with it. A
+/// fulfillment status change with no shipment in it (dispatch, cancel, return) fires
+/// `fulfillment_status_changed` on its own.
 pub fn triggers(before: &Order, after: &Order, events: &[Event]) -> Vec<Trigger> {
     let mut out = Vec::new();
     if before.payment_status() != after.payment_status() {
@@ -92,19 +98,46 @@ pub fn triggers(before: &Order, after: &Order, events: &[Event]) -> Vec<Trigger>
             shipment: None,
         });
     }
-    if before.fulfillment_status() != after.fulfillment_status() {
+    let status_moved = before.fulfillment_status() != after.fulfillment_status();
+    // (shipment, created or canceled here, the customer is to be told)
+    let mut about: Vec<(ShipmentId, bool, bool)> = Vec::new();
+    for e in events {
+        let (id, news, notify) = match e {
+            Event::ShipmentCreated(s) => (s.id, true, false),
+            Event::ShipmentStatusChanged {
+                shipment_id,
+                status,
+                ..
+            } => (*shipment_id, *status == ShipmentStatus::Canceled, false),
+            Event::ShipmentNotify { shipment_id } => (*shipment_id, false, true),
+            _ => continue,
+        };
+        match about.iter_mut().find(|a| a.0 == id) {
+            Some(a) => {
+                a.1 |= news;
+                a.2 |= notify;
+            }
+            None => about.push((id, news, notify)),
+        }
+    }
+    for (id, news, notify) in &about {
+        let event = if *notify {
+            "shipment_updated"
+        } else if *news || status_moved {
+            "fulfillment_status_changed"
+        } else {
+            continue;
+        };
+        out.push(Trigger {
+            event,
+            shipment: Some(*id),
+        });
+    }
+    if about.is_empty() && status_moved {
         out.push(Trigger {
             event: "fulfillment_status_changed",
             shipment: None,
         });
-    }
-    for e in events {
-        if let Event::ShipmentNotify { shipment_id } = e {
-            out.push(Trigger {
-                event: "shipment_updated",
-                shipment: Some(*shipment_id),
-            });
-        }
     }
     out
 }

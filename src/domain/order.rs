@@ -515,6 +515,17 @@ impl Order {
             .saturating_sub(self.refunded_unshipped_of(item))
     }
 
+    /// Units still to ship across the order: what can still be fulfilled (none once canceled).
+    pub fn to_ship_qty(&self) -> u64 {
+        if self.is_canceled() {
+            return 0;
+        }
+        self.items
+            .iter()
+            .map(|i| u64::from(self.fulfillable_of(i.id)))
+            .sum()
+    }
+
     /// Total quantity in active shipments.
     pub fn shipped_qty(&self) -> u64 {
         self.items

@@ -25,7 +25,8 @@ impl StoreSettings {
 }
 
 /// The context a notification template receives: `{"event", "order": views::order(order),
-/// "store", "shipment": the shipment's JSON or null, "recipient"}`.
+/// "store", "shipment": the shipment's JSON or null, "to_ship": units still to ship,
+/// "recipient"}`.
 pub fn template_context(
     event: &str,
     order: &Order,
@@ -48,6 +49,7 @@ pub fn template_context(
         "order": order_json,
         "store": store,
         "shipment": shipment_json,
+        "to_ship": order.to_ship_qty(),
         "recipient": recipient.as_str(),
     })
 }
