@@ -40,6 +40,10 @@ struct Cli {
     /// Folder of Rhai scripts overriding the embedded defaults.
     #[arg(long, env = "ORDERDECK_SCRIPTS_DIR", global = true)]
     scripts_dir: Option<PathBuf>,
+    /// Most index entries one page of the orders list examines before it answers with what it
+    /// found so far and a link to keep looking.
+    #[arg(long, env = "ORDERDECK_SCAN_BUDGET", default_value_t = orderdeck::store::sled::SCAN_BUDGET, global = true)]
+    scan_budget: usize,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -129,6 +133,7 @@ fn main() -> anyhow::Result<()> {
                 bind: cli.bind,
                 data_dir: cli.data_dir,
                 scripts_dir: cli.scripts_dir,
+                scan_budget: cli.scan_budget,
             };
             actix_web::rt::System::new()
                 .block_on(app::serve(config))

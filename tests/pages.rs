@@ -4,7 +4,7 @@
 mod common;
 
 use common::pages::{cookie_client, input_value, real_order_json};
-use common::{client_builder, create_token, set_setting, spawn_app, App};
+use common::{client_builder, create_token, order_body, set_setting, spawn_app, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 
@@ -1336,4 +1336,50 @@ async fn a_refused_setup_link_offers_no_way_back_to_orders_that_cannot_open() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(html.contains("one-time link"), "{html}");
     assert!(!html.contains("Back to the orders"), "{html}");
+}
+
+#[tokio::test]
+async fn a_page_that_found_nothing_yet_says_still_searching_never_no_orders() {
+    // A small scan budget stands in for a large store: each page looks through 20 orders.
+    let app = App::builder()
+        .token("shop")
+        .arg("--scan-budget")
+        .arg("20")
+        .spawn();
+    // The one paid order has the smallest total; 30 unpaid ones come before it by total.
+    let mut paid = order_body("Paula Paid", "paula@example.com");
+    paid["payment"] = serde_json::json!({"method": "card", "paid": true});
+    let paid = app.place(paid).await;
+    for i in 0..30 {
+        let mut b = order_body(&format!("Una Unpaid {i}"), "una@example.com");
+        b["payment"] = serde_json::json!({"method": "money_transfer"});
+        b["items"][0]["quantity"] = serde_json::json!(3 + i);
+        app.place(b).await;
+    }
+    let (c, _) = owner(&app).await;
+    let base = &app.base;
+    let (s, html) = get(
+        &c,
+        format!("{base}/orders?payment_status=paid&fulfillment_status=unfulfilled&sort=-total"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!html.contains("No orders match"), "{html}");
+    assert!(html.contains("Still searching"), "{html}");
+    let next = html
+        .split("rel=\"next\">")
+        .next()
+        .and_then(|h| h.rsplit("href=\"").next())
+        .and_then(|h| h.split('"').next())
+        .expect("a link to keep looking")
+        .replace("&amp;", "&");
+    assert!(html.contains("Keep looking →"), "{html}");
+    // Following it finds the order.
+    let (_, html) = get(&c, format!("{base}{next}")).await;
+    let number = paid["number"].as_u64().unwrap();
+    assert!(
+        html.contains(&format!("href=\"/orders/{number}\"")),
+        "{html}"
+    );
+    assert!(!html.contains("Still searching"), "{html}");
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub bind: String,
     pub data_dir: PathBuf,
     pub scripts_dir: Option<PathBuf>,
+    /// Most index entries one list page examines (see `SledStore::with_scan_budget`).
+    pub scan_budget: usize,
 }
 
 /// Opens the store in the data directory.
@@ -85,7 +87,9 @@ pub fn load_scripts(
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let dir = scripts_dir(config.scripts_dir.clone());
     let scripts = load_scripts(dir.as_deref())?;
-    let store = open_store(&config.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let store = SledStore::open(&config.data_dir)
+        .map(|s| Arc::new(s.with_scan_budget(config.scan_budget)))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let service = Service::new(store.clone()).with_scripts(scripts, dir.clone());
     let state = build_state(service.clone())
         .await

@@ -41,6 +41,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Most index entries one list request may examine before it returns what it has with a cursor.
 pub const SCAN_BUDGET: usize = 20_000;
+/// Longest one list request looks before it returns what it has with a cursor (a page may then
+/// hold no orders yet: the caller says "still searching", never "no orders").
+pub const TIME_BUDGET: std::time::Duration = std::time::Duration::from_millis(150);
 
 const FIRST_NUMBER: u64 = 1001;
 
@@ -78,6 +81,8 @@ pub struct SledStore {
     /// notification switches, and once any transaction has run, sled makes every read wait
     /// while a transaction is in progress.
     settings_cache: RwLock<Option<std::collections::BTreeMap<String, String>>>,
+    /// Most index entries one list request examines ([`SCAN_BUDGET`] unless tuned).
+    scan_budget: usize,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -494,6 +499,7 @@ impl SledStore {
             gate: std::sync::Arc::new(RwLock::new(())),
             numbers: AtomicU64::new(FIRST_NUMBER),
             settings_cache: RwLock::new(None),
+            scan_budget: SCAN_BUDGET,
         };
         store.ensure_index_scheme()?;
         let next = match store.meta.get(b"next_number")? {

@@ -1,11 +1,12 @@
 //! Lists and search over the list indexes: a page of orders through an index and a keyset
 //! cursor, and word search through the term postings, never by reading every order.
 
-use super::{prefix_end, read_summary, KvIter, SledStore, SCAN_BUDGET};
+use super::{prefix_end, read_summary, KvIter, SledStore, TIME_BUDGET};
 use crate::ports::{ListPage, ListQuery, Refusal, SortField, StoreError, Summary};
 use crate::store::keys;
 use std::collections::{BinaryHeap, HashSet};
 use std::ops::Bound;
+use std::time::Instant;
 
 /// Most terms a search word may expand to before the search falls back to a bounded index scan.
 const MAX_EXPANSION: usize = 64;
@@ -21,6 +22,19 @@ fn too_broad(message: String) -> StoreError {
 }
 
 impl SledStore {
+    /// Sets the most index entries one list request examines before it answers with what it
+    /// found and a cursor to go on from (the default is [`super::SCAN_BUDGET`]).
+    pub fn with_scan_budget(mut self, entries: usize) -> Self {
+        self.scan_budget = entries.max(1);
+        self
+    }
+
+    /// Whether a list request has looked long enough: `examined` entries since `started`.
+    fn out_of_budget(&self, examined: usize, started: Instant) -> bool {
+        examined > self.scan_budget
+            || (examined.is_multiple_of(256) && started.elapsed() > TIME_BUDGET)
+    }
+
     /// An order's list row, with its search terms when `with_terms`.
     fn summary(
         &self,
@@ -96,10 +110,11 @@ impl SledStore {
         let mut rows = Vec::new();
         let mut last_key: Option<Vec<u8>> = None;
         let mut examined = 0usize;
+        let started = Instant::now();
         for item in iter {
             let (k, _) = item?;
             examined += 1;
-            if examined > SCAN_BUDGET {
+            if self.out_of_budget(examined, started) && last_key.is_some() {
                 // Bounded work per request: hand back what we have and where to go on.
                 return Ok(ListPage {
                     orders: rows,
@@ -220,6 +235,7 @@ impl SledStore {
         let mut seen = HashSet::new();
         let mut examined = 0usize;
         let mut last_number = None;
+        let started = Instant::now();
         while let Some((hk, i)) = heap.pop() {
             let n = if desc { hk } else { u64::MAX - hk };
             if let Some(item) = iters[i].next() {
@@ -232,7 +248,14 @@ impl SledStore {
                 continue;
             }
             examined += 1;
-            if examined > SCAN_BUDGET {
+            // Sorted by date, a page can stop early with a cursor; sorted otherwise, every match
+            // must be read before the first page is known.
+            let stop = if by_date {
+                self.out_of_budget(examined, started) && last_number.is_some()
+            } else {
+                examined > self.scan_budget
+            };
+            if stop {
                 if by_date {
                     return Ok(ListPage {
                         orders: rows,
