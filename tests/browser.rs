@@ -142,9 +142,16 @@ async fn tap(c: &Client, sel: &str) {
 }
 
 async fn fill(c: &Client, sel: &str, text: &str) {
-    let e = css(c, sel).await;
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
+    // Right after a navigation the field may not take input yet ("invalid element state").
+    for _ in 0..20 {
+        let e = css(c, sel).await;
+        if e.clear().await.is_ok() {
+            e.send_keys(text).await.unwrap();
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{sel} does not take input");
 }
 
 async fn text(c: &Client, sel: &str) -> String {
@@ -166,6 +173,11 @@ async fn shot(c: &Client, name: &str) {
     )
     .await
     .unwrap();
+    shot_as_is(c, name).await;
+}
+
+/// A screenshot of the page as it stands (focus and scroll kept).
+async fn shot_as_is(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -204,6 +216,30 @@ async fn order_json(app: &App, token: &str, n: u64) -> serde_json::Value {
 
 fn dec(v: &serde_json::Value) -> f64 {
     v.as_str().unwrap().parse().unwrap()
+}
+
+/// Focuses the first item's hover card and returns what hides part of it: the ancestors that
+/// clip it, and "viewport" when it runs off the screen (empty when it is wholly visible).
+async fn tip_hidden_by(c: &Client) -> String {
+    c.execute(
+        "var t = document.querySelector('.has-tip'); t.focus(); \
+         var r = t.querySelector('.tip').getBoundingClientRect(); var out = []; \
+         if (r.width === 0) out.push('not shown'); \
+         for (var e = t.parentElement; e && e !== document.documentElement; e = e.parentElement) { \
+           var s = getComputedStyle(e); \
+           if (s.overflowX !== 'visible' || s.overflowY !== 'visible') { \
+             var b = e.getBoundingClientRect(); \
+             if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1) \
+               out.push(e.tagName + '.' + e.className); } } \
+         if (r.left < 0 || r.right > document.documentElement.clientWidth) out.push('viewport'); \
+         return out.join(', ');",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap()
+    .to_string()
 }
 
 async fn badges(c: &Client) -> (String, String) {
@@ -480,6 +516,10 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(page(&c).await.contains("id=\"outbox-waiting\""));
     shot(&c, "outbox.png").await;
 
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    assert_eq!(tip_hidden_by(&c).await, "", "the item card");
+    shot_as_is(&c, "item-card.png").await;
+
     // At phone width (390 px) no page scrolls sideways.
     c.set_window_size(390, 844).await.unwrap();
     let mut too_wide = Vec::new();
@@ -511,7 +551,12 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
             too_wide.push(format!("{path}: {scroll} px in {inner}"));
         }
         match path.as_str() {
-            p if p == format!("/orders/{n}") => shot(&c, "phone-order.png").await,
+            p if p == format!("/orders/{n}") => {
+                shot(&c, "phone-order.png").await;
+                // The item's hover card shows whole (not cut by the table's scroll box).
+                assert_eq!(tip_hidden_by(&c).await, "", "the item card at 390 px");
+                shot_as_is(&c, "phone-item-card.png").await;
+            }
             "/settings" => shot(&c, "phone-settings.png").await,
             "/outbox" => shot(&c, "phone-outbox.png").await,
             _ => {}
