@@ -273,11 +273,12 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     click(&c, "#main form button[type=submit]").await;
     assert!(url(&c).await.ends_with("/orders"), "{}", url(&c).await);
 
-    // Place test orders until one is unpaid with at least two units (test orders are random).
+    // Place test orders until one is unpaid with at least three units, two of them of the first
+    // item (test orders are random): a unit is refunded, one shipped, and some left to ship.
     let token = create_token(&app.data_dir, "inspector");
     let mut chosen = None;
     let mut placed = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..30 {
         c.goto(&format!("{base}/orders")).await.unwrap();
         click(&c, "#place-test-order").await;
         let u = url(&c).await;
@@ -290,12 +291,13 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
             .iter()
             .map(|i| i["quantity"].as_u64().unwrap())
             .sum();
-        if placed.len() >= 2 && o["payment_status"] != "paid" && units >= 2 {
+        let first_qty = o["items"][0]["quantity"].as_u64().unwrap();
+        if placed.len() >= 2 && o["payment_status"] != "paid" && units >= 3 && first_qty >= 2 {
             chosen = Some((n, o));
             break;
         }
     }
-    let (n, order) = chosen.expect("a test order that is unpaid with two units");
+    let (n, order) = chosen.expect("a test order that is unpaid with three units");
     assert!(text(&c, ".flash").await.contains("Test order"));
 
     // Search and filter.
@@ -476,8 +478,40 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
 
     // Carrier fulfil the rest: Get rates → Buy label → Print label with its barcode.
     c.goto(&format!("{base}/orders/{n}/carrier")).await.unwrap();
+    // The address blocks are folded to a line each: the form is short.
+    let height = c
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(
+        height < 1800,
+        "the Carrier Fulfill form is {height} px tall"
+    );
+    c.set_window_size(1280, 1800).await.unwrap();
+    shot(&c, "carrier-form.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
     click(&c, "#get-rates").await;
     css(&c, "#rates-table").await;
+    // The page lands on the rates.
+    let at = c
+        .execute(
+            "var r = document.querySelector('#rates').getBoundingClientRect(); \
+             return [r.top, window.innerHeight, window.scrollY];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (top, inner, scrolled) = (
+        at[0].as_f64().unwrap(),
+        at[1].as_f64().unwrap(),
+        at[2].as_f64().unwrap(),
+    );
+    assert!(
+        scrolled > 0.0 && top > -2.0 && top < inner,
+        "the rates are not in view: top {top} of {inner}, scrolled {scrolled}"
+    );
     shot(&c, "carrier-rates.png").await;
     tap(&c, "#rate-1").await;
     click(&c, "#buy-review").await;
@@ -559,6 +593,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
             }
             "/settings" => shot(&c, "phone-settings.png").await,
             "/outbox" => shot(&c, "phone-outbox.png").await,
+            p if p == format!("/orders/{n}/carrier") => shot(&c, "phone-carrier.png").await,
             _ => {}
         }
     }

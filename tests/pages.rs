@@ -877,6 +877,42 @@ async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"length_cm-error\"") && html.contains("value=\"abc\""));
+    // Errors name fields as the form does, not by their internal paths.
+    let bad = with(
+        &fields,
+        &[("preset", ""), ("length_cm", ""), ("step", "rates")],
+    );
+    let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"length_cm-error\""), "{html}");
+    assert!(
+        !html.contains("package.") && !html.contains("length_cm is"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"#length_cm\""),
+        "the summary links to the field"
+    );
+    let bad = with(
+        &fields,
+        &[
+            ("preset", "Small box"),
+            ("to_country", "Narnia"),
+            ("step", "rates"),
+        ],
+    );
+    let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"to_country-error\""), "{html}");
+    assert!(!html.contains("recipient.country"), "{html}");
+    assert!(html.contains("Recipient: country"), "{html}");
+    // The refused address block is open, as is one lacking its basics (this store has no
+    // address yet: the shipper); the ship-from is folded to one line.
+    assert!(html.contains("id=\"party-to\" open"), "{html}");
+    assert!(html.contains("id=\"party-shipper\" open"), "{html}");
+    assert!(!html.contains("id=\"party-from\" open"), "{html}");
     let bad = with(&fields, &[("preset", "No such box"), ("step", "rates")]);
     let r = post_pairs(&c, format!("{base}/carrier"), &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -886,6 +922,7 @@ async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking
     let r = post_pairs(&c, format!("{base}/carrier"), &req).await;
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"rates-table\""), "{html}");
+    assert!(!html.contains(" 1 business days"), "{html}");
     let chosen = form_inputs(&html, "carrier-form")
         .into_iter()
         .find(|(k, _)| k == "rate")
@@ -906,6 +943,12 @@ async fn carrier_fulfil_gets_rates_buys_a_label_prints_it_and_simulates_tracking
         r.text().await.unwrap()
     );
     let (_, html) = get(&c, base.clone()).await;
+    // The shipment shows the carrier's and service's names, not their script ids.
+    let (carrier_id, service_code) = chosen.split_once('|').unwrap();
+    assert!(
+        !html.contains(&format!("{carrier_id} · {service_code}")),
+        "{html}"
+    );
     let i = html
         .find("· tracking ")
         .expect("the shipment has a tracking number")

@@ -297,6 +297,32 @@ pub struct Shipment {
 }
 
 impl Shipment {
+    /// The carrier as a person reads it: a bought label's carrier name ("Express Courier"),
+    /// else what was typed.
+    pub fn carrier_name(&self) -> Option<&str> {
+        self.label
+            .get("carrier_name")
+            .map(String::as_str)
+            .or(self.carrier.as_deref())
+    }
+
+    /// The service as a person reads it ("Express 9am", not `express_9am`).
+    pub fn service_name(&self) -> Option<&str> {
+        self.label
+            .get("service_name")
+            .map(String::as_str)
+            .or(self.service.as_deref())
+    }
+
+    /// "Carrier · Service" for lists and pages.
+    pub fn carrier_line(&self) -> String {
+        [self.carrier_name(), self.service_name()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
     /// A shipment counts towards "shipped" unless it was canceled or voided.
     pub fn is_active(&self) -> bool {
         self.status != ShipmentStatus::Canceled

@@ -59,7 +59,9 @@ pub fn order(o: &Order) -> Value {
         })).collect::<Vec<_>>(),
         "shipments": o.shipments.iter().map(|s| json!({
             "id": s.id, "kind": s.kind.as_str(), "shipping_point": s.shipping_point.as_str(),
-            "carrier": s.carrier, "service": s.service, "tracking_number": s.tracking_number,
+            "carrier": s.carrier, "service": s.service,
+            "carrier_name": s.carrier_name(), "service_name": s.service_name(),
+            "tracking_number": s.tracking_number,
             "tracking_url": s.tracking_url, "status": s.status.as_str(),
             "expected_delivery": s.expected_delivery, "items": item_qtys(&s.items),
             "history": s.history.iter().map(|h| json!({"status": h.status.as_str(), "at": h.at})).collect::<Vec<_>>(),

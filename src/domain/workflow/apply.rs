@@ -51,7 +51,7 @@ impl Order {
                     )
                 }
                 Event::ShipmentCreated(s) => {
-                    let how = match (&s.carrier, &s.tracking_number) {
+                    let how = match (s.carrier_name(), &s.tracking_number) {
                         (Some(c), Some(t)) => format!(" with {c}, tracking {t}"),
                         (Some(c), None) => format!(" with {c}"),
                         _ => String::new(),

@@ -28,6 +28,58 @@ const PARTY: &[(&str, &str)] = &[
     ("country", "Country"),
 ];
 
+/// The package and option fields: (form field, label as errors name it).
+const PACKAGE: &[(&str, &str)] = &[
+    ("preset", "Package preset"),
+    ("length_cm", "Length"),
+    ("width_cm", "Width"),
+    ("height_cm", "Height"),
+    ("weight_grams", "Gross weight"),
+    ("drop_off_date", "Drop-off date"),
+    ("insurance", "Insurance"),
+    ("declared_value", "Package value"),
+];
+
+/// The address blocks: (form prefix, the service's name for it, legend).
+const PARTIES: &[(&str, &str, &str)] = &[
+    ("to", "recipient", "Recipient"),
+    ("shipper", "shipper", "Shipper"),
+    ("from", "ship_from", "Ship from"),
+];
+
+/// How a person reads a form field in a message: "Recipient country", "Length".
+fn field_label(field: &str) -> Option<String> {
+    if let Some((_, label)) = PACKAGE.iter().find(|(k, _)| *k == field) {
+        return Some(label.to_string());
+    }
+    let (prefix, part) = field.split_once('_')?;
+    let (_, _, legend) = PARTIES.iter().find(|(p, _, _)| *p == prefix)?;
+    let (_, label) = PARTY.iter().find(|(k, _)| *k == part)?;
+    Some(format!("{legend}: {}", label.to_lowercase()))
+}
+
+/// The form field a service's field path names ("recipient.country" → "to_country",
+/// "package.length_cm" → "length_cm").
+fn form_field(path: &str) -> String {
+    match path.split_once('.') {
+        Some(("package", k)) => k.to_string(),
+        Some((party, k)) => match PARTIES.iter().find(|(_, name, _)| *name == party) {
+            Some((prefix, _, _)) => format!("{prefix}_{k}"),
+            None => String::new(),
+        },
+        None => String::new(),
+    }
+}
+
+/// A message from the service with its leading field path read as a person would
+/// ("package.length_cm is required" → "Length is required").
+fn readable(message: &str, path: &str, field: &str) -> String {
+    match (message.strip_prefix(path), field_label(field)) {
+        (Some(rest), Some(label)) if !path.is_empty() => format!("{label}{rest}"),
+        _ => message.to_string(),
+    }
+}
+
 /// One input of the form.
 pub struct Input {
     pub name: String,
@@ -36,11 +88,14 @@ pub struct Input {
     pub error: Option<String>,
 }
 
-/// An address fieldset.
+/// An address fieldset, folded to one line unless something in it needs attention.
 pub struct PartyBox {
     pub legend: &'static str,
     pub prefix: &'static str,
     pub inputs: Vec<Input>,
+    /// The address on one line ("Ann Lee, 1 Main St, Portland, US").
+    pub summary: String,
+    pub open: bool,
 }
 
 /// An item row.
@@ -63,12 +118,19 @@ pub struct RateRow {
     pub checked: bool,
 }
 
+/// A refusal as the top of the form says it.
+pub struct ErrorSummary {
+    pub message: String,
+    /// The id of the field it is about, to link to.
+    pub field: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "orders/carrier.html")]
 struct CarrierPage {
     chrome: Chrome,
     number: u64,
-    error: Option<String>,
+    error: Option<ErrorSummary>,
     items: Vec<ItemRow>,
     items_error: Option<String>,
     presets: Vec<(String, String)>,
@@ -210,31 +272,25 @@ fn fields_of(order: &Order, f: &Fields) -> Result<CarrierFields, Problem> {
     })
 }
 
-/// The form field a service error belongs to.
+/// The form field a service error belongs to, and its message in the form's words.
 fn service_problem(e: ServiceError) -> Result<Problem, PageError> {
     match e {
         ServiceError::Rule(r) if !r.is_not_found() => {
-            let field = match r.field() {
-                Some(f) => f.trim_start_matches("package.").to_string(),
-                None => String::new(),
-            };
+            let path = r.field().unwrap_or("").to_string();
+            let field = form_field(&path);
             let msg = match &r {
-                RuleError::Invalid { field, message } => format!("{field} {message}"),
+                RuleError::Invalid { field: f, message } => format!("{f} {message}"),
                 other => other.to_string(),
             };
+            let msg = readable(&msg, &path, &field);
             Ok((field, msg))
         }
         ServiceError::Refused { message, .. } | ServiceError::BadRequest(message) => {
             // "recipient.country must be …": put it by the form's field.
-            let path = message.split_whitespace().next().unwrap_or("");
-            let field = match path.split_once('.') {
-                Some(("recipient", k)) => format!("to_{k}"),
-                Some(("shipper", k)) => format!("shipper_{k}"),
-                Some(("ship_from", k)) => format!("from_{k}"),
-                Some(("package", k)) => k.to_string(),
-                _ => String::new(),
-            };
-            Ok((field, message))
+            let path = message.split_whitespace().next().unwrap_or("").to_string();
+            let field = form_field(&path);
+            let msg = readable(&message, &path, &field);
+            Ok((field, msg))
         }
         other => Err(other.into()),
     }
@@ -314,28 +370,52 @@ async fn page(
     ];
     let store_party = Party::at(&settings.address, "", &settings.email);
     let mut parties = Vec::new();
-    for (legend, prefix, default) in [
-        (
-            "Recipient",
-            "to",
-            Party::at(
-                &order.shipping_address,
-                &order.customer.phone,
-                &order.customer.email,
-            ),
-        ),
-        ("Shipper", "shipper", store_party.clone()),
-        ("Ship from", "from", store_party),
-    ] {
+    let recipient = Party::at(
+        &order.shipping_address,
+        &order.customer.phone,
+        &order.customer.email,
+    );
+    for ((prefix, _, legend), default) in
+        PARTIES
+            .iter()
+            .zip([recipient, store_party.clone(), store_party])
+    {
         let defaults = party_defaults(&default);
+        let inputs: Vec<Input> = PARTY
+            .iter()
+            .zip(defaults)
+            .map(|((k, label), (_, d))| input(&format!("{prefix}_{k}"), label, d))
+            .collect();
+        let value = |k: &str| {
+            inputs
+                .iter()
+                .find(|i| i.name == format!("{prefix}_{k}"))
+                .map(|i| i.value.trim().to_string())
+                .unwrap_or_default()
+        };
+        let summary = ["name", "company", "line1", "city", "country"]
+            .iter()
+            .map(|k| value(k))
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Open when a field in it was refused, or when the recipient or shipper lacks the
+        // basics (a blank ship-from means "from the shipper's address").
+        let incomplete = *prefix != "from"
+            && ["name", "line1", "city", "country"]
+                .iter()
+                .any(|k| value(k).is_empty());
+        let open = inputs.iter().any(|i| i.error.is_some()) || incomplete;
         parties.push(PartyBox {
             legend,
             prefix,
-            inputs: PARTY
-                .iter()
-                .zip(defaults)
-                .map(|((k, label), (_, d))| input(&format!("{prefix}_{k}"), label, d))
-                .collect(),
+            inputs,
+            summary: if summary.is_empty() && *prefix == "from" {
+                "Same as the shipper".to_string()
+            } else {
+                summary
+            },
+            open,
         });
     }
     let known: Vec<String> = parties
@@ -344,10 +424,14 @@ async fn page(
         .chain(inputs.iter().map(|i| i.name.clone()))
         .chain(["items".to_string(), "preset".to_string()])
         .collect();
-    let top = problem
-        .as_ref()
-        .filter(|(f, _)| !known.contains(f))
-        .map(|(_, m)| m.clone());
+    // Every refusal is also said at the top, linking to its field when it has one.
+    let top = problem.as_ref().map(|(f, m)| ErrorSummary {
+        message: m.clone(),
+        field: known.contains(f).then(|| match f.as_str() {
+            "items" => "items-error".to_string(),
+            other => other.to_string(),
+        }),
+    });
     let chosen = posted
         .map(|f| f.get("rate").to_string())
         .unwrap_or_default();

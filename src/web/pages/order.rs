@@ -366,11 +366,7 @@ fn shipment_rows(order: &Order, ctx: &Probe) -> Vec<ShipmentRow> {
                 point: s.shipping_point.label(),
                 status,
                 status_label,
-                carrier: [s.carrier.clone(), s.service.clone()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" · "),
+                carrier: s.carrier_line(),
                 tracking: s.tracking_number.clone().unwrap_or_default(),
                 expected: s
                     .expected_delivery

@@ -41,11 +41,7 @@ pub(super) fn track(
         title: format!("Track shipment of #{}", order.number),
         status: s.status.as_str(),
         status_label: s.status.label(),
-        carrier: [s.carrier.clone(), s.service.clone()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" · "),
+        carrier: s.carrier_line(),
         tracking: s.tracking_number.clone().unwrap_or_default(),
         tracking_url: s
             .tracking_url
