@@ -242,6 +242,14 @@ async fn tip_hidden_by(c: &Client) -> String {
     .to_string()
 }
 
+/// How many pages a PDF has (its `/Type /Page` objects).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+        + text.matches("/Type/Page").count()
+        - text.matches("/Type/Pages").count()
+}
+
 async fn badges(c: &Client) -> (String, String) {
     (
         text(c, "#payment-status").await,
@@ -538,7 +546,33 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     .unwrap();
     let label = page(&c).await;
     assert!(label.contains("<svg") && label.contains(&tracking));
+    assert!(!label.contains("chargeable_weight"), "readable labels");
     shot(&c, "label.png").await;
+    // Printed to PDF on a 4 × 6 in sheet (no margins, no shrinking): one page.
+    let pdf = c
+        .print(
+            fantoccini::wd::PrintConfiguration::builder()
+                .size(fantoccini::wd::PrintSize {
+                    width: 10.16,
+                    height: 15.24,
+                })
+                .margins(fantoccini::wd::PrintMargins {
+                    top: 0.0,
+                    bottom: 0.0,
+                    left: 0.0,
+                    right: 0.0,
+                })
+                .shrink_to_fit(false)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .expect("print to PDF");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("label.pdf"), &pdf).unwrap();
+    let pages = pdf_pages(&pdf);
+    assert_eq!(pages, 1, "the label printed on {pages} sheets");
 
     c.set_window_size(1280, 1400).await.unwrap();
     c.goto(&format!("{base}/workflow")).await.unwrap();

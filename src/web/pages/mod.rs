@@ -27,6 +27,8 @@ use rust_decimal::Decimal;
 
 /// The stylesheet, embedded in the binary.
 const CSS: &str = include_str!("../../../templates/static/app.css");
+/// The label page's print sheet (4 × 6 in), linked from that page only.
+const LABEL_CSS: &str = include_str!("../../../templates/static/label.css");
 /// The little script that improves some pages (live refund total); pages work without it.
 const JS: &str = include_str!("../../../templates/static/app.js");
 
@@ -284,6 +286,13 @@ async fn stylesheet() -> HttpResponse {
         .body(CSS)
 }
 
+async fn label_stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(LABEL_CSS)
+}
+
 async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
@@ -312,6 +321,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security_headers())
             .app_data(web::FormConfig::default().limit(auth::MAX_FORM))
             .route("/static/app.css", web::get().to(stylesheet))
+            .route("/static/label.css", web::get().to(label_stylesheet))
             .route("/static/app.js", web::get().to(script))
             .configure(login::configure)
             .configure(orders::configure)
