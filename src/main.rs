@@ -250,12 +250,15 @@ fn main() -> anyhow::Result<()> {
             println!("{key} set");
         }
         Cmd::Check => {
+            let mut shown = ProgressLine::default();
             let report = with_store(
                 &cli.data_dir,
-                |store| Ok(check::check(store)?),
+                |store, progress| Ok(check::check_with_progress(store, progress)?),
                 AdminRequest::Check,
                 |resp| resp.check.context("the server sent no report"),
+                &mut |p| shown.show(p),
             )?;
+            shown.done();
             print!("{report}");
             if !report.is_clean() {
                 std::process::exit(1);
@@ -266,9 +269,10 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("bad backup path {}", file.display()))?;
             let info = with_store(
                 &cli.data_dir,
-                |store| Ok(backup::backup(store, &file)?),
+                |store, _| Ok(backup::backup(store, &file)?),
                 AdminRequest::Backup { path: file.clone() },
                 |resp| resp.backup.context("the server sent no backup summary"),
+                &mut |_| {},
             )?;
             println!(
                 "Backed up {} to {}: {info}",
@@ -322,23 +326,56 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// holds it and reads the answer with `from_server`.
 fn with_store<T>(
     data_dir: &std::path::Path,
-    direct: impl FnOnce(&SledStore) -> anyhow::Result<T>,
+    direct: impl FnOnce(&SledStore, &mut dyn FnMut(&check::Progress)) -> anyhow::Result<T>,
     req: AdminRequest,
     from_server: impl FnOnce(admin::AdminResponse) -> anyhow::Result<T>,
+    progress: &mut dyn FnMut(&check::Progress),
 ) -> anyhow::Result<T> {
     if !data_dir.join("db").exists() {
         bail!("there is no orderdeck store in {}", data_dir.display());
     }
     match app::open_store(data_dir) {
-        Ok(store) => direct(&store),
+        Ok(store) => direct(&store, progress),
         Err(open_err) => {
-            let resp = admin::call(data_dir, &req).with_context(|| {
+            let resp = admin::call_with_progress(data_dir, &req, progress).with_context(|| {
                 format!("cannot open the store ({open_err}) nor reach a running server")
             })?;
             if !resp.ok {
                 bail!("{}", resp.error.unwrap_or_default());
             }
             from_server(resp)
+        }
+    }
+}
+
+/// The check's progress on standard error: one line rewritten in place on a terminal, a line
+/// per stage otherwise (so logs stay short).
+#[derive(Default)]
+struct ProgressLine {
+    stage: String,
+    width: usize,
+}
+
+impl ProgressLine {
+    fn show(&mut self, p: &check::Progress) {
+        use std::io::{IsTerminal, Write};
+        let text = p.to_string();
+        let mut err = std::io::stderr();
+        if err.is_terminal() {
+            let pad = self.width.saturating_sub(text.chars().count());
+            let _ = write!(err, "\r{text}{}", " ".repeat(pad));
+            let _ = err.flush();
+            self.width = text.chars().count();
+        } else if p.stage != self.stage {
+            let _ = writeln!(err, "checking {}…", p.stage);
+        }
+        self.stage = p.stage.clone();
+    }
+
+    fn done(&mut self) {
+        use std::io::{IsTerminal, Write};
+        if self.width > 0 && std::io::stderr().is_terminal() {
+            let _ = writeln!(std::io::stderr());
         }
     }
 }

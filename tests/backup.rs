@@ -460,6 +460,12 @@ async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() 
         "check on the running restored server: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // Through the running server, the check shows where it is.
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("checking orders") && progress.contains("checking outbox"),
+        "{progress}"
+    );
     hot_app.kill();
 
     // A quiet backup restores to exactly the same answers, including settings, team and tokens.

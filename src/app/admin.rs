@@ -3,7 +3,7 @@
 
 use crate::service::Service;
 use crate::store::sled::backup::{self, BackupInfo};
-use crate::store::sled::check::{self, CheckReport};
+use crate::store::sled::check::{self, CheckReport, Progress};
 use crate::store::sled::SledStore;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
@@ -136,7 +136,12 @@ fn handle(
                 Err(e) => AdminResponse::failed(e.to_string()),
             }
         }
-        Ok(AdminRequest::Check) => match check::check(store) {
+        Ok(AdminRequest::Check) => match check::check_with_progress(store, &mut |p| {
+            // Progress lines go out while the check runs; a client that left is no reason to
+            // stop checking.
+            let line = serde_json::json!({ "progress": p });
+            let _ = writeln!(&stream, "{line}");
+        }) {
             Ok(report) => AdminResponse {
                 ok: true,
                 token: None,
@@ -165,13 +170,35 @@ fn handle(
 
 /// Sends a request to a running server's control socket.
 pub fn call(data_dir: &Path, req: &AdminRequest) -> std::io::Result<AdminResponse> {
+    call_with_progress(data_dir, req, &mut |_| {})
+}
+
+/// Sends a request to a running server's control socket, passing on its progress lines.
+pub fn call_with_progress(
+    data_dir: &Path,
+    req: &AdminRequest,
+    progress: &mut dyn FnMut(&Progress),
+) -> std::io::Result<AdminResponse> {
     let mut stream = UnixStream::connect(socket_path(data_dir))?;
     writeln!(
         stream,
         "{}",
         serde_json::to_string(req).map_err(std::io::Error::other)?
     )?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(std::io::Error::other)
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other("the server closed the connection"));
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+        match v.get("progress") {
+            Some(p) => {
+                if let Ok(p) = serde_json::from_value::<Progress>(p.clone()) {
+                    progress(&p);
+                }
+            }
+            None => return serde_json::from_value(v).map_err(std::io::Error::other),
+        }
+    }
 }

@@ -1,11 +1,16 @@
 //! `orderdeck check`: walks every tree and reports where derived data (summaries, indexes,
 //! search postings, counters, customer counts, outbox indexes) disagrees with the orders.
 //!
-//! Memory stays bounded by the number of customers and counters, not by the number of index
-//! entries: expected entries are looked up one by one, and the (slower) search for stale entries
-//! only runs when a tree holds more entries than the orders explain.
+//! The store keeps serving while it runs: trees are read in slices that each pause writes for
+//! a few milliseconds. Writers note the orders and customers they touch while a check runs;
+//! those are checked again at the end, in one short pause that also compares the tallies
+//! (status counters, customers' order counts, entries per order) with what was read.
+//!
+//! Memory grows with the number of orders and customers (a few small figures each), not with
+//! the number of index entries or postings: expected entries are looked up one by one, and
+//! stale ones are searched for only among the orders whose entry counts do not add up.
 
-use super::{counter_keys, customer_term_key, customer_terms_of, due_key, SledStore};
+use super::{customer_term_key, customer_terms_of, due_key, SledStore};
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
 use crate::domain::{CustomerId, FulfillmentStatus, Order, PaymentStatus};
 use crate::ports::{CustomerRecord, StoreError, Summary};
@@ -13,6 +18,8 @@ use crate::store::codec::{decode, decode_u64};
 use crate::store::keys::{self, IndexFields};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::time::{Duration, Instant};
 
 /// What kind of mismatch a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -139,273 +146,341 @@ fn show_term(k: &[u8]) -> String {
 
 /// Checks every tree of `store` against its orders. Writes are paused while it runs, so the
 /// report describes one consistent state.
+/// Longest one slice of the check keeps writers waiting.
+const SLICE: Duration = Duration::from_millis(4);
+/// How long writers get between two slices.
+const BREATHER: Duration = Duration::from_micros(500);
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Where a running check is: `stage` ("orders", "index entries", …), entries examined in it,
+/// and how many there are (0 when unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub stage: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(pct) = (self.done.min(self.total) * 100).checked_div(self.total) {
+            write!(
+                f,
+                "checking {}: {} of {} ({pct}%)",
+                self.stage, self.done, self.total
+            )
+        } else {
+            write!(f, "checking {}: {}", self.stage, self.done)
+        }
+    }
+}
+
+/// Reports progress at most every [`PROGRESS_EVERY`], and at the end of every stage.
+struct Reporter<'a> {
+    sink: &'a mut dyn FnMut(&Progress),
+    last: Option<Instant>,
+}
+
+impl Reporter<'_> {
+    fn report(&mut self, stage: &str, done: u64, total: u64, end: bool) {
+        if end || self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+            self.last = Some(Instant::now());
+            (self.sink)(&Progress {
+                stage: stage.to_string(),
+                done,
+                total,
+            });
+        }
+    }
+}
+
+/// Walks a tree in slices: each slice pauses writes for at most [`SLICE`], then lets the
+/// writers that waited through. Every entry is seen once, in key order, each in a consistent
+/// state with the entries read in the same slice.
+fn walk(
+    store: &SledStore,
+    tree: &sled::Tree,
+    stage: &str,
+    total: u64,
+    reporter: &mut Reporter<'_>,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after: Option<sled::IVec> = None;
+    let mut done = 0u64;
+    loop {
+        let paused = store.pause_writes();
+        let started = Instant::now();
+        let iter = match &after {
+            Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k.as_ref()), Bound::Unbounded)),
+            None => tree.iter(),
+        };
+        let mut finished = true;
+        for item in iter {
+            let (k, v) = item?;
+            each(&k, &v)?;
+            done += 1;
+            let out_of_time = done.is_multiple_of(32) && started.elapsed() >= SLICE;
+            after = Some(k);
+            if out_of_time {
+                finished = false;
+                break;
+            }
+        }
+        drop(paused);
+        reporter.report(stage, done, total, finished);
+        if finished {
+            return Ok(());
+        }
+        std::thread::sleep(BREATHER);
+    }
+}
+
+/// What the check read of one order.
+struct Seen {
+    test: bool,
+    payment: u8,
+    fulfillment: u8,
+    customer: CustomerId,
+    /// Index entries and search postings the order needs.
+    idx: u32,
+    terms: u32,
+}
+
+/// The per-order checks: summary, index entries, postings, vocabulary, id. Returns what the
+/// tallies need, or `None` when the order does not decode.
+fn check_order(
+    t: &super::StoreTrees<'_>,
+    r: &mut CheckReport,
+    number: u64,
+    bytes: &[u8],
+    missing_for: &mut HashSet<u64>,
+) -> Result<Option<Seen>, StoreError> {
+    let order: Order = match decode("order", bytes) {
+        Ok(o) => o,
+        Err(e) => {
+            r.report(ProblemKind::Undecodable, format!("order {number}: {e}"));
+            return Ok(None);
+        }
+    };
+    if order.number != number {
+        r.report(
+            ProblemKind::Undecodable,
+            format!("order stored under {number} says it is {}", order.number),
+        );
+    }
+    let terms = keys::order_terms(&order);
+    match t.summaries.get(number.to_be_bytes())? {
+        None => r.report(
+            ProblemKind::SummaryMismatch,
+            format!("order {number} has no summary"),
+        ),
+        Some(b) => match super::read_summary(&b, true) {
+            Ok((s, stored)) if s == Summary::of(&order) && stored.iter().eq(terms.iter()) => {}
+            Ok(_) => r.report(
+                ProblemKind::SummaryMismatch,
+                format!("order {number}: the summary differs from the order"),
+            ),
+            Err(e) => r.report(ProblemKind::Undecodable, format!("summary {number}: {e}")),
+        },
+    }
+    let fields = IndexFields::of(&order);
+    let idx_keys = keys::index_keys(&fields);
+    for key in &idx_keys {
+        if !t.idx.contains_key(key)? {
+            missing_for.insert(number);
+            r.report(
+                ProblemKind::IndexMissing,
+                format!("order {number}: index entry {}", hex::encode(key)),
+            );
+        }
+    }
+    for term in &terms {
+        if !t.terms.contains_key(keys::term_key(term, number))? {
+            missing_for.insert(number);
+            r.report(
+                ProblemKind::TermMissing,
+                format!("order {number}: search term {term:?}"),
+            );
+        }
+        if !t.vocab.contains_key(term.as_bytes())? {
+            r.report(
+                ProblemKind::VocabMissing,
+                format!("order {number}: term {term:?} is not in the vocabulary"),
+            );
+        }
+    }
+    match t.order_ids.get(order.id.0.as_bytes())? {
+        Some(b) if num(&b) == Some(number) => {}
+        _ => r.report(
+            ProblemKind::OrderIdWrong,
+            format!("order {number}: its id {} does not map to it", order.id.0),
+        ),
+    }
+    Ok(Some(Seen {
+        test: fields.test,
+        payment: fields.payment.code(),
+        fulfillment: fields.fulfillment.code(),
+        customer: order.customer.id,
+        idx: idx_keys.len() as u32,
+        terms: terms.len() as u32,
+    }))
+}
+
+/// Checks the store with no progress shown (see [`check_with_progress`]).
 pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
-    let _paused = store.pause_writes();
+    check_with_progress(store, &mut |_| {})
+}
+
+/// Checks every tree while the store keeps serving: the trees are read in slices that each
+/// pause writes for a few milliseconds. Orders written meanwhile are noted by the writers and
+/// checked again at the end, in one short pause that also compares the tallies (status
+/// counters, customers' order counts, entries per order) with what was read.
+pub fn check_with_progress(
+    store: &SledStore,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<CheckReport, StoreError> {
+    let _one_at_a_time = store.checking.lock().unwrap_or_else(|p| p.into_inner());
+    store.watch_writes();
+    let result = run(store, progress);
+    store.unwatch_writes();
+    result
+}
+
+fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckReport, StoreError> {
     let t = store.trees();
     let mut r = CheckReport::default();
-
-    // Orders and what each one implies.
-    let mut undecodable: HashSet<u64> = HashSet::new();
-    let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-    let mut customer_orders: HashMap<CustomerId, u64> = HashMap::new();
-    let mut max_number = 0u64;
-    let mut expected_idx = 0u64;
-    let mut expected_terms = 0u64;
-    for item in t.orders.iter() {
-        let (k, v) = item?;
-        let Some(number) = num(&k) else {
-            r.report(ProblemKind::Undecodable, format!("order key {}", show(&k)));
-            continue;
-        };
-        max_number = max_number.max(number);
-        r.orders += 1;
-        let order: Order = match decode("order", &v) {
-            Ok(o) => o,
-            Err(e) => {
-                undecodable.insert(number);
-                r.report(ProblemKind::Undecodable, format!("order {number}: {e}"));
-                continue;
-            }
-        };
-        if order.number != number {
-            r.report(
-                ProblemKind::Undecodable,
-                format!("order stored under {number} says it is {}", order.number),
-            );
-        }
-        match t.summaries.get(k)? {
-            None => r.report(
-                ProblemKind::SummaryMismatch,
-                format!("order {number} has no summary"),
-            ),
-            Some(b) => match super::read_summary(&b, true) {
-                Ok((s, terms))
-                    if s == Summary::of(&order)
-                        && terms.iter().eq(keys::order_terms(&order).iter()) => {}
-                Ok(_) => r.report(
-                    ProblemKind::SummaryMismatch,
-                    format!("order {number}: the summary differs from the order"),
-                ),
-                Err(e) => r.report(ProblemKind::Undecodable, format!("summary {number}: {e}")),
-            },
-        }
-        let fields = IndexFields::of(&order);
-        let idx_keys = keys::index_keys(&fields);
-        expected_idx += idx_keys.len() as u64;
-        for key in &idx_keys {
-            if !t.idx.contains_key(key)? {
-                r.report(
-                    ProblemKind::IndexMissing,
-                    format!("order {number}: index entry {}", hex::encode(key)),
-                );
-            }
-        }
-        let terms = keys::order_terms(&order);
-        expected_terms += terms.len() as u64;
-        for term in &terms {
-            if !t.terms.contains_key(keys::term_key(term, number))? {
-                r.report(
-                    ProblemKind::TermMissing,
-                    format!("order {number}: search term {term:?}"),
-                );
-            }
-            if !t.vocab.contains_key(term.as_bytes())? {
-                r.report(
-                    ProblemKind::VocabMissing,
-                    format!("order {number}: term {term:?} is not in the vocabulary"),
-                );
-            }
-        }
-        for c in counter_keys(&fields) {
-            *counters.entry(c).or_default() += 1;
-        }
-        *customer_orders.entry(order.customer.id).or_default() += 1;
-        match t.order_ids.get(order.id.0.as_bytes())? {
-            Some(b) if num(&b) == Some(number) => {}
-            _ => r.report(
-                ProblemKind::OrderIdWrong,
-                format!("order {number}: its id {} does not map to it", order.id.0),
-            ),
-        }
-    }
-
-    // Summaries without orders.
-    for item in t.summaries.iter() {
-        let (k, _) = item?;
-        if !t.orders.contains_key(&k)? {
-            r.report(
-                ProblemKind::SummaryStale,
-                format!("summary of missing order {}", num(&k).unwrap_or_default()),
-            );
-        }
-    }
-
-    // Stale index entries and postings: only searched for when the counts say there are some.
-    let explained = |n: Option<u64>| -> Option<Order> {
-        let n = n?;
-        if undecodable.contains(&n) {
-            return None;
-        }
-        t.orders
-            .get(n.to_be_bytes())
+    let mut reporter = Reporter {
+        sink: progress,
+        last: None,
+    };
+    let stored_count = |name: &[u8]| -> u64 {
+        t.meta
+            .get(name)
             .ok()
             .flatten()
-            .and_then(|b| decode::<Order>("order", &b).ok())
+            .and_then(|v| decode_u64("counter", &v).ok())
+            .unwrap_or(0)
     };
-    if t.idx.len() as u64 != expected_idx || r.count(ProblemKind::IndexMissing) > 0 {
-        let mut cache: Option<(u64, std::collections::BTreeSet<Vec<u8>>)> = None;
-        for item in t.idx.iter() {
-            let (k, _) = item?;
-            let n = keys::number_of_key(&k);
-            if n.is_some_and(|n| undecodable.contains(&n)) {
-                continue;
-            }
-            let wanted = match (&cache, n) {
-                (Some((c, set)), Some(n)) if *c == n => set.contains(k.as_ref()),
-                _ => {
-                    let set = explained(n)
-                        .map(|o| keys::index_keys(&IndexFields::of(&o)))
-                        .unwrap_or_default();
-                    let hit = set.contains(k.as_ref());
-                    cache = n.map(|n| (n, set));
-                    hit
+    let orders_total = stored_count(b"c:all");
+
+    // Orders, one by one.
+    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    let mut undecodable: HashSet<u64> = HashSet::new();
+    let mut missing_for: HashSet<u64> = HashSet::new();
+    walk(
+        store,
+        t.orders,
+        "orders",
+        orders_total,
+        &mut reporter,
+        |k, v| {
+            let Some(number) = num(k) else {
+                r.report(ProblemKind::Undecodable, format!("order key {}", show(k)));
+                return Ok(());
+            };
+            r.orders += 1;
+            match check_order(&t, &mut r, number, v, &mut missing_for)? {
+                Some(s) => {
+                    seen.insert(number, s);
                 }
-            };
-            if !wanted {
+                None => {
+                    undecodable.insert(number);
+                }
+            }
+            Ok(())
+        },
+    )?;
+
+    // Summaries without orders.
+    walk(
+        store,
+        t.summaries,
+        "summaries",
+        orders_total,
+        &mut reporter,
+        |k, _| {
+            if !t.orders.contains_key(k)? {
                 r.report(
-                    ProblemKind::IndexStale,
-                    format!(
-                        "index entry {} (order {})",
-                        hex::encode(&k),
-                        n.map_or("?".into(), |n| n.to_string())
-                    ),
+                    ProblemKind::SummaryStale,
+                    format!("summary of missing order {}", num(k).unwrap_or_default()),
                 );
             }
+            Ok(())
+        },
+    )?;
+
+    // Index entries and postings per order (compared with what each order needs at the end).
+    let mut idx_per_order: HashMap<u64, u32> = HashMap::new();
+    walk(store, t.idx, "index entries", 0, &mut reporter, |k, _| {
+        match keys::number_of_key(k) {
+            Some(n) => *idx_per_order.entry(n).or_default() += 1,
+            None => r.report(
+                ProblemKind::IndexStale,
+                format!("index entry {} (order ?)", hex::encode(k)),
+            ),
         }
-    }
-    if t.terms.len() as u64 != expected_terms || r.count(ProblemKind::TermMissing) > 0 {
-        for item in t.terms.iter() {
-            let (k, _) = item?;
-            let n = keys::number_of_key(&k);
-            if n.is_some_and(|n| undecodable.contains(&n)) {
-                continue;
-            }
-            let wanted = match (explained(n), k.len().checked_sub(9)) {
-                (Some(o), Some(end)) => std::str::from_utf8(&k[..end])
-                    .is_ok_and(|term| keys::order_terms(&o).contains(term)),
-                _ => false,
-            };
-            if !wanted {
-                r.report(
+        Ok(())
+    })?;
+    let mut terms_per_order: HashMap<u64, u32> = HashMap::new();
+    walk(
+        store,
+        t.terms,
+        "search postings",
+        0,
+        &mut reporter,
+        |k, _| {
+            match keys::number_of_key(k) {
+                Some(n) => *terms_per_order.entry(n).or_default() += 1,
+                None => r.report(
                     ProblemKind::TermStale,
-                    format!("search posting {}", show_term(&k)),
-                );
+                    format!("search posting {}", show_term(k)),
+                ),
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
 
     // order_ids entries that name no order.
-    for item in t.order_ids.iter() {
-        let (k, v) = item?;
-        let ok = match num(&v) {
-            Some(n) => t.orders.contains_key(n.to_be_bytes())?,
-            None => false,
-        };
-        if !ok {
-            r.report(
-                ProblemKind::OrderIdWrong,
-                format!("id {} maps to no order", show(&k)),
-            );
-        }
-    }
-
-    // Counters and the next number. A recount is meaningless when orders do not decode.
-    if undecodable.is_empty() {
-        let mut names: Vec<Vec<u8>> = vec![
-            b"c:all".to_vec(),
-            b"c:test:0".to_vec(),
-            b"c:test:1".to_vec(),
-        ];
-        names.extend(
-            PaymentStatus::ALL
-                .iter()
-                .map(|p| format!("c:ps:{}", p.code()).into_bytes()),
-        );
-        names.extend(
-            FulfillmentStatus::ALL
-                .iter()
-                .map(|f| format!("c:fs:{}", f.code()).into_bytes()),
-        );
-        for name in names {
-            let stored = match t.meta.get(&name)? {
-                Some(v) => match decode_u64("counter", &v) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        r.report(ProblemKind::Undecodable, format!("{}: {e}", show(&name)));
-                        continue;
-                    }
-                },
-                None => 0,
+    walk(
+        store,
+        t.order_ids,
+        "order ids",
+        orders_total,
+        &mut reporter,
+        |k, v| {
+            let ok = match num(v) {
+                Some(n) => t.orders.contains_key(n.to_be_bytes())?,
+                None => false,
             };
-            let recount = counters.get(&name).copied().unwrap_or(0);
-            if stored != recount {
+            if !ok {
                 r.report(
-                    ProblemKind::CounterWrong,
-                    format!(
-                        "{} is {stored}, a recount gives {recount}",
-                        String::from_utf8_lossy(&name)
-                    ),
+                    ProblemKind::OrderIdWrong,
+                    format!("id {} maps to no order", show(k)),
                 );
             }
-        }
-    }
-    match t.meta.get(b"next_number")? {
-        Some(v) => match decode_u64("next number", &v) {
-            Ok(next) if r.orders == 0 || next > max_number => {}
-            Ok(next) => r.report(
-                ProblemKind::NextNumber,
-                format!("next_number {next} is not above the highest order {max_number}"),
-            ),
-            Err(e) => r.report(ProblemKind::Undecodable, e.to_string()),
+            Ok(())
         },
-        None if r.orders > 0 => r.report(
-            ProblemKind::NextNumber,
-            format!("next_number is missing but order {max_number} exists"),
-        ),
-        None => {}
-    }
+    )?;
 
-    // Customers.
-    let mut customer_ids: HashSet<CustomerId> = HashSet::new();
-    let mut expected_customer_terms = 0u64;
-    for item in t.customers.iter() {
-        let (k, v) = item?;
+    // Customers: their search postings, and their order counts (compared at the end).
+    let mut customers: HashMap<CustomerId, u64> = HashMap::new();
+    let mut cterms_expected: HashMap<CustomerId, u32> = HashMap::new();
+    walk(store, t.customers, "customers", 0, &mut reporter, |k, v| {
         r.customers += 1;
-        let c: CustomerRecord = match decode("customer", &v) {
+        let c: CustomerRecord = match decode("customer", v) {
             Ok(c) => c,
             Err(e) => {
                 r.report(
                     ProblemKind::Undecodable,
-                    format!("customer {}: {e}", show(&k)),
+                    format!("customer {}: {e}", show(k)),
                 );
-                continue;
+                return Ok(());
             }
         };
-        customer_ids.insert(c.id);
-        if undecodable.is_empty() {
-            let recount = customer_orders.get(&c.id).copied().unwrap_or(0);
-            if c.orders_count != recount {
-                r.report(
-                    ProblemKind::CustomerCount,
-                    format!(
-                        "customer {} ({}) has orders_count {}, a recount gives {recount}",
-                        c.id, c.name, c.orders_count
-                    ),
-                );
-            }
-        }
+        customers.insert(c.id, c.orders_count);
         let terms = customer_terms_of(&c);
-        expected_customer_terms += terms.len() as u64;
+        cterms_expected.insert(c.id, terms.len() as u32);
         for term in &terms {
             if !t
                 .customer_terms
@@ -417,63 +492,84 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
                 );
             }
         }
-    }
-    for id in customer_orders.keys() {
-        if !customer_ids.contains(id) {
-            r.report(
-                ProblemKind::CustomerMissing,
-                format!("orders name customer {id}, which does not exist"),
-            );
-        }
-    }
-    if t.customer_terms.len() as u64 != expected_customer_terms {
-        r.report(
-            ProblemKind::CustomerTermWrong,
-            format!(
-                "{} customer search postings, the customers explain {expected_customer_terms}",
-                t.customer_terms.len()
-            ),
-        );
-    }
-    for item in t.customer_keys.iter() {
-        let (k, v) = item?;
-        let ok = uuid::Uuid::from_slice(&v)
-            .ok()
-            .is_some_and(|id| customer_ids.contains(&CustomerId(id)));
-        if !ok {
-            r.report(
-                ProblemKind::CustomerKeyDangling,
-                format!("customer key {} points to no customer", show(&k)),
-            );
-        }
-    }
+        Ok(())
+    })?;
+    let mut cterms_seen: HashMap<CustomerId, u32> = HashMap::new();
+    walk(
+        store,
+        t.customer_terms,
+        "customer postings",
+        0,
+        &mut reporter,
+        |k, _| {
+            let id = k
+                .len()
+                .checked_sub(16)
+                .and_then(|i| uuid::Uuid::from_slice(&k[i..]).ok());
+            match id {
+                Some(id) if t.customers.contains_key(id.as_bytes())? => {
+                    *cterms_seen.entry(CustomerId(id)).or_default() += 1;
+                }
+                _ => r.report(
+                    ProblemKind::CustomerTermWrong,
+                    format!("customer posting {} names no customer", show(k)),
+                ),
+            }
+            Ok(())
+        },
+    )?;
+    walk(
+        store,
+        t.customer_keys,
+        "customer keys",
+        0,
+        &mut reporter,
+        |k, v| {
+            let ok = match uuid::Uuid::from_slice(v) {
+                Ok(id) => t.customers.contains_key(id.as_bytes())?,
+                Err(_) => false,
+            };
+            if !ok {
+                r.report(
+                    ProblemKind::CustomerKeyDangling,
+                    format!("customer key {} points to no customer", show(k)),
+                );
+            }
+            Ok(())
+        },
+    )?;
 
     // Idempotency keys.
-    for item in t.idempotency.iter() {
-        let (k, v) = item?;
-        match decode::<(Vec<u8>, u64)>("idempotency", &v) {
-            Ok((_, n)) if t.orders.contains_key(n.to_be_bytes())? => {}
-            Ok((_, n)) => r.report(
-                ProblemKind::IdempotencyDangling,
-                format!("idempotency key {} names missing order {n}", show(&k)),
-            ),
-            Err(e) => r.report(ProblemKind::Undecodable, e.to_string()),
-        }
-    }
+    walk(
+        store,
+        t.idempotency,
+        "idempotency keys",
+        0,
+        &mut reporter,
+        |k, v| {
+            match decode::<(Vec<u8>, u64)>("idempotency", v) {
+                Ok((_, n)) if t.orders.contains_key(n.to_be_bytes())? => {}
+                Ok((_, n)) => r.report(
+                    ProblemKind::IdempotencyDangling,
+                    format!("idempotency key {} names missing order {n}", show(k)),
+                ),
+                Err(e) => r.report(ProblemKind::Undecodable, e.to_string()),
+            }
+            Ok(())
+        },
+    )?;
 
     // Outbox.
-    let mut by_order_expected = 0u64;
-    for item in t.outbox.iter() {
-        let (k, v) = item?;
+    walk(store, t.outbox, "outbox", 0, &mut reporter, |k, v| {
         r.messages += 1;
-        let m: OutboxMessage = match decode("outbox message", &v) {
+        let m: OutboxMessage = match decode("outbox message", v) {
             Ok(m) => m,
             Err(e) => {
                 r.report(
                     ProblemKind::Undecodable,
-                    format!("message {}: {e}", hex::encode(&k)),
+                    format!("message {}: {e}", hex::encode(k)),
                 );
-                continue;
+                return Ok(());
             }
         };
         if m.status == OutboxStatus::Pending && !t.outbox_due.contains_key(due_key(&m))? {
@@ -483,7 +579,6 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
             );
         }
         if let Some(n) = m.order_number {
-            by_order_expected += 1;
             let mut bk = n.to_be_bytes().to_vec();
             bk.extend_from_slice(m.id.as_bytes());
             if !t.outbox_by_order.contains_key(bk)? {
@@ -493,31 +588,286 @@ pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
                 );
             }
         }
-    }
-    for item in t.outbox_due.iter() {
-        let (k, _) = item?;
-        let msg = match k.get(8..24).and_then(|b| uuid::Uuid::from_slice(b).ok()) {
-            Some(id) => t.outbox.get(id.as_bytes())?,
-            None => None,
-        };
-        let ok = msg
-            .and_then(|b| decode::<OutboxMessage>("outbox message", &b).ok())
-            .is_some_and(|m| m.status == OutboxStatus::Pending && due_key(&m) == k.as_ref());
-        if !ok {
+        Ok(())
+    })?;
+    walk(
+        store,
+        t.outbox_due,
+        "outbox due times",
+        0,
+        &mut reporter,
+        |k, _| {
+            let msg = match k.get(8..24).and_then(|b| uuid::Uuid::from_slice(b).ok()) {
+                Some(id) => t.outbox.get(id.as_bytes())?,
+                None => None,
+            };
+            let ok = msg
+                .and_then(|b| decode::<OutboxMessage>("outbox message", &b).ok())
+                .is_some_and(|m| m.status == OutboxStatus::Pending && due_key(&m) == k);
+            if !ok {
+                r.report(
+                    ProblemKind::OutboxDueDangling,
+                    format!("due entry {} points to no pending message", hex::encode(k)),
+                );
+            }
+            Ok(())
+        },
+    )?;
+    walk(
+        store,
+        t.outbox_by_order,
+        "outbox by order",
+        0,
+        &mut reporter,
+        |k, _| {
+            let number = k.get(..8).and_then(num);
+            let msg = match k.get(8..24).and_then(|b| uuid::Uuid::from_slice(b).ok()) {
+                Some(id) => t.outbox.get(id.as_bytes())?,
+                None => None,
+            };
+            let ok = msg
+                .and_then(|b| decode::<OutboxMessage>("outbox message", &b).ok())
+                .is_some_and(|m| m.order_number.is_some() && m.order_number == number);
+            if !ok {
+                r.report(
+                    ProblemKind::OutboxByOrderWrong,
+                    format!(
+                        "per-order outbox entry {} names no message of that order",
+                        hex::encode(k)
+                    ),
+                );
+            }
+            Ok(())
+        },
+    )?;
+
+    // The end, in one short pause: orders written meanwhile are checked again, then the
+    // tallies are compared with the store as it is now.
+    let mut suspects: HashSet<u64> = HashSet::new();
+    {
+        let _paused = store.pause_writes();
+        let touched = store.watch_writes();
+        for &n in &touched.orders {
+            seen.remove(&n);
+            undecodable.remove(&n);
+            if let Some(v) = t.orders.get(n.to_be_bytes())? {
+                match check_order(&t, &mut r, n, &v, &mut missing_for)? {
+                    Some(s) => {
+                        seen.insert(n, s);
+                    }
+                    None => {
+                        undecodable.insert(n);
+                    }
+                }
+            }
+        }
+        for id in &touched.customers {
+            match t.customers.get(id.0.as_bytes())? {
+                Some(b) => match decode::<CustomerRecord>("customer", &b) {
+                    Ok(c) => {
+                        customers.insert(c.id, c.orders_count);
+                        cterms_expected.remove(&c.id);
+                    }
+                    Err(e) => r.report(ProblemKind::Undecodable, format!("customer {id}: {e}")),
+                },
+                None => {
+                    customers.remove(id);
+                }
+            }
+        }
+        r.orders = seen.len() as u64 + undecodable.len() as u64;
+
+        // Status counters and customers' order counts. A recount is meaningless when orders
+        // do not decode.
+        let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut customer_orders: HashMap<CustomerId, u64> = HashMap::new();
+        for s in seen.values() {
+            for name in [
+                b"c:all".to_vec(),
+                format!("c:test:{}", u8::from(s.test)).into_bytes(),
+                format!("c:ps:{}", s.payment).into_bytes(),
+                format!("c:fs:{}", s.fulfillment).into_bytes(),
+            ] {
+                *counters.entry(name).or_default() += 1;
+            }
+            *customer_orders.entry(s.customer).or_default() += 1;
+        }
+        if undecodable.is_empty() {
+            let mut names: Vec<Vec<u8>> = vec![
+                b"c:all".to_vec(),
+                b"c:test:0".to_vec(),
+                b"c:test:1".to_vec(),
+            ];
+            names.extend(
+                PaymentStatus::ALL
+                    .iter()
+                    .map(|p| format!("c:ps:{}", p.code()).into_bytes()),
+            );
+            names.extend(
+                FulfillmentStatus::ALL
+                    .iter()
+                    .map(|f| format!("c:fs:{}", f.code()).into_bytes()),
+            );
+            for name in names {
+                let stored = match t.meta.get(&name)? {
+                    Some(v) => match decode_u64("counter", &v) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            r.report(ProblemKind::Undecodable, format!("{}: {e}", show(&name)));
+                            continue;
+                        }
+                    },
+                    None => 0,
+                };
+                let recount = counters.get(&name).copied().unwrap_or(0);
+                if stored != recount {
+                    r.report(
+                        ProblemKind::CounterWrong,
+                        format!(
+                            "{} is {stored}, a recount gives {recount}",
+                            String::from_utf8_lossy(&name)
+                        ),
+                    );
+                }
+            }
+            let mut wrong: Vec<(CustomerId, u64, u64)> = customers
+                .iter()
+                .filter_map(|(id, stored)| {
+                    let recount = customer_orders.get(id).copied().unwrap_or(0);
+                    (*stored != recount).then_some((*id, *stored, recount))
+                })
+                .collect();
+            wrong.sort();
+            for (id, stored, recount) in wrong {
+                r.report(
+                    ProblemKind::CustomerCount,
+                    format!("customer {id} has orders_count {stored}, a recount gives {recount}"),
+                );
+            }
+        }
+        let mut absent: Vec<&CustomerId> = customer_orders
+            .keys()
+            .filter(|id| !customers.contains_key(id))
+            .collect();
+        absent.sort();
+        for id in absent {
             r.report(
-                ProblemKind::OutboxDueDangling,
-                format!("due entry {} points to no pending message", hex::encode(&k)),
+                ProblemKind::CustomerMissing,
+                format!("orders name customer {id}, which does not exist"),
+            );
+        }
+        let max_number = seen.keys().chain(undecodable.iter()).max().copied();
+        match (t.meta.get(b"next_number")?, max_number) {
+            (Some(v), max) => match decode_u64("next number", &v) {
+                Ok(next) if max.is_none_or(|m| next > m) => {}
+                Ok(next) => r.report(
+                    ProblemKind::NextNumber,
+                    format!(
+                        "next_number {next} is not above the highest order {}",
+                        max.unwrap_or_default()
+                    ),
+                ),
+                Err(e) => r.report(ProblemKind::Undecodable, e.to_string()),
+            },
+            (None, Some(max)) => r.report(
+                ProblemKind::NextNumber,
+                format!("next_number is missing but order {max} exists"),
+            ),
+            (None, None) => {}
+        }
+
+        // Entries per order: more than the order needs (or entries of no order) means stale
+        // ones, found exactly below. Orders written during the check are left out: their
+        // entries were counted while they changed.
+        for (n, count) in &idx_per_order {
+            if touched.orders.contains(n) || undecodable.contains(n) {
+                continue;
+            }
+            if seen.get(n).is_none_or(|s| s.idx != *count) || missing_for.contains(n) {
+                suspects.insert(*n);
+            }
+        }
+        for (n, count) in &terms_per_order {
+            if touched.orders.contains(n) || undecodable.contains(n) {
+                continue;
+            }
+            if seen.get(n).is_none_or(|s| s.terms != *count) || missing_for.contains(n) {
+                suspects.insert(*n);
+            }
+        }
+        let mut wrong: Vec<(&CustomerId, u32, u32)> = cterms_expected
+            .iter()
+            .filter_map(|(id, want)| {
+                let got = cterms_seen.get(id).copied().unwrap_or(0);
+                (got != *want).then_some((id, got, *want))
+            })
+            .collect();
+        wrong.sort();
+        for (id, got, want) in wrong {
+            r.report(
+                ProblemKind::CustomerTermWrong,
+                format!("customer {id} has {got} search postings, its details explain {want}"),
             );
         }
     }
-    if t.outbox_by_order.len() as u64 != by_order_expected {
-        r.report(
-            ProblemKind::OutboxByOrderWrong,
-            format!(
-                "{} per-order outbox entries, the messages explain {by_order_expected}",
-                t.outbox_by_order.len()
-            ),
-        );
+
+    // The stale entries of the suspects, exactly.
+    if !suspects.is_empty() {
+        let explained = |n: u64| -> Result<Option<Order>, StoreError> {
+            Ok(t.orders
+                .get(n.to_be_bytes())?
+                .and_then(|b| decode::<Order>("order", &b).ok()))
+        };
+        let mut cache: Option<(u64, std::collections::BTreeSet<Vec<u8>>)> = None;
+        walk(
+            store,
+            t.idx,
+            "stale index entries",
+            0,
+            &mut reporter,
+            |k, _| {
+                let Some(n) = keys::number_of_key(k).filter(|n| suspects.contains(n)) else {
+                    return Ok(());
+                };
+                if cache.as_ref().is_none_or(|(c, _)| *c != n) {
+                    let set = explained(n)?
+                        .map(|o| keys::index_keys(&IndexFields::of(&o)))
+                        .unwrap_or_default();
+                    cache = Some((n, set));
+                }
+                if !cache.as_ref().is_some_and(|(_, set)| set.contains(k)) {
+                    r.report(
+                        ProblemKind::IndexStale,
+                        format!("index entry {} (order {n})", hex::encode(k)),
+                    );
+                }
+                Ok(())
+            },
+        )?;
+        walk(
+            store,
+            t.terms,
+            "stale search postings",
+            0,
+            &mut reporter,
+            |k, _| {
+                let Some(n) = keys::number_of_key(k).filter(|n| suspects.contains(n)) else {
+                    return Ok(());
+                };
+                let wanted = match (explained(n)?, k.len().checked_sub(9)) {
+                    (Some(o), Some(end)) => std::str::from_utf8(&k[..end])
+                        .is_ok_and(|term| keys::order_terms(&o).contains(term)),
+                    _ => false,
+                };
+                if !wanted {
+                    r.report(
+                        ProblemKind::TermStale,
+                        format!("search posting {}", show_term(k)),
+                    );
+                }
+                Ok(())
+            },
+        )?;
     }
     Ok(r)
 }
@@ -721,5 +1071,61 @@ mod tests {
         assert_eq!(r.problems.len(), 2, "{r}");
         assert_eq!(r.count(ProblemKind::CustomerCount), 1, "{r}");
         assert_eq!(r.count(ProblemKind::CustomerKeyDangling), 1, "{r}");
+    }
+
+    #[test]
+    fn a_check_runs_in_slices_while_orders_are_written_and_finds_nothing_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        crate::app::demo::fill(&store, 2_000, |_| {}).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                // New orders, and changes that move index entries, postings and counters.
+                let (mut writes, mut slowest) = (0u32, Duration::ZERO);
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    if i.is_multiple_of(3) {
+                        crate::app::demo::fill(&store, 1, |_| {}).unwrap();
+                    } else {
+                        let mut o = store.get_order(1001 + (i * 7) % 2_000).unwrap();
+                        let v = o.version;
+                        o.version += 1;
+                        o.test = !o.test;
+                        o.customer.name = format!("Renamed Customer {i}");
+                        store.update_order(v, &o, &[]).unwrap();
+                    }
+                    slowest = slowest.max(started.elapsed());
+                    writes += 1;
+                    i += 1;
+                }
+                (writes, slowest)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        let mut stages = Vec::new();
+        let started = Instant::now();
+        let r = check_with_progress(&store, &mut |p| {
+            if stages.last() != Some(&p.stage) {
+                stages.push(p.stage.clone());
+            }
+        })
+        .unwrap();
+        let took = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (writes, slowest) = writer.join().unwrap();
+        assert!(r.is_clean(), "{r}");
+        assert!(writes > 10, "only {writes} writes during a {took:?} check");
+        // Writers never waited for the whole check, only for a slice of it.
+        assert!(
+            slowest < took / 4,
+            "a write waited {slowest:?} during a check of {took:?}"
+        );
+        assert!(stages.starts_with(&["orders".to_string()]), "{stages:?}");
+        assert!(stages.contains(&"outbox".to_string()), "{stages:?}");
+        // The same store, checked again when quiet, agrees.
+        assert!(check(&store).unwrap().is_clean());
     }
 }

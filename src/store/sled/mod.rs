@@ -83,6 +83,10 @@ pub struct SledStore {
     settings_cache: RwLock<Option<std::collections::BTreeMap<String, String>>>,
     /// Most index entries one list request examines ([`SCAN_BUDGET`] unless tuned).
     scan_budget: usize,
+    /// What writes touch while a check runs.
+    watch: Watch,
+    /// Held by the running check (one at a time).
+    pub(crate) checking: std::sync::Mutex<()>,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -155,7 +159,19 @@ struct OrderTx<'a> {
     outbox: &'a TransactionalTree,
     outbox_due: &'a TransactionalTree,
     outbox_by_order: &'a TransactionalTree,
+    /// Notes the orders and customers a write touches while a check runs.
+    watch: &'a Watch,
 }
+
+/// What the writes touched since a check started watching (`None`: no check is running).
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    pub orders: std::collections::HashSet<u64>,
+    pub customers: std::collections::HashSet<CustomerId>,
+}
+
+/// Shared between the writers and a running check.
+pub(crate) type Watch = std::sync::Mutex<Option<Touched>>;
 
 /// The counters an order with these fields counts towards.
 pub(crate) fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
@@ -250,6 +266,18 @@ impl OrderTx<'_> {
     /// Writes an order and brings every derived entry (summary, indexes, terms, counters,
     /// customer order counts) from `old`'s state to `new`'s.
     fn write_order(&self, old: Option<&Order>, new: &Order) -> Tx<()> {
+        if let Some(t) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            t.orders.insert(new.number);
+            t.customers.insert(new.customer.id);
+            if let Some(o) = old {
+                t.customers.insert(o.customer.id);
+            }
+        }
         let number = new.number.to_be_bytes();
         self.orders.insert(&number, lift(encode(new))?)?;
         let new_terms = keys::order_terms(new);
@@ -500,6 +528,8 @@ impl SledStore {
             numbers: AtomicU64::new(FIRST_NUMBER),
             settings_cache: RwLock::new(None),
             scan_budget: SCAN_BUDGET,
+            watch: Watch::default(),
+            checking: std::sync::Mutex::new(()),
         };
         store.ensure_index_scheme()?;
         let next = match store.meta.get(b"next_number")? {
@@ -604,15 +634,29 @@ impl SledStore {
         }
     }
 
-    /// Pauses every write of this store until the guard is dropped (a consistent view for a
-    /// backup or a check). Do not write through the store while holding it.
     /// The snapshot gate, for sibling stores (accounts) that write into the same database.
     pub fn snapshot_gate(&self) -> std::sync::Arc<RwLock<()>> {
         self.gate.clone()
     }
 
+    /// Pauses every write of this store until the guard is dropped (a consistent view for a
+    /// backup or a check). Do not write through the store while holding it.
     pub(crate) fn pause_writes(&self) -> RwLockWriteGuard<'_, ()> {
         self.gate.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts noting what writes touch; returns what they touched since the last call.
+    pub(crate) fn watch_writes(&self) -> Touched {
+        self.watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(Touched::default())
+            .unwrap_or_default()
+    }
+
+    /// Stops noting what writes touch.
+    pub(crate) fn unwatch_writes(&self) {
+        *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Taken by every write for its duration.
@@ -672,6 +716,7 @@ impl SledStore {
                     outbox: &v[11],
                     outbox_due: &v[12],
                     outbox_by_order: &v[13],
+                    watch: &self.watch,
                 };
                 f(&tx)
             })

@@ -92,6 +92,7 @@ impl SledStore {
                     tx.resolve_contact(&c.name, &c.email, &c.phone, order.created_at, c.id)?;
                 tx.order_ids
                     .insert(order.id.0.as_bytes(), &order.number.to_be_bytes())?;
+                tx.raise_next_number(order.number + 1)?;
                 tx.write_order(None, &order)?;
                 out.push(order);
             }
