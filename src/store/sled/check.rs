@@ -220,7 +220,7 @@ fn walk(
             let (k, v) = item?;
             each(&k, &v)?;
             done += 1;
-            let out_of_time = done.is_multiple_of(32) && started.elapsed() >= SLICE;
+            let out_of_time = done.is_multiple_of(8) && started.elapsed() >= SLICE;
             after = Some(k);
             if out_of_time {
                 finished = false;
@@ -234,6 +234,26 @@ fn walk(
         }
         std::thread::sleep(BREATHER);
     }
+}
+
+/// Every status counter the store keeps.
+fn counter_names() -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = vec![
+        b"c:all".to_vec(),
+        b"c:test:0".to_vec(),
+        b"c:test:1".to_vec(),
+    ];
+    names.extend(
+        PaymentStatus::ALL
+            .iter()
+            .map(|p| format!("c:ps:{}", p.code()).into_bytes()),
+    );
+    names.extend(
+        FulfillmentStatus::ALL
+            .iter()
+            .map(|f| format!("c:fs:{}", f.code()).into_bytes()),
+    );
+    names
 }
 
 /// What the check read of one order.
@@ -641,32 +661,74 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
         },
     )?;
 
-    // The end, in one short pause: orders written meanwhile are checked again, then the
-    // tallies are compared with the store as it is now.
-    let mut suspects: HashSet<u64> = HashSet::new();
-    {
-        let _paused = store.pause_writes();
-        let touched = store.watch_writes();
-        for &n in &touched.orders {
-            seen.remove(&n);
-            undecodable.remove(&n);
-            if let Some(v) = t.orders.get(n.to_be_bytes())? {
-                match check_order(&t, &mut r, n, &v, &mut missing_for)? {
-                    Some(s) => {
-                        seen.insert(n, s);
-                    }
-                    None => {
-                        undecodable.insert(n);
-                    }
+    // Orders and customers written during the check are checked again, in slices, until
+    // few are left; the last of them in one short pause that also reads the stored tallies.
+    let mut rechecked: HashSet<u64> = HashSet::new();
+    let mut touched_customers: HashSet<CustomerId> = HashSet::new();
+    let recheck = |n: u64,
+                   r: &mut CheckReport,
+                   seen: &mut HashMap<u64, Seen>,
+                   undecodable: &mut HashSet<u64>,
+                   missing_for: &mut HashSet<u64>|
+     -> Result<(), StoreError> {
+        seen.remove(&n);
+        undecodable.remove(&n);
+        if let Some(v) = t.orders.get(n.to_be_bytes())? {
+            match check_order(&t, r, n, &v, missing_for)? {
+                Some(s) => {
+                    seen.insert(n, s);
+                }
+                None => {
+                    undecodable.insert(n);
                 }
             }
         }
-        for id in &touched.customers {
+        Ok(())
+    };
+    for _round in 0..8 {
+        let touched = {
+            let _paused = store.pause_writes();
+            store.watch_writes()
+        };
+        touched_customers.extend(touched.customers);
+        let mut numbers: Vec<u64> = touched.orders.into_iter().collect();
+        numbers.sort_unstable();
+        rechecked.extend(numbers.iter().copied());
+        let few = numbers.len() < 64;
+        let mut rest = numbers.as_slice();
+        while !rest.is_empty() {
+            let _paused = store.pause_writes();
+            let started = Instant::now();
+            while let Some((&n, tail)) = rest.split_first() {
+                recheck(n, &mut r, &mut seen, &mut undecodable, &mut missing_for)?;
+                rest = tail;
+                if started.elapsed() >= SLICE {
+                    break;
+                }
+            }
+            drop(_paused);
+            reporter.report("orders written meanwhile", 0, 0, rest.is_empty());
+            std::thread::sleep(BREATHER);
+        }
+        if few {
+            break;
+        }
+    }
+    let stored_counters: BTreeMap<Vec<u8>, Result<u64, String>>;
+    let next_number: Option<Result<u64, String>>;
+    {
+        let _paused = store.pause_writes();
+        let touched = store.watch_writes();
+        touched_customers.extend(touched.customers);
+        for n in touched.orders {
+            rechecked.insert(n);
+            recheck(n, &mut r, &mut seen, &mut undecodable, &mut missing_for)?;
+        }
+        for id in &touched_customers {
             match t.customers.get(id.0.as_bytes())? {
                 Some(b) => match decode::<CustomerRecord>("customer", &b) {
                     Ok(c) => {
                         customers.insert(c.id, c.orders_count);
-                        cterms_expected.remove(&c.id);
                     }
                     Err(e) => r.report(ProblemKind::Undecodable, format!("customer {id}: {e}")),
                 },
@@ -675,140 +737,135 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
                 }
             }
         }
-        r.orders = seen.len() as u64 + undecodable.len() as u64;
-
-        // Status counters and customers' order counts. A recount is meaningless when orders
-        // do not decode.
-        let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-        let mut customer_orders: HashMap<CustomerId, u64> = HashMap::new();
-        for s in seen.values() {
-            for name in [
-                b"c:all".to_vec(),
-                format!("c:test:{}", u8::from(s.test)).into_bytes(),
-                format!("c:ps:{}", s.payment).into_bytes(),
-                format!("c:fs:{}", s.fulfillment).into_bytes(),
-            ] {
-                *counters.entry(name).or_default() += 1;
-            }
-            *customer_orders.entry(s.customer).or_default() += 1;
-        }
-        if undecodable.is_empty() {
-            let mut names: Vec<Vec<u8>> = vec![
-                b"c:all".to_vec(),
-                b"c:test:0".to_vec(),
-                b"c:test:1".to_vec(),
-            ];
-            names.extend(
-                PaymentStatus::ALL
-                    .iter()
-                    .map(|p| format!("c:ps:{}", p.code()).into_bytes()),
-            );
-            names.extend(
-                FulfillmentStatus::ALL
-                    .iter()
-                    .map(|f| format!("c:fs:{}", f.code()).into_bytes()),
-            );
-            for name in names {
-                let stored = match t.meta.get(&name)? {
-                    Some(v) => match decode_u64("counter", &v) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            r.report(ProblemKind::Undecodable, format!("{}: {e}", show(&name)));
-                            continue;
-                        }
-                    },
-                    None => 0,
+        stored_counters = counter_names()
+            .into_iter()
+            .map(|name| {
+                let v = match t.meta.get(&name) {
+                    Ok(Some(v)) => decode_u64("counter", &v).map_err(|e| e.to_string()),
+                    Ok(None) => Ok(0),
+                    Err(e) => Err(e.to_string()),
                 };
-                let recount = counters.get(&name).copied().unwrap_or(0);
-                if stored != recount {
-                    r.report(
-                        ProblemKind::CounterWrong,
-                        format!(
-                            "{} is {stored}, a recount gives {recount}",
-                            String::from_utf8_lossy(&name)
-                        ),
-                    );
+                (name, v)
+            })
+            .collect();
+        next_number = t
+            .meta
+            .get(b"next_number")?
+            .map(|v| decode_u64("next number", &v).map_err(|e| e.to_string()));
+    }
+    // Postings of customers written during the check were counted while they changed.
+    for id in &touched_customers {
+        cterms_expected.remove(id);
+    }
+    r.orders = seen.len() as u64 + undecodable.len() as u64;
+
+    // The tallies against what the store held at that moment. A recount is meaningless when
+    // orders do not decode.
+    let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    let mut customer_orders: HashMap<CustomerId, u64> = HashMap::new();
+    for s in seen.values() {
+        for name in [
+            b"c:all".to_vec(),
+            format!("c:test:{}", u8::from(s.test)).into_bytes(),
+            format!("c:ps:{}", s.payment).into_bytes(),
+            format!("c:fs:{}", s.fulfillment).into_bytes(),
+        ] {
+            *counters.entry(name).or_default() += 1;
+        }
+        *customer_orders.entry(s.customer).or_default() += 1;
+    }
+    if undecodable.is_empty() {
+        for (name, stored) in &stored_counters {
+            let stored = match stored {
+                Ok(n) => *n,
+                Err(e) => {
+                    r.report(ProblemKind::Undecodable, format!("{}: {e}", show(name)));
+                    continue;
                 }
-            }
-            let mut wrong: Vec<(CustomerId, u64, u64)> = customers
-                .iter()
-                .filter_map(|(id, stored)| {
-                    let recount = customer_orders.get(id).copied().unwrap_or(0);
-                    (*stored != recount).then_some((*id, *stored, recount))
-                })
-                .collect();
-            wrong.sort();
-            for (id, stored, recount) in wrong {
+            };
+            let recount = counters.get(name).copied().unwrap_or(0);
+            if stored != recount {
                 r.report(
-                    ProblemKind::CustomerCount,
-                    format!("customer {id} has orders_count {stored}, a recount gives {recount}"),
+                    ProblemKind::CounterWrong,
+                    format!(
+                        "{} is {stored}, a recount gives {recount}",
+                        String::from_utf8_lossy(name)
+                    ),
                 );
             }
         }
-        let mut absent: Vec<&CustomerId> = customer_orders
-            .keys()
-            .filter(|id| !customers.contains_key(id))
-            .collect();
-        absent.sort();
-        for id in absent {
-            r.report(
-                ProblemKind::CustomerMissing,
-                format!("orders name customer {id}, which does not exist"),
-            );
-        }
-        let max_number = seen.keys().chain(undecodable.iter()).max().copied();
-        match (t.meta.get(b"next_number")?, max_number) {
-            (Some(v), max) => match decode_u64("next number", &v) {
-                Ok(next) if max.is_none_or(|m| next > m) => {}
-                Ok(next) => r.report(
-                    ProblemKind::NextNumber,
-                    format!(
-                        "next_number {next} is not above the highest order {}",
-                        max.unwrap_or_default()
-                    ),
-                ),
-                Err(e) => r.report(ProblemKind::Undecodable, e.to_string()),
-            },
-            (None, Some(max)) => r.report(
-                ProblemKind::NextNumber,
-                format!("next_number is missing but order {max} exists"),
-            ),
-            (None, None) => {}
-        }
-
-        // Entries per order: more than the order needs (or entries of no order) means stale
-        // ones, found exactly below. Orders written during the check are left out: their
-        // entries were counted while they changed.
-        for (n, count) in &idx_per_order {
-            if touched.orders.contains(n) || undecodable.contains(n) {
-                continue;
-            }
-            if seen.get(n).is_none_or(|s| s.idx != *count) || missing_for.contains(n) {
-                suspects.insert(*n);
-            }
-        }
-        for (n, count) in &terms_per_order {
-            if touched.orders.contains(n) || undecodable.contains(n) {
-                continue;
-            }
-            if seen.get(n).is_none_or(|s| s.terms != *count) || missing_for.contains(n) {
-                suspects.insert(*n);
-            }
-        }
-        let mut wrong: Vec<(&CustomerId, u32, u32)> = cterms_expected
+        let mut wrong: Vec<(CustomerId, u64, u64)> = customers
             .iter()
-            .filter_map(|(id, want)| {
-                let got = cterms_seen.get(id).copied().unwrap_or(0);
-                (got != *want).then_some((id, got, *want))
+            .filter_map(|(id, stored)| {
+                let recount = customer_orders.get(id).copied().unwrap_or(0);
+                (*stored != recount).then_some((*id, *stored, recount))
             })
             .collect();
         wrong.sort();
-        for (id, got, want) in wrong {
+        for (id, stored, recount) in wrong {
             r.report(
-                ProblemKind::CustomerTermWrong,
-                format!("customer {id} has {got} search postings, its details explain {want}"),
+                ProblemKind::CustomerCount,
+                format!("customer {id} has orders_count {stored}, a recount gives {recount}"),
             );
         }
+    }
+    let mut absent: Vec<&CustomerId> = customer_orders
+        .keys()
+        .filter(|id| !customers.contains_key(id))
+        .collect();
+    absent.sort();
+    for id in absent {
+        r.report(
+            ProblemKind::CustomerMissing,
+            format!("orders name customer {id}, which does not exist"),
+        );
+    }
+    let max_number = seen.keys().chain(undecodable.iter()).max().copied();
+    match (next_number, max_number) {
+        (Some(Ok(next)), max) if max.is_none_or(|m| next > m) => {}
+        (Some(Ok(next)), max) => r.report(
+            ProblemKind::NextNumber,
+            format!(
+                "next_number {next} is not above the highest order {}",
+                max.unwrap_or_default()
+            ),
+        ),
+        (Some(Err(e)), _) => r.report(ProblemKind::Undecodable, e),
+        (None, Some(max)) => r.report(
+            ProblemKind::NextNumber,
+            format!("next_number is missing but order {max} exists"),
+        ),
+        (None, None) => {}
+    }
+
+    // Entries per order: more than the order needs (or entries of no order) means stale ones,
+    // found exactly below. Orders written during the check are left out: their entries were
+    // counted while they changed.
+    let mut suspects: HashSet<u64> = HashSet::new();
+    for (per_order, idx) in [(&idx_per_order, true), (&terms_per_order, false)] {
+        for (n, count) in per_order {
+            if rechecked.contains(n) || undecodable.contains(n) {
+                continue;
+            }
+            let want = seen.get(n).map(|s| if idx { s.idx } else { s.terms });
+            if want != Some(*count) || missing_for.contains(n) {
+                suspects.insert(*n);
+            }
+        }
+    }
+    let mut wrong: Vec<(&CustomerId, u32, u32)> = cterms_expected
+        .iter()
+        .filter_map(|(id, want)| {
+            let got = cterms_seen.get(id).copied().unwrap_or(0);
+            (got != *want).then_some((id, got, *want))
+        })
+        .collect();
+    wrong.sort();
+    for (id, got, want) in wrong {
+        r.report(
+            ProblemKind::CustomerTermWrong,
+            format!("customer {id} has {got} search postings, its details explain {want}"),
+        );
     }
 
     // The stale entries of the suspects, exactly.
