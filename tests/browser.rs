@@ -644,3 +644,189 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(u.contains("/login?next=%2Forders%2F"), "{u}");
     c.close().await.unwrap();
 }
+
+/// A small paid order: 2 × Camp Mug at 5.00 and 1 × Tote at 3.00, shipping 1.00 (14.00).
+fn small_order(name: &str, email: &str, phone: &str, paid: bool) -> serde_json::Value {
+    serde_json::json!({
+        "customer": {"name": name, "email": email, "phone": phone},
+        "shipping_address": {"name": name, "line1": "1 Main St", "city": "Portland",
+                             "region": "OR", "postal_code": "97205", "country": "US"},
+        "items": [
+            {"sku": "MUG-1", "name": "Camp Mug", "unit_price": "5.00", "quantity": 2},
+            {"sku": "TOTE-1", "name": "Tote", "unit_price": "3.00", "quantity": 1}
+        ],
+        "shipping": {"method": "Standard", "price": "1.00"},
+        "payment": {"method": if paid { "card" } else { "money_transfer" }, "paid": paid}
+    })
+}
+
+/// What a merchant hit in the first week, clicked through again: setup asks for the store's
+/// e-mail, phone search, a refunded item that can no longer ship, one mail per shipment event
+/// (received by a real SMTP server), a clear cancel button, and a list page that keeps looking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_week_problems_stay_fixed_in_a_real_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let port = common::free_port();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1".to_string()),
+        ("smtp.port", port.to_string()),
+        ("smtp.from", "Corner Shop <shop@corner.example>".to_string()),
+    ] {
+        common::set_setting(&dir, k, &v);
+    }
+    let smtp = common::start_smtp(port);
+    let app = App::builder()
+        .data_dir(&dir)
+        .token("storefront")
+        .arg("--scan-budget")
+        .arg("20")
+        .spawn();
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    let base = app.base.clone();
+
+    // Setup asks for the store's name and e-mail (where "new order" messages go).
+    c.goto(app.setup_link.as_deref().unwrap()).await.unwrap();
+    fill(&c, "#display_name", "Cora Owner").await;
+    fill(&c, "#username", "cora").await;
+    fill(&c, "#store_name", "Corner Shop").await;
+    fill(&c, "#store_email", "cora@corner.example").await;
+    fill(&c, "#password", "correct horse battery").await;
+    fill(&c, "#password_confirm", "correct horse battery").await;
+    click(&c, "#main form button[type=submit]").await;
+    fill(&c, "#username", "cora").await;
+    fill(&c, "#password", "correct horse battery").await;
+    click(&c, "#main form button[type=submit]").await;
+    assert!(url(&c).await.ends_with("/orders"), "{}", url(&c).await);
+
+    let placed = app
+        .place(small_order(
+            "Pia Phone",
+            "pia@example.com",
+            "+1 (555) 446-5066",
+            true,
+        ))
+        .await;
+    let n = placed["number"].as_u64().unwrap();
+    let mug = placed["items"][0]["id"].as_str().unwrap().to_string();
+    let tote = placed["items"][1]["id"].as_str().unwrap().to_string();
+
+    // Phone search: any run of digits, typed any way.
+    for q in ["446 5066", "+1 555 446 5066", "5554465066"] {
+        c.goto(&format!("{base}/orders")).await.unwrap();
+        fill(&c, "#q", q).await;
+        click(&c, ".filters button[type=submit]").await;
+        assert!(
+            page(&c).await.contains(&format!("href=\"/orders/{n}\"")),
+            "searching {q:?}"
+        );
+    }
+
+    // Refund the tote before it ships: it can no longer be fulfilled.
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    click(&c, "#btn-refund").await;
+    fill(&c, &format!("#qty_{tote}"), "1").await;
+    click(&c, "#review").await;
+    click(&c, "#confirm").await;
+    assert!(text(&c, ".flash").await.contains("Refund of"));
+    click(&c, "#btn-fulfill").await;
+    let tote_max = css(&c, &format!("#qty_{tote}"))
+        .await
+        .attr("max")
+        .await
+        .unwrap();
+    assert_eq!(
+        tote_max.as_deref(),
+        Some("0"),
+        "the refunded tote is not fulfillable"
+    );
+
+    // Two shipments of one mug each, then the second one canceled: one mail each, about it.
+    for _ in 0..2 {
+        c.goto(&format!("{base}/orders/{n}/act/fulfill"))
+            .await
+            .unwrap();
+        fill(&c, &format!("#qty_{mug}"), "1").await;
+        click(&c, "#review").await;
+        click(&c, "#confirm").await;
+        assert!(text(&c, ".flash").await.contains("Shipment created"));
+    }
+    let o = order_json(&app, app.token(), n).await;
+    let second = o["shipments"][1]["id"].as_str().unwrap().to_string();
+    c.goto(&format!("{base}/orders/{n}/shipments/{second}/void"))
+        .await
+        .unwrap();
+    click(&c, "#confirm").await;
+
+    // Every e-mail reaches the SMTP server; the shipping ones are exactly these three.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, v) = app.get(&format!("/outbox?order={n}")).await;
+        let emails: Vec<&serde_json::Value> = v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel"] == "email")
+            .collect();
+        if emails.iter().all(|m| m["status"] == "sent") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut shipping: Vec<String> = smtp
+        .received()
+        .iter()
+        .filter(|m| m.contains("To: pia@example.com"))
+        .filter_map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .map(str::to_string)
+        })
+        .filter(|s| s.contains("on its way") || s.contains("canceled"))
+        .collect();
+    shipping.sort();
+    assert_eq!(
+        shipping,
+        vec![
+            format!("A shipment of your order #{n} was canceled"),
+            format!("Part of your order #{n} is on its way"),
+            format!("The rest of your order #{n} is on its way"),
+        ]
+    );
+
+    // Canceling an order: the buttons say what they do.
+    let other = app
+        .place(small_order("Otto Other", "otto@example.com", "", false))
+        .await["number"]
+        .as_u64()
+        .unwrap();
+    c.goto(&format!("{base}/orders/{other}")).await.unwrap();
+    click(&c, "#btn-cancel").await;
+    fill(&c, "#reason", "Customer asked").await;
+    click(&c, "#review").await;
+    assert_eq!(text(&c, "#confirm").await, "Cancel this order");
+    assert_eq!(text(&c, "#leave").await, "Keep the order");
+    click(&c, "#leave").await;
+    assert_eq!(badges(&c).await.1, "Unfulfilled");
+
+    // A filtered list sorted by total whose one match lies past the first 20 orders looked at:
+    // "Still searching", and the link finds it.
+    for i in 0..30 {
+        let mut b = common::order_body(&format!("Una Unpaid {i}"), "una@example.com");
+        b["payment"] = serde_json::json!({"method": "money_transfer"});
+        app.place(b).await;
+    }
+    c.goto(&format!(
+        "{base}/orders?payment_status=partially_refunded&sort=-total"
+    ))
+    .await
+    .unwrap();
+    let html = page(&c).await;
+    assert!(html.contains("Still searching") && !html.contains("No orders match"));
+    click(&c, "a[rel=next]").await;
+    assert!(page(&c).await.contains(&format!("href=\"/orders/{n}\"")));
+    c.close().await.unwrap();
+}

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn set(dir: &Path, key: &str, value: &str) {
@@ -182,55 +182,6 @@ async fn rates_label_and_tracking_events_follow_the_carrier_rules() {
     assert_eq!((s, v["messages"].as_array().unwrap().len()), (200, 0));
     let (s, _) = app.get("/outbox?status=lost").await;
     assert_eq!(s, 400);
-}
-
-struct Smtp {
-    child: Child,
-    maildir: tempfile::TempDir,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_smtp(port: u16) -> Smtp {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "this test needs Debian's python3-aiosmtpd (apt-get install -y python3-aiosmtpd)"
-    );
-    let maildir = tempfile::tempdir().unwrap();
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.path().join(sub)).unwrap();
-    }
-    let child = Command::new("/usr/bin/python3")
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
-        .arg(maildir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "aiosmtpd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Smtp { child, maildir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,3 +296,78 @@ pub fn order_body(name: &str, email: &str) -> Value {
         "payment": {"method": "card"}
     })
 }
+
+/// A real SMTP server (Debian's `python3-aiosmtpd`) delivering into a maildir; stopped when
+/// dropped.
+pub struct Smtp {
+    child: Child,
+    pub maildir: tempfile::TempDir,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts an SMTP server on `port` and waits until it answers.
+pub fn start_smtp(port: u16) -> Smtp {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "this test needs Debian's python3-aiosmtpd (apt-get install -y python3-aiosmtpd)"
+    );
+    let maildir = tempfile::tempdir().unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.path().join(sub)).unwrap();
+    }
+    let child = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "aiosmtpd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Smtp { child, maildir }
+}
+
+impl Smtp {
+    /// Every message received so far, as raw text.
+    pub fn received(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.maildir.path().join("new")).unwrap() {
+            out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        out
+    }
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
