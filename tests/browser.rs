@@ -661,8 +661,9 @@ fn small_order(name: &str, email: &str, phone: &str, paid: bool) -> serde_json::
 }
 
 /// What a merchant hit in the first week, clicked through again: setup asks for the store's
-/// e-mail, phone search, a refunded item that can no longer ship, one mail per shipment event
-/// (received by a real SMTP server), a clear cancel button, and a list page that keeps looking.
+/// e-mail, phone search, a message whose template failed rendered again after the fix, a
+/// refunded item that can no longer ship, one mail per shipment event (received by a real SMTP
+/// server), a clear cancel button, and a list page that keeps looking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_week_problems_stay_fixed_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
@@ -676,11 +677,22 @@ async fn first_week_problems_stay_fixed_in_a_real_browser() {
         common::set_setting(&dir, k, &v);
     }
     let smtp = common::start_smtp(port);
+    // The payment template is broken (as when a merchant's edit goes wrong).
+    let scripts = tmp.path().join("scripts");
+    let template = scripts.join("notifications/payment_status_changed.rhai");
+    std::fs::create_dir_all(template.parent().unwrap()).unwrap();
+    std::fs::write(
+        &template,
+        "fn render(ctx) { throw \"broken on purpose\"; }\n",
+    )
+    .unwrap();
     let app = App::builder()
         .data_dir(&dir)
         .token("storefront")
         .arg("--scan-budget")
         .arg("20")
+        .arg("--scripts-dir")
+        .arg(&scripts)
         .spawn();
     let driver = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
@@ -731,6 +743,27 @@ async fn first_week_problems_stay_fixed_in_a_real_browser() {
     click(&c, "#review").await;
     click(&c, "#confirm").await;
     assert!(text(&c, ".flash").await.contains("Refund of"));
+
+    // Its message failed to render; fixed and reloaded, "Render again and send" reaches her.
+    c.goto(&format!("{base}/outbox")).await.unwrap();
+    let again = "form[action$='/resend'] button[title]";
+    assert_eq!(text(&c, again).await, "Render again and send");
+    std::fs::write(
+        &template,
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scripts/notifications/payment_status_changed.rhai"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    c.goto(&format!("{base}/settings/scripts")).await.unwrap();
+    click(&c, "#reload").await;
+    c.goto(&format!("{base}/outbox")).await.unwrap();
+    click(&c, again).await;
+    assert!(c.find(Locator::Css(again)).await.is_err(), "rendered again");
+
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
     click(&c, "#btn-fulfill").await;
     let tote_max = css(&c, &format!("#qty_{tote}"))
         .await
@@ -776,7 +809,7 @@ async fn first_week_problems_stay_fixed_in_a_real_browser() {
         assert!(Instant::now() < deadline, "not delivered: {v}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut shipping: Vec<String> = smtp
+    let subjects: Vec<String> = smtp
         .received()
         .iter()
         .filter(|m| m.contains("To: pia@example.com"))
@@ -785,6 +818,13 @@ async fn first_week_problems_stay_fixed_in_a_real_browser() {
                 .find_map(|l| l.strip_prefix("Subject: "))
                 .map(str::to_string)
         })
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("refund")),
+        "the re-rendered refund mail: {subjects:?}"
+    );
+    let mut shipping: Vec<String> = subjects
+        .into_iter()
         .filter(|s| s.contains("on its way") || s.contains("canceled"))
         .collect();
     shipping.sort();
