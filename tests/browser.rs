@@ -520,7 +520,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         scrolled > 0.0 && top > -2.0 && top < inner,
         "the rates are not in view: top {top} of {inner}, scrolled {scrolled}"
     );
-    shot(&c, "carrier-rates.png").await;
+    shot_as_is(&c, "carrier-rates.png").await;
     tap(&c, "#rate-1").await;
     click(&c, "#buy-review").await;
     assert!(text(&c, "#cannot-undo").await.contains("cannot be undone"));
