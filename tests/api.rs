@@ -818,3 +818,15 @@ async fn a_phone_number_is_found_by_any_run_of_four_or_more_of_its_digits() {
     let (_, v) = app.get("/customers?q=446%205066").await;
     assert_eq!(v["customers"].as_array().unwrap().len(), 1, "{v}");
 }
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_token_and_say_nothing_else() {
+    let app = spawn_app();
+    let c = client_builder().build().unwrap();
+    for path in ["/healthz", "/readyz"] {
+        let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v, json!({"status": "ok"}), "{path}");
+    }
+}

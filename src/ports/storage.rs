@@ -411,6 +411,9 @@ pub trait Maintenance: Send + Sync {
     /// Writes a consistent copy of the whole store to the file `path` (one the same backend
     /// can restore from), through a temporary file renamed into place.
     async fn backup_to(&self, path: &std::path::Path) -> Result<BackupInfo, StoreError>;
+
+    /// Answers when the storage can serve reads (`GET /readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Everything the service keeps, in one handle.

@@ -119,6 +119,17 @@ impl Service {
         self.wake.clone()
     }
 
+    /// Whether the storage answers (`GET /readyz`); the reason is logged, not shown.
+    pub async fn ready(&self) -> bool {
+        match self.store.ping().await {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("not ready: the storage does not answer: {e}");
+                false
+            }
+        }
+    }
+
     /// Writes a consistent copy of the whole store to the file `path` (Settings > Backup). It can
     /// take seconds on a large store, so it runs on the blocking pool, not on a request worker.
     pub async fn backup_to(

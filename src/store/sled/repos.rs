@@ -225,4 +225,8 @@ impl Maintenance for SledStore {
             bytes: info.bytes,
         })
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.setting("store.name").map(|_| ())
+    }
 }
