@@ -77,7 +77,13 @@ async fn every_route_refuses_anonymous_requests() {
         .unwrap();
     let pages = routes_in(&rs_files("src/web/pages"));
     assert!(pages.len() > 20, "found only {} page routes", pages.len());
-    let open = ["/login", "/setup", "/static/app.css", "/static/app.js"];
+    let open = [
+        "/login",
+        "/setup",
+        "/static/app.css",
+        "/static/label.css",
+        "/static/app.js",
+    ];
     let mut checked = 0;
     for (method, path) in &pages {
         if open.contains(&path.as_str()) {
