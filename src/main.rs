@@ -44,6 +44,10 @@ struct Cli {
     /// found so far and a link to keep looking.
     #[arg(long, env = "ORDERDECK_SCAN_BUDGET", default_value_t = orderdeck::store::sled::SCAN_BUDGET, global = true)]
     scan_budget: usize,
+    /// A PostgreSQL database (`postgres://user:password@host:port/db`) to keep everything in
+    /// instead of the data directory; several servers may share it.
+    #[arg(long, env = "ORDERDECK_DATABASE_URL", global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -134,10 +138,48 @@ fn main() -> anyhow::Result<()> {
                 data_dir: cli.data_dir,
                 scripts_dir: cli.scripts_dir,
                 scan_budget: cli.scan_budget,
+                database_url: cli.database_url,
             };
             actix_web::rt::System::new()
                 .block_on(app::serve(config))
                 .context("the server stopped with an error")?;
+        }
+        Cmd::Token {
+            command: TokenCmd::Create { name },
+        } if cli.database_url.is_some() => {
+            let secret = block_on(async {
+                let store = app::open_any(&cli.data_dir, cli.database_url.as_deref()).await?;
+                anyhow::Ok(Service::new(store).create_token(&name).await?.secret)
+            })?;
+            println!(
+                "Created API token \"{name}\". Keep it secret; it is shown only once:\n{secret}"
+            );
+        }
+        Cmd::Settings {
+            command: SettingsCmd::Set { key, value },
+        } if cli.database_url.is_some() => {
+            block_on(async {
+                let store = app::open_any(&cli.data_dir, cli.database_url.as_deref()).await?;
+                anyhow::Ok(Service::new(store).set_setting(&key, &value).await?)
+            })?;
+            println!("{key} set");
+        }
+        Cmd::Token {
+            command: TokenCmd::List,
+        } if cli.database_url.is_some() => {
+            let tokens = block_on(async {
+                let store = app::open_any(&cli.data_dir, cli.database_url.as_deref()).await?;
+                anyhow::Ok(Service::new(store).tokens().await?)
+            })?;
+            print_tokens(&tokens);
+        }
+        Cmd::Demo { .. } | Cmd::Check | Cmd::Backup { .. } | Cmd::Restore { .. }
+            if cli.database_url.is_some() =>
+        {
+            bail!(
+                "this command works on the embedded store only so far; on PostgreSQL, back up \
+                 with pg_dump"
+            );
         }
         Cmd::Token {
             command: TokenCmd::Create { name },
@@ -299,15 +341,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let store = app::open_store(&cli.data_dir)?;
             let service = Service::new(store);
-            for t in block_on(service.tokens())? {
-                println!(
-                    "{}  {}  {}{}",
-                    t.id,
-                    t.created_at.format("%Y-%m-%d %H:%M"),
-                    t.name,
-                    if t.revoked { "  (revoked)" } else { "" }
-                );
-            }
+            print_tokens(&block_on(service.tokens())?);
         }
     }
     Ok(())
@@ -377,5 +411,18 @@ impl ProgressLine {
         if self.width > 0 && std::io::stderr().is_terminal() {
             let _ = writeln!(std::io::stderr());
         }
+    }
+}
+
+/// `orderdeck token list`: one line per token.
+fn print_tokens(tokens: &[orderdeck::ports::TokenRecord]) {
+    for t in tokens {
+        println!(
+            "{}  {}  {}{}",
+            t.id,
+            t.created_at.format("%Y-%m-%d %H:%M"),
+            t.name,
+            if t.revoked { "  (revoked)" } else { "" }
+        );
     }
 }

@@ -671,7 +671,7 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_data_dir_is_refused() {
-    let app = spawn_app_with_token();
+    let app = App::builder().embedded().token("storefront").spawn();
     let out = std::process::Command::new(bin())
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(&app.data_dir)
@@ -706,7 +706,7 @@ async fn sigterm_stops_the_server_gracefully_with_everything_saved() {
 #[tokio::test]
 async fn a_test_orders_mail_to_the_customer_is_marked_test_once() {
     let app = spawn_app_with_token();
-    set_setting(&app.data_dir, "store.email", "owner@acme.example");
+    app.set_setting("store.email", "owner@acme.example");
     let mut b = order_body("Tess Test", "tess@example.com");
     b["test"] = json!(true);
     let o = app.place(b).await;

@@ -353,7 +353,7 @@ fn restore_and_start(file: &Path, dir: &Path) -> App {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_taken_under_load_restores_every_fact_and_a_consistent_store() {
     let app = common::spawn_app();
-    let token = common::create_token(&app.data_dir, "storefront");
+    let token = app.create_token("storefront");
     let api = Api {
         base: app.base.clone(),
         token: token.clone(),

@@ -11,7 +11,7 @@
 mod common;
 
 use common::pages::real_order_json;
-use common::{client_builder, create_token, spawn_app, App};
+use common::{client_builder, spawn_app, App};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -283,7 +283,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
 
     // Place test orders until one is unpaid with at least three units, two of them of the first
     // item (test orders are random): a unit is refunded, one shipped, and some left to ship.
-    let token = create_token(&app.data_dir, "inspector");
+    let token = app.create_token("inspector");
     let mut chosen = None;
     let mut placed = Vec::new();
     for _ in 0..30 {

@@ -1847,7 +1847,7 @@ async fn test_order_on_an_empty_store(w: &mut Walk) {
 async fn a_walk_over_the_api_and_pages_answers_as_recorded() {
     let started = Instant::now();
     let app = common::spawn_app();
-    let token = common::create_token(&app.data_dir, "storefront");
+    let token = app.create_token("storefront");
     let mut w = Walk::new(&app, token);
     w.raw.push_str(
         "# orderdeck golden walk: every request of a scripted walk over the API and the pages,\n\

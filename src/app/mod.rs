@@ -31,6 +31,34 @@ pub struct Config {
     pub scripts_dir: Option<PathBuf>,
     /// Most index entries one list page examines (see `SledStore::with_scan_budget`).
     pub scan_budget: usize,
+    /// A `postgres://` URL: keep everything in that database instead of `data_dir`.
+    pub database_url: Option<String>,
+}
+
+/// A database URL as it may be shown: without its password.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens the store a command names: the PostgreSQL database when a URL is given, else the
+/// embedded store in the data directory.
+pub async fn open_any(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<Arc<dyn crate::ports::Storage>, StoreError> {
+    match database_url {
+        Some(url) => Ok(Arc::new(
+            crate::store::postgres::PgStore::connect(url).await?,
+        )),
+        None => Ok(open_store(data_dir)?),
+    }
 }
 
 /// Opens the store in the data directory.
@@ -87,14 +115,36 @@ pub fn load_scripts(
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let dir = scripts_dir(config.scripts_dir.clone());
     let scripts = load_scripts(dir.as_deref())?;
-    let store = SledStore::open(&config.data_dir)
-        .map(|s| Arc::new(s.with_scan_budget(config.scan_budget)))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let service = Service::new(store.clone()).with_scripts(scripts, dir.clone());
+    // The store, built once before the HTTP workers start (they share its connections).
+    let (store, sled): (Arc<dyn crate::ports::Storage>, Option<Arc<SledStore>>) =
+        match &config.database_url {
+            Some(url) => {
+                let pg = crate::store::postgres::PgStore::connect(url)
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                (Arc::new(pg), None)
+            }
+            None => {
+                let s = SledStore::open(&config.data_dir)
+                    .map(|s| Arc::new(s.with_scan_budget(config.scan_budget)))
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                (s.clone(), Some(s))
+            }
+        };
+    let service = Service::new(store).with_scripts(scripts, dir.clone());
     let state = build_state(service.clone())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let admin = admin::AdminSocket::start(&config.data_dir, service.clone(), store.clone())?;
+    // The control socket lets command-line tools reach a store this process holds open; a
+    // database takes their connections directly.
+    let admin = match &sled {
+        Some(s) => Some(admin::AdminSocket::start(
+            &config.data_dir,
+            service.clone(),
+            s.clone(),
+        )?),
+        None => None,
+    };
     let worker = actix_web::rt::spawn(worker::run(service));
     let setup_state = state.clone();
     let server = HttpServer::new(move || {
@@ -119,15 +169,22 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         // Printed once per start while no account exists; tests read this line.
         say!("orderdeck setup: create the owner account at http://{host}/setup?token={token}");
     }
-    say!("data directory: {}", config.data_dir.display());
+    match &config.database_url {
+        // Tests read this line (either form) to know the server is up.
+        Some(url) => say!("database: {}", redacted(url)),
+        None => say!("data directory: {}", config.data_dir.display()),
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let result = server.run().await;
     worker.abort();
     drop(admin);
-    store
-        .flush()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    log::info!("stopped; all data flushed to disk");
+    if let Some(s) = sled {
+        s.flush()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        log::info!("stopped; all data flushed to disk");
+    } else {
+        log::info!("stopped");
+    }
     result
 }

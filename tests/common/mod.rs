@@ -46,9 +46,15 @@ pub fn set_setting(data_dir: &Path, key: &str, value: &str) {
 /// Creates an API token with the command-line tool and returns it. Works whether or not a server
 /// runs on `data_dir` (a running server is reached through its control socket).
 pub fn create_token(data_dir: &Path, name: &str) -> String {
+    create_token_with(data_dir, name, &[])
+}
+
+/// [`create_token`] with extra arguments (`--database-url URL`).
+pub fn create_token_with(data_dir: &Path, name: &str, extra: &[OsString]) -> String {
     let out = Command::new(bin())
         .args(["token", "create", "--name", name, "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run orderdeck token create");
@@ -77,6 +83,8 @@ pub struct App {
     token: Option<String>,
     args: Vec<OsString>,
     _tmp: Option<tempfile::TempDir>,
+    /// The PostgreSQL server this app's database lives on, when the harness started one.
+    _pg: Option<orderdeck::store::postgres::testdb::TestDb>,
 }
 
 /// How to start an [`App`]; see [`App::builder`].
@@ -85,6 +93,9 @@ pub struct AppBuilder {
     data_dir: Option<PathBuf>,
     token: Option<String>,
     args: Vec<OsString>,
+    /// On the embedded store even when the suite runs on PostgreSQL (a test of the data
+    /// directory itself).
+    embedded: bool,
 }
 
 /// A fresh server with its own temporary data directory and no account or token.
@@ -111,6 +122,20 @@ impl AppBuilder {
         self
     }
 
+    /// Use the embedded store whatever `ORDERDECK_TEST_BACKEND` says.
+    pub fn embedded(mut self) -> Self {
+        self.embedded = true;
+        self
+    }
+
+    /// Keep everything in this PostgreSQL database (`--database-url`), for the server and the
+    /// token created before it starts.
+    pub fn database(mut self, url: &str) -> Self {
+        self.args.push("--database-url".into());
+        self.args.push(url.into());
+        self
+    }
+
     /// An extra command-line argument for `orderdeck serve` (e.g. `--scripts-dir`, then DIR).
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_os_string());
@@ -118,7 +143,16 @@ impl AppBuilder {
     }
 
     /// Starts the server and waits until it has printed its address (and setup link, if any).
-    pub fn spawn(self) -> App {
+    pub fn spawn(mut self) -> App {
+        // ORDERDECK_TEST_BACKEND=postgres runs a suite on PostgreSQL: each server gets a
+        // throwaway PostgreSQL server of its own.
+        let mut pg = None;
+        let on_pg = std::env::var("ORDERDECK_TEST_BACKEND").is_ok_and(|b| b == "postgres");
+        if on_pg && !self.embedded && !self.args.iter().any(|a| a == "--database-url") {
+            let db = orderdeck::store::postgres::testdb::TestDb::start();
+            self = self.database(&db.new_database());
+            pg = Some(db);
+        }
         let (tmp, data_dir) = match self.data_dir {
             Some(dir) => (None, dir),
             None => {
@@ -127,7 +161,15 @@ impl AppBuilder {
                 (Some(tmp), dir)
             }
         };
-        let token = self.token.map(|name| create_token(&data_dir, &name));
+        let db_args: Vec<OsString> = self
+            .args
+            .iter()
+            .position(|a| a == "--database-url")
+            .map(|i| self.args[i..i + 2].to_vec())
+            .unwrap_or_default();
+        let token = self
+            .token
+            .map(|name| create_token_with(&data_dir, &name, &db_args));
         let started = start_server(&data_dir, &self.args);
         App {
             base: started.base,
@@ -138,6 +180,7 @@ impl AppBuilder {
             token,
             args: self.args,
             _tmp: tmp,
+            _pg: pg,
         }
     }
 }
@@ -187,7 +230,7 @@ fn start_server(data_dir: &Path, args: &[OsString]) -> Started {
         {
             setup_link = Some(line[i..].trim().to_string());
         }
-        if line.starts_with("data directory") {
+        if line.starts_with("data directory") || line.starts_with("database: ") {
             break;
         }
     }
@@ -231,6 +274,36 @@ impl App {
     }
 
     /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
+    /// Changes a setting with the command-line tool, on this server's store.
+    pub fn set_setting(&self, key: &str, value: &str) {
+        let out = Command::new(bin())
+            .args(["settings", "set", key, value, "--data-dir"])
+            .arg(&self.data_dir)
+            .args(self.database_args())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run orderdeck settings set");
+        assert!(
+            out.status.success(),
+            "settings set failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Creates an API token with the command-line tool, on this server's store.
+    pub fn create_token(&self, name: &str) -> String {
+        create_token_with(&self.data_dir, name, &self.database_args())
+    }
+
+    /// `--database-url URL` when this server keeps its data in PostgreSQL.
+    pub fn database_args(&self) -> Vec<OsString> {
+        self.args
+            .iter()
+            .position(|a| a == "--database-url")
+            .map(|i| self.args[i..i + 2].to_vec())
+            .unwrap_or_default()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1{}", self.base, path)
     }

@@ -19,6 +19,7 @@ pub mod durability;
 mod ops;
 mod repos;
 mod search;
+mod slices;
 #[cfg(test)]
 mod tests;
 

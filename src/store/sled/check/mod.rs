@@ -10,16 +10,20 @@
 //! the number of index entries or postings: expected entries are looked up one by one, and
 //! stale ones are searched for only among the orders whose entry counts do not add up.
 
+pub use super::slices::Progress;
+mod per_order;
+
+use super::slices::{walk, Reporter, BREATHER, SLICE};
 use super::{customer_term_key, customer_terms_of, due_key, SledStore};
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
-use crate::domain::{CustomerId, FulfillmentStatus, Order, PaymentStatus};
-use crate::ports::{CustomerRecord, StoreError, Summary};
+use crate::domain::{CustomerId, Order};
+use crate::ports::{CustomerRecord, StoreError};
 use crate::store::codec::{decode, decode_u64};
 use crate::store::keys::{self, IndexFields};
+use per_order::{check_order, counter_names, Seen};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::Bound;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What kind of mismatch a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -146,207 +150,6 @@ fn show_term(k: &[u8]) -> String {
 
 /// Checks every tree of `store` against its orders. Writes are paused while it runs, so the
 /// report describes one consistent state.
-/// Longest one slice of the check keeps writers waiting.
-const SLICE: Duration = Duration::from_millis(4);
-/// How long writers get between two slices.
-const BREATHER: Duration = Duration::from_micros(500);
-/// How often progress is reported.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-
-/// Where a running check is: `stage` ("orders", "index entries", …), entries examined in it,
-/// and how many there are (0 when unknown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub stage: String,
-    pub done: u64,
-    pub total: u64,
-}
-
-impl std::fmt::Display for Progress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(pct) = (self.done.min(self.total) * 100).checked_div(self.total) {
-            write!(
-                f,
-                "checking {}: {} of {} ({pct}%)",
-                self.stage, self.done, self.total
-            )
-        } else {
-            write!(f, "checking {}: {}", self.stage, self.done)
-        }
-    }
-}
-
-/// Reports progress at most every [`PROGRESS_EVERY`], and at the end of every stage.
-struct Reporter<'a> {
-    sink: &'a mut dyn FnMut(&Progress),
-    last: Option<Instant>,
-}
-
-impl Reporter<'_> {
-    fn report(&mut self, stage: &str, done: u64, total: u64, end: bool) {
-        if end || self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-            self.last = Some(Instant::now());
-            (self.sink)(&Progress {
-                stage: stage.to_string(),
-                done,
-                total,
-            });
-        }
-    }
-}
-
-/// Walks a tree in slices: each slice pauses writes for at most [`SLICE`], then lets the
-/// writers that waited through. Every entry is seen once, in key order, each in a consistent
-/// state with the entries read in the same slice.
-fn walk(
-    store: &SledStore,
-    tree: &sled::Tree,
-    stage: &str,
-    total: u64,
-    reporter: &mut Reporter<'_>,
-    mut each: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let mut after: Option<sled::IVec> = None;
-    let mut done = 0u64;
-    loop {
-        let paused = store.pause_writes();
-        let started = Instant::now();
-        let iter = match &after {
-            Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k.as_ref()), Bound::Unbounded)),
-            None => tree.iter(),
-        };
-        let mut finished = true;
-        for item in iter {
-            let (k, v) = item?;
-            each(&k, &v)?;
-            done += 1;
-            let out_of_time = done.is_multiple_of(8) && started.elapsed() >= SLICE;
-            after = Some(k);
-            if out_of_time {
-                finished = false;
-                break;
-            }
-        }
-        drop(paused);
-        reporter.report(stage, done, total, finished);
-        if finished {
-            return Ok(());
-        }
-        std::thread::sleep(BREATHER);
-    }
-}
-
-/// Every status counter the store keeps.
-fn counter_names() -> Vec<Vec<u8>> {
-    let mut names: Vec<Vec<u8>> = vec![
-        b"c:all".to_vec(),
-        b"c:test:0".to_vec(),
-        b"c:test:1".to_vec(),
-    ];
-    names.extend(
-        PaymentStatus::ALL
-            .iter()
-            .map(|p| format!("c:ps:{}", p.code()).into_bytes()),
-    );
-    names.extend(
-        FulfillmentStatus::ALL
-            .iter()
-            .map(|f| format!("c:fs:{}", f.code()).into_bytes()),
-    );
-    names
-}
-
-/// What the check read of one order.
-struct Seen {
-    test: bool,
-    payment: u8,
-    fulfillment: u8,
-    customer: CustomerId,
-    /// Index entries and search postings the order needs.
-    idx: u32,
-    terms: u32,
-}
-
-/// The per-order checks: summary, index entries, postings, vocabulary, id. Returns what the
-/// tallies need, or `None` when the order does not decode.
-fn check_order(
-    t: &super::StoreTrees<'_>,
-    r: &mut CheckReport,
-    number: u64,
-    bytes: &[u8],
-    missing_for: &mut HashSet<u64>,
-) -> Result<Option<Seen>, StoreError> {
-    let order: Order = match decode("order", bytes) {
-        Ok(o) => o,
-        Err(e) => {
-            r.report(ProblemKind::Undecodable, format!("order {number}: {e}"));
-            return Ok(None);
-        }
-    };
-    if order.number != number {
-        r.report(
-            ProblemKind::Undecodable,
-            format!("order stored under {number} says it is {}", order.number),
-        );
-    }
-    let terms = keys::order_terms(&order);
-    match t.summaries.get(number.to_be_bytes())? {
-        None => r.report(
-            ProblemKind::SummaryMismatch,
-            format!("order {number} has no summary"),
-        ),
-        Some(b) => match super::read_summary(&b, true) {
-            Ok((s, stored)) if s == Summary::of(&order) && stored.iter().eq(terms.iter()) => {}
-            Ok(_) => r.report(
-                ProblemKind::SummaryMismatch,
-                format!("order {number}: the summary differs from the order"),
-            ),
-            Err(e) => r.report(ProblemKind::Undecodable, format!("summary {number}: {e}")),
-        },
-    }
-    let fields = IndexFields::of(&order);
-    let idx_keys = keys::index_keys(&fields);
-    for key in &idx_keys {
-        if !t.idx.contains_key(key)? {
-            missing_for.insert(number);
-            r.report(
-                ProblemKind::IndexMissing,
-                format!("order {number}: index entry {}", hex::encode(key)),
-            );
-        }
-    }
-    for term in &terms {
-        if !t.terms.contains_key(keys::term_key(term, number))? {
-            missing_for.insert(number);
-            r.report(
-                ProblemKind::TermMissing,
-                format!("order {number}: search term {term:?}"),
-            );
-        }
-        if !t.vocab.contains_key(term.as_bytes())? {
-            r.report(
-                ProblemKind::VocabMissing,
-                format!("order {number}: term {term:?} is not in the vocabulary"),
-            );
-        }
-    }
-    match t.order_ids.get(order.id.0.as_bytes())? {
-        Some(b) if num(&b) == Some(number) => {}
-        _ => r.report(
-            ProblemKind::OrderIdWrong,
-            format!("order {number}: its id {} does not map to it", order.id.0),
-        ),
-    }
-    Ok(Some(Seen {
-        test: fields.test,
-        payment: fields.payment.code(),
-        fulfillment: fields.fulfillment.code(),
-        customer: order.customer.id,
-        idx: idx_keys.len() as u32,
-        terms: terms.len() as u32,
-    }))
-}
-
 /// Checks the store with no progress shown (see [`check_with_progress`]).
 pub fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
     check_with_progress(store, &mut |_| {})
@@ -933,6 +736,7 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
 mod tests {
     use super::*;
     use crate::ports::SortField;
+    use std::time::Duration;
 
     fn filled() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,334 @@
+//! The storage port on PostgreSQL, one trait at a time (orders are in `orders.rs`).
+
+use super::orders::{contact_key, customer_of, enqueue};
+use super::{db, like_escape, status_code, PgStore};
+use crate::domain::outbox::{OutboxMessage, OutboxStatus};
+use crate::domain::team::{Member, Session};
+use crate::domain::CustomerId;
+use crate::ports::{
+    AccountRepo, BackupInfo, Conflict, CustomerRecord, CustomerRepo, Maintenance, OutboxRepo,
+    Refusal, SettingsRepo, StoreError, TokenRecord, TokenRepo,
+};
+use crate::store::codec::{decode, encode};
+use crate::store::keys;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[async_trait]
+impl CustomerRepo for PgStore {
+    async fn customer_by_contact(
+        &self,
+        email: &str,
+        phone: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.* FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+             WHERE k.key = $1",
+        )
+        .bind(contact_key(email, phone))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(customer_of).transpose()
+    }
+
+    async fn customers(&self, q: &str, limit: usize) -> Result<Vec<CustomerRecord>, StoreError> {
+        let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM customers WHERE true");
+        for w in keys::query_terms(q) {
+            b.push(" AND search LIKE ")
+                .push_bind(format!("% {}%", like_escape(&w)));
+        }
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(customer_of).collect()
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<CustomerRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => customer_of(&r),
+            None => Err(StoreError::NotFound(format!("Customer {id}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenRepo for PgStore {
+    async fn put_token(&self, hash: [u8; 32], record: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (hash, id, body) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET body = EXCLUDED.body",
+        )
+        .bind(hash.as_slice())
+        .bind(record.id)
+        .bind(encode(record)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM tokens WHERE hash = $1")
+            .bind(hash.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        body.map(|b| decode("token", &b)).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        bodies.iter().map(|b| decode("token", b)).collect()
+    }
+
+    async fn revoke_token(&self, id: Uuid) -> Result<(), StoreError> {
+        self.retry(|mut tx| async move {
+            let body: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT body FROM tokens WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let mut t: TokenRecord = match body {
+                Some(b) => decode("token", &b)?,
+                None => return Err(StoreError::NotFound(format!("Token {id}"))),
+            };
+            t.revoked = true;
+            sqlx::query("UPDATE tokens SET body = $2 WHERE id = $1")
+                .bind(id)
+                .bind(encode(&t)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            Ok(((), tx))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SettingsRepo for PgStore {
+    async fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+fn messages(bodies: Vec<Vec<u8>>) -> Result<Vec<OutboxMessage>, StoreError> {
+    bodies.iter().map(|b| decode("outbox message", b)).collect()
+}
+
+#[async_trait]
+impl OutboxRepo for PgStore {
+    async fn outbox_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE status = 0 AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        messages(bodies)
+    }
+
+    async fn outbox_put(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        enqueue(&mut conn, msgs).await
+    }
+
+    async fn outbox_add(&self, msgs: &[OutboxMessage]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        enqueue(&mut conn, msgs).await
+    }
+
+    async fn outbox_get(&self, id: Uuid) -> Result<OutboxMessage, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match body {
+            Some(b) => decode("outbox message", &b),
+            None => Err(StoreError::NotFound(format!("Message {id}"))),
+        }
+    }
+
+    async fn outbox_list(
+        &self,
+        order: Option<u64>,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT body FROM outbox WHERE true");
+        if let Some(n) = order {
+            b.push(" AND order_number = ").push_bind(n as i64);
+        }
+        if let Some(s) = status {
+            b.push(" AND status = ").push_bind(status_code(s));
+        }
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
+        let bodies = rows
+            .iter()
+            .map(|r| r.try_get::<Vec<u8>, _>("body").map_err(db))
+            .collect::<Result<Vec<_>, _>>()?;
+        messages(bodies)
+    }
+}
+
+#[async_trait]
+impl AccountRepo for PgStore {
+    async fn insert_member(&self, m: &Member) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO members (username, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.username)
+        .bind(encode(m)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Conflict::Taken(format!(
+                "The username {}",
+                m.username
+            ))));
+        }
+        Ok(())
+    }
+
+    async fn remove_member(&self, username: &str) -> Result<(), StoreError> {
+        // Their sessions go with them (ON DELETE CASCADE): signed out everywhere.
+        sqlx::query("DELETE FROM members WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn member(&self, username: &str) -> Result<Option<Member>, StoreError> {
+        let body: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM members WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        body.map(|b| decode("member", &b)).transpose()
+    }
+
+    async fn members(&self) -> Result<Vec<Member>, StoreError> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM members")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        bodies.iter().map(|b| decode("member", b)).collect()
+    }
+
+    async fn has_members(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM members)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_session(&self, key: [u8; 32], s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (key, username, expires_at, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET username = EXCLUDED.username, \
+             expires_at = EXCLUDED.expires_at, body = EXCLUDED.body",
+        )
+        .bind(key.as_slice())
+        .bind(&s.username)
+        .bind(s.expires_at)
+        .bind(encode(s)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(&self, key: [u8; 32]) -> Result<Option<Session>, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM sessions WHERE key = $1")
+            .bind(key.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        body.map(|b| decode("session", &b)).transpose()
+    }
+
+    async fn remove_session(&self, key: [u8; 32]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE key = $1")
+            .bind(key.as_slice())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Maintenance for PgStore {
+    async fn backup_to(&self, _path: &std::path::Path) -> Result<BackupInfo, StoreError> {
+        Err(StoreError::Refused(Refusal::TooBroad(
+            "On PostgreSQL, back up the database with pg_dump (see the README)".into(),
+        )))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! orderdeck on PostgreSQL: the real binary with `--database-url` on a throwaway server, alone
+//! and as two instances sharing one database. (Any suite also runs on PostgreSQL with
+//! `ORDERDECK_TEST_BACKEND=postgres`: the harness then gives each server its own database.)
+
+mod common;
+
+use common::pages::{cookie_client, input_value};
+use common::*;
+use orderdeck::store::postgres::testdb::TestDb;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_works_on_postgres() {
+    let db = TestDb::start();
+    let app = App::builder()
+        .database(&db.new_database())
+        .token("storefront")
+        .spawn();
+    assert!(app.setup_link.is_some(), "a new database asks for an owner");
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // Intake, idempotency, an action, a filtered list, search and the outbox.
+    let body = order_body("Ann Lee", "ann@example.com");
+    let r = app
+        .client
+        .post(app.url("/orders"))
+        .bearer_auth(app.token())
+        .header("Idempotency-Key", "order-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let first: Value = r.json().await.unwrap();
+    let n = first["number"].as_u64().unwrap();
+    let again: Value = app
+        .client
+        .post(app.url("/orders"))
+        .bearer_auth(app.token())
+        .header("Idempotency-Key", "order-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["number"], first["number"],
+        "replayed, not a second order"
+    );
+    let (s, paid) = app.post(&format!("/orders/{n}/payments"), json!({})).await;
+    assert_eq!((s, paid["payment_status"].as_str()), (200, Some("paid")));
+    let (s, v) = app.post(&format!("/orders/{n}/payments"), json!({})).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("already_paid"))
+    );
+    app.place(order_body("Bo Brown", "bo@example.com")).await;
+    let (_, list) = app.get("/orders?payment_status=paid").await;
+    let numbers: Vec<u64> = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![n]);
+    let (_, found) = app.get("/orders?q=ann").await;
+    assert_eq!(found["orders"].as_array().unwrap().len(), 1);
+    let (_, found) = app.get("/orders?q=0100").await;
+    assert_eq!(found["orders"].as_array().unwrap().len(), 2, "phone digits");
+    let (_, page) = app.get("/orders?limit=1&sort=-total").await;
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let (_, next) = app
+        .get(&format!("/orders?limit=1&sort=-total&cursor={cursor}"))
+        .await;
+    assert_eq!(next["orders"].as_array().unwrap().len(), 1);
+    assert_ne!(next["orders"][0]["number"], page["orders"][0]["number"]);
+    let (_, out) = app.get(&format!("/outbox?order={n}")).await;
+    assert!(!out["messages"].as_array().unwrap().is_empty());
+
+    // Everything is in the database: a restart finds it.
+    let mut app = app;
+    app.kill();
+    app.restart();
+    assert!(app.setup_link.is_some(), "still no owner");
+    let (s, o) = app.get(&format!("/orders/{n}")).await;
+    assert_eq!((s, o["payment_status"].as_str()), (200, Some("paid")));
+}
+
+/// Sets up the owner through `app`'s setup link and signs in; returns the cookie client.
+async fn owner(app: &App) -> reqwest::Client {
+    let c = cookie_client();
+    let html = c
+        .get(app.setup_link.clone().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("csrf", input_value(&html, "csrf").unwrap()),
+        ("token", input_value(&html, "token").unwrap()),
+        ("display_name", "Olive Owner".into()),
+        ("username", "olive".into()),
+        ("store_name", "My Store".into()),
+        ("store_email", "olive@example.com".into()),
+        ("password", "correct horse battery".into()),
+        ("password_confirm", "correct horse battery".into()),
+    ];
+    let r = c
+        .post(format!("{}/setup", app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let html = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("csrf", input_value(&html, "csrf").unwrap().as_str()),
+            ("username", "olive"),
+            ("password", "correct horse battery"),
+            ("next", "/orders"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_database() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let a = App::builder().database(&url).token("storefront").spawn();
+    let b = App::builder().database(&url).spawn();
+
+    // Orders placed on both at once get distinct numbers; each is readable on the other.
+    let mut jobs = Vec::new();
+    for i in 0..20 {
+        let (base, client) = if i % 2 == 0 {
+            (a.url("/orders"), a.client.clone())
+        } else {
+            (b.url("/orders"), b.client.clone())
+        };
+        let token = a.token().to_string();
+        jobs.push(tokio::spawn(async move {
+            let r = client
+                .post(base)
+                .bearer_auth(token)
+                .json(&order_body(
+                    &format!("Buyer {i}"),
+                    &format!("b{i}@example.com"),
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+            r.json::<Value>().await.unwrap()["number"].as_u64().unwrap()
+        }));
+    }
+    let mut numbers = HashSet::new();
+    for j in jobs {
+        assert!(
+            numbers.insert(j.await.unwrap()),
+            "a number handed out twice"
+        );
+    }
+    for n in &numbers {
+        let r = b
+            .client
+            .get(b.url(&format!("/orders/{n}")))
+            .bearer_auth(a.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    // A session made on one instance works on the other; signing out there ends it here too.
+    let c = owner(&a).await;
+    let on_b = c.get(format!("{}/orders", b.base)).send().await.unwrap();
+    assert_eq!(on_b.status().as_u16(), 200, "signed in on b too");
+    let html = on_b.text().await.unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let r = c
+        .post(format!("{}/logout", b.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let on_a = c.get(format!("{}/orders", a.base)).send().await.unwrap();
+    assert_eq!(on_a.status().as_u16(), 303, "signed out everywhere");
+}
