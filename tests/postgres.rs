@@ -211,3 +211,50 @@ async fn two_instances_share_one_database() {
     let on_a = c.get(format!("{}/orders", a.base)).send().await.unwrap();
     assert_eq!(on_a.status().as_u16(), 303, "signed out everywhere");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_every_message_once() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let port = free_port();
+    let smtp = start_smtp(port);
+    let a = App::builder().database(&url).token("storefront").spawn();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1".to_string()),
+        ("smtp.port", port.to_string()),
+        ("smtp.from", "Shop <shop@example.com>".to_string()),
+    ] {
+        a.set_setting(k, &v);
+    }
+    let b = App::builder().database(&url).spawn();
+    for i in 0..20 {
+        let mut body = order_body(&format!("Buyer {i}"), &format!("buyer{i}@example.com"));
+        body["customer"]["phone"] = json!("");
+        a.place(body).await;
+    }
+    // Both instances' workers run; each e-mail reaches the SMTP server once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, v) = a.get("/outbox?status=sent").await;
+        if v["messages"].as_array().unwrap().len() >= 20 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not all sent: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let received = smtp.received();
+    let mut to: Vec<String> = received
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("To: "))
+                .map(str::to_string)
+        })
+        .collect();
+    to.sort();
+    let unique: HashSet<&String> = to.iter().collect();
+    assert_eq!(to.len(), 20, "{to:?}");
+    assert_eq!(unique.len(), 20, "a message delivered twice: {to:?}");
+    drop(b);
+}

@@ -352,7 +352,9 @@ pub trait SettingsRepo: Send + Sync {
 /// The durable outbox: rendered messages waiting for, or done with, delivery.
 #[async_trait]
 pub trait OutboxRepo: Send + Sync {
-    /// Pending messages due at `now`, oldest first.
+    /// Pending messages due at `now`, oldest first, for the caller to attempt and save with
+    /// [`Self::outbox_put`]. A backend shared by several processes hands each message to one
+    /// caller at a time (until it is saved, or for a lease of a minute if its caller dies).
     async fn outbox_due(
         &self,
         now: DateTime<Utc>,

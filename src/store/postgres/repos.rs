@@ -160,9 +160,15 @@ impl OutboxRepo for PgStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
+        // Claimed for a minute: another instance skips them (SKIP LOCKED while this claim is
+        // written, the lease after); saving the message after its attempt ends the lease, and
+        // a crashed instance's messages come back when it runs out.
         let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT body FROM outbox WHERE status = 0 AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, id LIMIT $2",
+            "UPDATE outbox SET leased_until = now() + interval '60 seconds' \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 0 AND next_attempt_at <= $1 \
+                          AND (leased_until IS NULL OR leased_until < now()) \
+                          ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING body",
         )
         .bind(now)
         .bind(limit as i64)
