@@ -195,8 +195,39 @@ async fn two_instances_share_one_database() {
         assert_eq!(r.status().as_u16(), 200);
     }
 
-    // A session made on one instance works on the other; signing out there ends it here too.
+    // The owner is created once: the other instance's setup link is then refused.
     let c = owner(&a).await;
+    let other = cookie_client();
+    let html = other
+        .get(b.setup_link.clone().expect("b printed a setup link too"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    {
+        let csrf = input_value(&html, "csrf").expect("b's setup form");
+        let token = input_value(&html, "token").expect("b's setup token");
+        let r = other
+            .post(format!("{}/setup", b.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("token", token.as_str()),
+                ("display_name", "Mallory"),
+                ("username", "mallory"),
+                ("store_name", "Not Mine"),
+                ("store_email", "m@example.com"),
+                ("password", "correct horse battery"),
+                ("password_confirm", "correct horse battery"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status().as_u16(), 303, "a second owner was created");
+    }
+
+    // A session made on one instance works on the other; signing out there ends it here too.
     let on_b = c.get(format!("{}/orders", b.base)).send().await.unwrap();
     assert_eq!(on_b.status().as_u16(), 200, "signed in on b too");
     let html = on_b.text().await.unwrap();

@@ -380,6 +380,10 @@ pub trait OutboxRepo: Send + Sync {
 pub trait AccountRepo: Send + Sync {
     /// Adds a member; `Conflict::Taken` when the username exists.
     async fn insert_member(&self, m: &Member) -> Result<(), StoreError>;
+    /// Adds the first member (the owner, through the setup link) only while no member exists:
+    /// `Conflict::Other` otherwise, so that one owner is created once, however many processes
+    /// share the store.
+    async fn insert_first_member(&self, m: &Member) -> Result<(), StoreError>;
     /// Removes a member and every session of theirs.
     async fn remove_member(&self, username: &str) -> Result<(), StoreError>;
     /// One member.

@@ -236,11 +236,14 @@ impl Accounts {
         if !self.setup_token_valid(token) {
             return Err(AccountError::BadSetupToken);
         }
-        let m = self
-            .insert_member(username, display_name, password, Role::Owner)
-            .await?;
-        *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(m)
+        let result = self
+            .insert_member_with(username, display_name, password, Role::Owner, true)
+            .await;
+        if matches!(result, Ok(_) | Err(AccountError::BadSetupToken)) {
+            // Spent (or another process's setup link was used first).
+            *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        result
     }
 
     /// Adds a staff member (owner only).
@@ -267,6 +270,19 @@ impl Accounts {
         password: &str,
         role: Role,
     ) -> Result<Member, AccountError> {
+        self.insert_member_with(username, display_name, password, role, false)
+            .await
+    }
+
+    /// Adds a member; `first` only while none exists (the owner, through the setup link).
+    async fn insert_member_with(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        role: Role,
+        first: bool,
+    ) -> Result<Member, AccountError> {
         let username = check_username(username)?;
         let display_name = check_display_name(display_name)?;
         check_password(password)?;
@@ -281,10 +297,18 @@ impl Accounts {
             password_hash,
             created_at: Utc::now(),
         };
-        match self.store.insert_member(&m).await {
+        let stored = if first {
+            self.store.insert_first_member(&m).await
+        } else {
+            self.store.insert_member(&m).await
+        };
+        match stored {
             Ok(()) => Ok(m),
             Err(StoreError::Conflict(Conflict::Taken(_))) => {
                 Err(AccountError::invalid("username", "is already taken"))
+            }
+            Err(StoreError::Conflict(Conflict::Other(_))) if first => {
+                Err(AccountError::BadSetupToken)
             }
             Err(e) => Err(e.into()),
         }

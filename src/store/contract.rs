@@ -1,7 +1,7 @@
 //! The storage port's contract as a reusable test suite: every backend's tests call [`run`] on
 //! a fresh, empty store. It states what the service relies on and nothing about how: numbers
 //! never handed out twice, atomic order writes with their messages, the version check,
-//! idempotency keys, customer linking by contact, the test-order guard, lists and counters kept
+//! idempotency keys, customer linking by contact, the test-order guard, one first member, lists and counters kept
 //! in step, the outbox's due index, tokens, settings, members and sessions, and `NotFound` for
 //! what does not exist.
 
@@ -285,11 +285,22 @@ async fn tokens_settings_and_accounts(s: &dyn Storage) {
         password_hash: "$argon2id$x".into(),
         created_at: Utc::now(),
     };
-    s.insert_member(&owner).await.unwrap();
+    s.insert_first_member(&owner).await.unwrap();
     assert!(matches!(
         s.insert_member(&owner).await,
         Err(StoreError::Conflict(Conflict::Taken(_)))
     ));
+    let second = Member {
+        username: "eve".into(),
+        ..owner.clone()
+    };
+    assert!(
+        matches!(
+            s.insert_first_member(&second).await,
+            Err(StoreError::Conflict(Conflict::Other(_)))
+        ),
+        "one owner through the setup link, once"
+    );
     assert_eq!(s.member("ada").await.unwrap(), Some(owner.clone()));
     assert_eq!(s.members().await.unwrap().len(), 1);
     let now = Utc::now();

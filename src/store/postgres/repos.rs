@@ -243,6 +243,37 @@ impl AccountRepo for PgStore {
         Ok(())
     }
 
+    async fn insert_first_member(&self, m: &Member) -> Result<(), StoreError> {
+        let body = encode(m)?;
+        self.retry(|mut tx| {
+            let body = body.clone();
+            async move {
+                // Two setups on two instances: the second waits here, then finds the owner.
+                sqlx::query("LOCK TABLE members IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM members)")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if any {
+                    return Err(StoreError::Conflict(Conflict::Other(
+                        "An owner account already exists".into(),
+                    )));
+                }
+                sqlx::query("INSERT INTO members (username, body) VALUES ($1, $2)")
+                    .bind(&m.username)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                Ok(((), tx))
+            }
+        })
+        .await
+    }
+
     async fn remove_member(&self, username: &str) -> Result<(), StoreError> {
         // Their sessions go with them (ON DELETE CASCADE): signed out everywhere.
         sqlx::query("DELETE FROM members WHERE username = $1")

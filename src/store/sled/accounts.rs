@@ -19,6 +19,18 @@ impl SledStore {
         swapped.map_err(|_| StoreError::Conflict(Conflict::Taken(m.username.clone())))
     }
 
+    /// Adds the first member only while none exists (the write gate is held for reading by
+    /// every write; the first-member lock keeps two setups apart).
+    pub fn insert_first_member(&self, m: &Member) -> Result<(), StoreError> {
+        let _one = self.first_member.lock().unwrap_or_else(|p| p.into_inner());
+        if self.members.first()?.is_some() {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "An owner account already exists".into(),
+            )));
+        }
+        self.insert_member(m)
+    }
+
     /// Removes a member and every session of theirs.
     pub fn remove_member(&self, username: &str) -> Result<(), StoreError> {
         let _gate = self.write_gate();

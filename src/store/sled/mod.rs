@@ -88,6 +88,8 @@ pub struct SledStore {
     watch: Watch,
     /// Held by the running check (one at a time).
     pub(crate) checking: std::sync::Mutex<()>,
+    /// Held while the first member (the owner) is added.
+    first_member: std::sync::Mutex<()>,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -531,6 +533,7 @@ impl SledStore {
             scan_budget: SCAN_BUDGET,
             watch: Watch::default(),
             checking: std::sync::Mutex::new(()),
+            first_member: std::sync::Mutex::new(()),
         };
         store.ensure_index_scheme()?;
         let next = match store.meta.get(b"next_number")? {

@@ -177,6 +177,11 @@ impl AccountRepo for SledStore {
         self.durable().await
     }
 
+    async fn insert_first_member(&self, m: &Member) -> Result<(), StoreError> {
+        SledStore::insert_first_member(self, m)?;
+        self.durable().await
+    }
+
     async fn remove_member(&self, username: &str) -> Result<(), StoreError> {
         SledStore::remove_member(self, username)?;
         self.durable().await
