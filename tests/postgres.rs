@@ -227,6 +227,35 @@ async fn two_instances_share_one_database() {
         assert_ne!(r.status().as_u16(), 303, "a second owner was created");
     }
 
+    // Failed sign-ins count across instances: five wrong passwords spread over both, and the
+    // sixth is slowed down wherever it arrives.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let t = cookie_client();
+        let html = t
+            .get(format!("{}/login", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = t
+            .post(format!("{}/login", app.base))
+            .form(&[
+                ("csrf", input_value(&html, "csrf").unwrap().as_str()),
+                ("username", "olive"),
+                ("password", "wrong password!"),
+                ("next", "/orders"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 401, 401, 429, 429], "{statuses:?}");
+
     // A session made on one instance works on the other; signing out there ends it here too.
     let on_b = c.get(format!("{}/orders", b.base)).send().await.unwrap();
     assert_eq!(on_b.status().as_u16(), 200, "signed in on b too");

@@ -8,7 +8,7 @@
 //! decided by the domain and the service.
 
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
-use crate::domain::team::{Member, Session};
+use crate::domain::team::{Allowance, Member, Session};
 use crate::domain::{CustomerId, FulfillmentStatus, Order, PaymentStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -400,6 +400,15 @@ pub trait AccountRepo: Send + Sync {
     async fn remove_session(&self, key: [u8; 32]) -> Result<(), StoreError>;
     /// Drops every session expired at `now`.
     async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Takes one sign-in attempt for `key` from `allowance` at `now`: `Ok(None)` when allowed,
+    /// `Ok(Some(wait))` when not. Shared by every process on the store (so failed sign-ins are
+    /// counted across instances).
+    async fn take_attempt(
+        &self,
+        key: &str,
+        allowance: Allowance,
+        now: DateTime<Utc>,
+    ) -> Result<Option<chrono::Duration>, StoreError>;
 }
 
 /// What a backup copied.

@@ -6,16 +6,14 @@
 //! token are 256-bit random values of which only a SHA-256 is stored, and are compared through
 //! their hashes in constant time.
 
-pub use crate::domain::team::{Member, Role, Session};
+pub use crate::domain::team::{Allowance, Member, Role, Session};
 
 use crate::domain::rules::required_text;
 use crate::ports::{Conflict, Storage, StoreError};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{Duration, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota};
 use sha2::{Digest, Sha256};
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
@@ -354,7 +352,9 @@ impl Accounts {
         old_session: Option<&str>,
     ) -> Result<(Member, String), AccountError> {
         let key = username.trim().to_lowercase();
-        self.throttle.check(client, &key)?;
+        self.throttle
+            .check(self.store.as_ref(), client, &key)
+            .await?;
         if password.chars().count() > MAX_PASSWORD {
             return Err(AccountError::BadCredentials);
         }
@@ -413,43 +413,43 @@ impl Accounts {
     }
 }
 
-/// Slows down repeated sign-in attempts: per client address and per username.
+/// Slows down repeated sign-in attempts, per client address and per username. The allowances
+/// live in the store, so every process serving it counts the same attempts.
 pub struct LoginThrottle {
-    per_client: DefaultKeyedRateLimiter<String>,
-    per_user: DefaultKeyedRateLimiter<String>,
+    per_client: Allowance,
+    per_user: Allowance,
 }
 
 impl LoginThrottle {
     fn new() -> Self {
-        let q = |burst: u32, per_secs: u64| {
-            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            Quota::with_period(std::time::Duration::from_secs(per_secs))
-                .map(|q| q.allow_burst(burst))
-                .unwrap_or_else(|| Quota::per_minute(burst))
-        };
         LoginThrottle {
             // 20 attempts at once, then one every 6 s from one address.
-            per_client: governor::RateLimiter::keyed(q(20, 6)),
+            per_client: Allowance {
+                every: Duration::seconds(6),
+                burst: 20,
+            },
             // 5 attempts at once, then one every 12 s for one username.
-            per_user: governor::RateLimiter::keyed(q(5, 12)),
+            per_user: Allowance {
+                every: Duration::seconds(12),
+                burst: 5,
+            },
         }
     }
 
-    fn check(&self, client: &str, username: &str) -> Result<(), AccountError> {
-        use governor::clock::{Clock, DefaultClock};
-        let clock = DefaultClock::default();
-        for (limiter, key) in [(&self.per_client, client), (&self.per_user, username)] {
-            if let Err(not_until) = limiter.check_key(&key.to_string()) {
-                let wait = not_until.wait_time_from(clock.now());
-                return Err(AccountError::Throttled(wait.as_secs().max(1)));
+    async fn check(
+        &self,
+        store: &dyn Storage,
+        client: &str,
+        username: &str,
+    ) -> Result<(), AccountError> {
+        let now = Utc::now();
+        for (allowance, key) in [
+            (self.per_client, format!("client:{client}")),
+            (self.per_user, format!("user:{username}")),
+        ] {
+            if let Some(wait) = store.take_attempt(&key, allowance, now).await? {
+                return Err(AccountError::Throttled(wait.num_seconds().max(1) as u64));
             }
-        }
-        // Keep memory bounded when many keys have been seen.
-        if self.per_user.len() > 10_000 {
-            self.per_user.retain_recent();
-        }
-        if self.per_client.len() > 10_000 {
-            self.per_client.retain_recent();
         }
         Ok(())
     }
@@ -513,16 +513,18 @@ mod tests {
         assert!(!secrets_match("", ""));
     }
 
-    #[test]
-    fn repeated_attempts_for_one_user_are_throttled() {
+    #[tokio::test]
+    async fn repeated_attempts_for_one_user_are_throttled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled::SledStore::open(dir.path()).unwrap();
         let t = LoginThrottle::new();
         for _ in 0..5 {
-            assert!(t.check("1.2.3.4", "ada").is_ok());
+            assert!(t.check(&store, "1.2.3.4", "ada").await.is_ok());
         }
         assert!(matches!(
-            t.check("1.2.3.4", "ada"),
+            t.check(&store, "1.2.3.4", "ada").await,
             Err(AccountError::Throttled(_))
         ));
-        assert!(t.check("1.2.3.4", "bob").is_ok());
+        assert!(t.check(&store, "1.2.3.4", "bob").await.is_ok());
     }
 }

@@ -3,7 +3,7 @@
 use super::orders::{contact_key, customer_of, enqueue};
 use super::{db, like_escape, status_code, PgStore};
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
-use crate::domain::team::{Member, Session};
+use crate::domain::team::{Allowance, Member, Session};
 use crate::domain::CustomerId;
 use crate::ports::{
     AccountRepo, BackupInfo, Conflict, CustomerRecord, CustomerRepo, Maintenance, OutboxRepo,
@@ -269,6 +269,53 @@ impl AccountRepo for PgStore {
                     .await
                     .map_err(db)?;
                 Ok(((), tx))
+            }
+        })
+        .await
+    }
+
+    async fn take_attempt(
+        &self,
+        key: &str,
+        allowance: Allowance,
+        now: DateTime<Utc>,
+    ) -> Result<Option<chrono::Duration>, StoreError> {
+        self.retry(|mut tx| async move {
+            // A row per key, locked while its allowance is taken (attempts on two instances
+            // take turns).
+            sqlx::query(
+                "INSERT INTO login_attempts (key, tat) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let tat: DateTime<Utc> =
+                sqlx::query_scalar("SELECT tat FROM login_attempts WHERE key = $1 FOR UPDATE")
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            match allowance.take(Some(tat), now) {
+                Ok(next) => {
+                    sqlx::query("UPDATE login_attempts SET tat = $2 WHERE key = $1")
+                        .bind(key)
+                        .bind(next)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    // Allowances whole again are forgotten now and then.
+                    if rand::random_range(0..100) == 0 {
+                        sqlx::query("DELETE FROM login_attempts WHERE tat < $1")
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                    Ok((None, tx))
+                }
+                Err(wait) => Ok((Some(wait), tx)),
             }
         })
         .await

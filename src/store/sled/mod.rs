@@ -90,6 +90,9 @@ pub struct SledStore {
     pub(crate) checking: std::sync::Mutex<()>,
     /// Held while the first member (the owner) is added.
     first_member: std::sync::Mutex<()>,
+    /// Sign-in allowances by key (one process serves this store: memory is shared enough).
+    pub(crate) attempts:
+        std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Read access to every tree of the store, for the consistency check and backups.
@@ -534,6 +537,7 @@ impl SledStore {
             watch: Watch::default(),
             checking: std::sync::Mutex::new(()),
             first_member: std::sync::Mutex::new(()),
+            attempts: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         store.ensure_index_scheme()?;
         let next = match store.meta.get(b"next_number")? {

@@ -8,7 +8,7 @@
 
 use super::SledStore;
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
-use crate::domain::team::{Member, Session};
+use crate::domain::team::{Allowance, Member, Session};
 use crate::domain::{CustomerId, Order};
 use crate::ports::{
     AccountRepo, BackupInfo, Counts, Created, CustomerRecord, CustomerRepo, ListPage, ListQuery,
@@ -180,6 +180,26 @@ impl AccountRepo for SledStore {
     async fn insert_first_member(&self, m: &Member) -> Result<(), StoreError> {
         SledStore::insert_first_member(self, m)?;
         self.durable().await
+    }
+
+    async fn take_attempt(
+        &self,
+        key: &str,
+        allowance: Allowance,
+        now: DateTime<Utc>,
+    ) -> Result<Option<chrono::Duration>, StoreError> {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep memory bounded: allowances already whole again are forgotten.
+        if map.len() > 10_000 {
+            map.retain(|_, tat| *tat > now);
+        }
+        match allowance.take(map.get(key).copied(), now) {
+            Ok(tat) => {
+                map.insert(key.to_string(), tat);
+                Ok(None)
+            }
+            Err(wait) => Ok(Some(wait)),
+        }
     }
 
     async fn remove_member(&self, username: &str) -> Result<(), StoreError> {
