@@ -1,0 +1,231 @@
+//! Three orderdeck instances on one PostgreSQL database behind a real load balancer (Debian's
+//! haproxy, round robin, started by the test): the API through the balancer answers as one
+//! server would, and concurrent payments on one order spread over the instances never overpay.
+
+mod common;
+
+use common::pages::{cookie_client, input_value};
+use common::*;
+use orderdeck::store::postgres::testdb::TestDb;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const HAPROXY: &str = "/usr/sbin/haproxy";
+
+/// haproxy in the foreground from a config written here; stopped when dropped.
+struct Balancer {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn balancer(backends: &[&App]) -> Balancer {
+    assert!(
+        std::path::Path::new(HAPROXY).exists(),
+        "this test needs Debian's haproxy (apt-get install -y haproxy)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cfg = format!(
+        "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         frontend web\n  bind 127.0.0.1:{port}\n  default_backend orderdeck\n\
+         backend orderdeck\n  balance roundrobin\n  option httpchk GET /readyz\n"
+    );
+    for (i, app) in backends.iter().enumerate() {
+        let addr = app.base.trim_start_matches("http://");
+        cfg.push_str(&format!("  server od{i} {addr} check inter 500ms\n"));
+    }
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let child = Command::new(HAPROXY)
+        .args(["-f", path.to_str().unwrap(), "-db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start haproxy");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "haproxy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Balancer {
+        child,
+        base,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_behind_haproxy_answer_as_one_server() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let a = App::builder().database(&url).token("storefront").spawn();
+    let b = App::builder().database(&url).spawn();
+    let c = App::builder().database(&url).spawn();
+    let lb = balancer(&[&a, &b, &c]);
+    let token = a.token().to_string();
+    let http = client_builder().build().unwrap();
+    let api = |path: &str| format!("{}/api/v1{path}", lb.base);
+
+    // An order through the balancer, then 50 concurrent payments of 1.00 against its 30.00.
+    let mut body = order_body("Ann", "ann@example.com");
+    body["items"] = json!([{"sku": "PEN", "name": "Pen", "unit_price": "1.00", "quantity": 30}]);
+    body["shipping"] = json!({"method": "Standard", "price": "0.00"});
+    body["tax"] = json!("0.00");
+    let r = http
+        .post(api("/orders"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let n = r.json::<Value>().await.unwrap()["number"].as_u64().unwrap();
+    let http = Arc::new(http);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (http, url, token) = (
+            http.clone(),
+            api(&format!("/orders/{n}/payments")),
+            token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"amount": "1.00"}))
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            200 => ok += 1,
+            422 => assert!(
+                ["payment_exceeds_balance", "already_paid"]
+                    .contains(&v["error"]["code"].as_str().unwrap_or("")),
+                "{v}"
+            ),
+            _ => panic!("unexpected {s}: {v}"),
+        }
+    }
+    assert_eq!(ok, 30, "exactly the balance was paid");
+    // Every instance sees the same order.
+    for app in [&a, &b, &c] {
+        let o: Value = http
+            .get(format!("{}/api/v1/orders/{n}", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(o["totals"]["paid"], "30.00");
+        assert_eq!(o["payments"].as_array().unwrap().len(), 30);
+        assert_eq!(o["payment_status"], "paid");
+    }
+
+    // The pages through the balancer: set up the owner with the link of the instance that
+    // printed it, sign in through the balancer, and stay signed in whichever instance answers.
+    let owner = cookie_client();
+    let link = a.setup_link.clone().unwrap();
+    let html = owner.get(&link).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("csrf", input_value(&html, "csrf").unwrap()),
+        ("token", input_value(&html, "token").unwrap()),
+        ("display_name", "Olive Owner".to_string()),
+        ("username", "olive".to_string()),
+        ("store_name", "My Store".to_string()),
+        ("store_email", "olive@example.com".to_string()),
+        ("password", "correct horse battery".to_string()),
+        ("password_confirm", "correct horse battery".to_string()),
+    ];
+    let r = owner
+        .post(format!("{}/setup", a.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let html = owner
+        .get(format!("{}/login", lb.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = owner
+        .post(format!("{}/login", lb.base))
+        .form(&[
+            ("csrf", input_value(&html, "csrf").unwrap().as_str()),
+            ("username", "olive"),
+            ("password", "correct horse battery"),
+            ("next", "/orders"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    for _ in 0..6 {
+        let r = owner
+            .get(format!("{}/orders/{n}", lb.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "signed in on every instance");
+        assert!(r.text().await.unwrap().contains("Ann"));
+    }
+
+    // An instance killed: the balancer's health checks take it out; the others go on and
+    // nothing acknowledged is lost.
+    let mut c = c;
+    c.kill();
+    let mut placed = Vec::new();
+    for i in 0..12 {
+        let r = http
+            .post(api("/orders"))
+            .bearer_auth(&token)
+            .json(&order_body(
+                &format!("After {i}"),
+                &format!("after{i}@example.com"),
+            ))
+            .send()
+            .await
+            .unwrap();
+        // A request routed to the dead instance before its check failed is refused by the
+        // balancer (503) and was never acknowledged; retry as a storefront would.
+        if r.status().as_u16() == 201 {
+            placed.push(r.json::<Value>().await.unwrap()["number"].as_u64().unwrap());
+        } else {
+            assert_eq!(r.status().as_u16(), 503);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    assert!(placed.len() >= 8, "only {} orders placed", placed.len());
+    for n in placed {
+        let r = http
+            .get(format!("{}/api/v1/orders/{n}", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+}
