@@ -173,9 +173,23 @@ fn main() -> anyhow::Result<()> {
             })?;
             print_tokens(&tokens);
         }
-        Cmd::Demo { .. } | Cmd::Check | Cmd::Backup { .. } | Cmd::Restore { .. }
-            if cli.database_url.is_some() =>
-        {
+        Cmd::Demo { orders } if cli.database_url.is_some() => {
+            let bar = indicatif::ProgressBar::new(orders);
+            let started = std::time::Instant::now();
+            block_on(async {
+                let store = app::open_any(&cli.data_dir, cli.database_url.as_deref()).await?;
+                orderdeck::app::demo::fill_any(store.as_ref(), orders, |n| bar.set_position(n))
+                    .await?;
+                anyhow::Ok(())
+            })?;
+            bar.finish();
+            println!(
+                "Created {orders} demo orders in {:.1}s in {}",
+                started.elapsed().as_secs_f64(),
+                app::redacted(cli.database_url.as_deref().unwrap_or_default())
+            );
+        }
+        Cmd::Check | Cmd::Backup { .. } | Cmd::Restore { .. } if cli.database_url.is_some() => {
             bail!(
                 "this command works on the embedded store only so far; on PostgreSQL, back up \
                  with pg_dump"

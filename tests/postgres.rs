@@ -318,3 +318,27 @@ async fn two_instances_deliver_every_message_once() {
     assert_eq!(unique.len(), 20, "a message delivered twice: {to:?}");
     drop(b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_goes_into_the_database_while_a_server_runs() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let app = App::builder().database(&url).token("storefront").spawn();
+    let out = std::process::Command::new(bin())
+        .args(["demo", "--orders", "60", "--database-url", &url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, page) = app.get("/orders?limit=100").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 60);
+    let (_, customers) = app.get("/customers").await;
+    assert!(!customers["customers"].as_array().unwrap().is_empty());
+    // Numbers stay unique after the bulk reservation.
+    let o = app.place(order_body("Late", "late@example.com")).await;
+    assert!(o["number"].as_u64().unwrap() > 1060);
+}

@@ -56,6 +56,33 @@ pub fn fill(
     store.durable_blocking()
 }
 
+/// [`fill`] through the storage port, for any backend (PostgreSQL): a chunk is built, then
+/// stored in one transaction.
+pub async fn fill_any(
+    store: &dyn crate::ports::Storage,
+    count: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<(), StoreError> {
+    let first = store.reserve_numbers(count).await?;
+    let now = Utc::now();
+    let mut done = 0;
+    let mut start = 0;
+    while start < count {
+        let end = (start + CHUNK).min(count);
+        let chunk: Vec<Order> = {
+            let mut rng = rand::rng();
+            (start..end)
+                .filter_map(|i| demo_order(&mut rng, first + i, i, count, now))
+                .collect()
+        };
+        done += chunk.len() as u64;
+        store.import_orders(&chunk).await?;
+        progress(done);
+        start = end;
+    }
+    Ok(())
+}
+
 /// The `i`th of `count` demo orders, numbered `number`, already taken through its life.
 fn demo_order(
     rng: &mut impl Rng,
