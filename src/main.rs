@@ -189,10 +189,28 @@ fn main() -> anyhow::Result<()> {
                 app::redacted(cli.database_url.as_deref().unwrap_or_default())
             );
         }
-        Cmd::Check | Cmd::Backup { .. } | Cmd::Restore { .. } if cli.database_url.is_some() => {
+        Cmd::Check if cli.database_url.is_some() => {
+            let mut shown = ProgressLine::default();
+            let report = block_on(async {
+                let store = orderdeck::store::postgres::PgStore::connect(
+                    cli.database_url.as_deref().unwrap_or_default(),
+                )
+                .await?;
+                anyhow::Ok(
+                    orderdeck::store::postgres::check::check(&store, &mut |p| shown.show(p))
+                        .await?,
+                )
+            })?;
+            shown.done();
+            print!("{report}");
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+        }
+        Cmd::Backup { .. } | Cmd::Restore { .. } if cli.database_url.is_some() => {
             bail!(
-                "this command works on the embedded store only so far; on PostgreSQL, back up \
-                 with pg_dump"
+                "backup and restore are for the embedded store; on PostgreSQL, back up with \
+                 pg_dump and restore with pg_restore"
             );
         }
         Cmd::Token {

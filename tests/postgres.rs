@@ -13,10 +13,8 @@ use std::collections::HashSet;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_works_on_postgres() {
     let db = TestDb::start();
-    let app = App::builder()
-        .database(&db.new_database())
-        .token("storefront")
-        .spawn();
+    let url = db.new_database();
+    let app = App::builder().database(&url).token("storefront").spawn();
     assert!(app.setup_link.is_some(), "a new database asks for an owner");
     let r = app
         .client
@@ -93,6 +91,35 @@ async fn the_api_works_on_postgres() {
     assert!(app.setup_link.is_some(), "still no owner");
     let (s, o) = app.get(&format!("/orders/{n}")).await;
     assert_eq!((s, o["payment_status"].as_str()), (200, Some("paid")));
+
+    // `orderdeck check` on the database (the server keeps running): clean, then a skewed
+    // counter is reported exactly.
+    let check = || {
+        std::process::Command::new(bin())
+            .args(["check", "--database-url", &url])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE order_counts SET n = n + 5 WHERE name = 'c:all' AND slot = (SELECT min(slot) FROM order_counts WHERE name = 'c:all')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = check();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("CounterWrong: c:all is 7, a recount gives 2"),
+        "{text}"
+    );
 }
 
 /// Sets up the owner through `app`'s setup link and signs in; returns the cookie client.

@@ -7,4 +7,5 @@ pub mod codec;
 pub mod contract;
 pub mod keys;
 pub mod postgres;
+pub mod report;
 pub mod sled;

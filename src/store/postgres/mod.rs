@@ -9,6 +9,7 @@
 //! intakes do not queue on one row. Serialization failures and deadlocks are retried in one
 //! place ([`PgStore::retry`]). No advisory locks (see `docs/POSTGRES.md`).
 
+pub mod check;
 mod orders;
 mod repos;
 pub mod testdb;
