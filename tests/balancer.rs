@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::pages::{cookie_client, input_value};
+use common::pages::{cookie_client, post_login, post_setup, OWNER_PASSWORD};
 use common::*;
 use orderdeck::store::postgres::testdb::TestDb;
 use serde_json::{json, Value};
@@ -144,44 +144,9 @@ async fn three_instances_behind_haproxy_answer_as_one_server() {
     // The pages through the balancer: set up the owner with the link of the instance that
     // printed it, sign in through the balancer, and stay signed in whichever instance answers.
     let owner = cookie_client();
-    let link = a.setup_link.clone().unwrap();
-    let html = owner.get(&link).send().await.unwrap().text().await.unwrap();
-    let form = [
-        ("csrf", input_value(&html, "csrf").unwrap()),
-        ("token", input_value(&html, "token").unwrap()),
-        ("display_name", "Olive Owner".to_string()),
-        ("username", "olive".to_string()),
-        ("store_name", "My Store".to_string()),
-        ("store_email", "olive@example.com".to_string()),
-        ("password", "correct horse battery".to_string()),
-        ("password_confirm", "correct horse battery".to_string()),
-    ];
-    let r = owner
-        .post(format!("{}/setup", a.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_setup(&owner, a.setup_link.as_deref().unwrap(), &a.base, "olive").await;
     assert_eq!(r.status().as_u16(), 303);
-    let html = owner
-        .get(format!("{}/login", lb.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = owner
-        .post(format!("{}/login", lb.base))
-        .form(&[
-            ("csrf", input_value(&html, "csrf").unwrap().as_str()),
-            ("username", "olive"),
-            ("password", "correct horse battery"),
-            ("next", "/orders"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_login(&owner, &lb.base, "olive", OWNER_PASSWORD).await;
     assert_eq!(r.status().as_u16(), 303);
     for _ in 0..6 {
         let r = owner

@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::pages::{cookie_client, input_value, real_order_json};
+use common::pages::{
+    cookie_client, input_value, post_login, post_setup, real_order_json, OWNER_PASSWORD,
+};
 use common::{client_builder, order_body, spawn_app, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
-
-const OWNER_PASSWORD: &str = "correct horse battery";
 
 /// Creates the owner through the setup link and signs in; returns the client and its CSRF token.
 async fn owner(app: &App) -> (Client, String) {
@@ -17,26 +17,7 @@ async fn owner(app: &App) -> (Client, String) {
         .setup_link
         .clone()
         .expect("a setup link is printed on first start");
-    let page = c.get(&link).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    let csrf = input_value(&html, "csrf").expect("setup form has a CSRF token");
-    let token = input_value(&html, "token").expect("setup form carries the token");
-    let r = c
-        .post(format!("{}/setup", app.base))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("token", token.as_str()),
-            ("display_name", "Olive Owner"),
-            ("username", "olive"),
-            ("store_name", "My Store"),
-            ("store_email", "olive@example.com"),
-            ("password", OWNER_PASSWORD),
-            ("password_confirm", OWNER_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_setup(&c, &link, &app.base, "olive").await;
     assert_eq!(
         r.status(),
         StatusCode::SEE_OTHER,
@@ -49,26 +30,7 @@ async fn owner(app: &App) -> (Client, String) {
 
 /// Signs in with `c`; returns the session's CSRF token.
 async fn sign_in(app: &App, c: &Client, user: &str, password: &str) -> String {
-    let html = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pre = input_value(&html, "csrf").expect("login form has a CSRF token");
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("csrf", pre.as_str()),
-            ("username", user),
-            ("password", password),
-            ("next", "/orders"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_login(c, &app.base, user, password).await;
     assert_eq!(
         r.status(),
         StatusCode::SEE_OTHER,

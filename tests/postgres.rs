@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::pages::{cookie_client, input_value};
+use common::pages::{cookie_client, input_value, post_login, post_setup, OWNER_PASSWORD};
 use common::*;
 use orderdeck::store::postgres::testdb::TestDb;
 use serde_json::{json, Value};
@@ -125,50 +125,9 @@ async fn the_api_works_on_postgres() {
 /// Sets up the owner through `app`'s setup link and signs in; returns the cookie client.
 async fn owner(app: &App) -> reqwest::Client {
     let c = cookie_client();
-    let html = c
-        .get(app.setup_link.clone().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("csrf", input_value(&html, "csrf").unwrap()),
-        ("token", input_value(&html, "token").unwrap()),
-        ("display_name", "Olive Owner".into()),
-        ("username", "olive".into()),
-        ("store_name", "My Store".into()),
-        ("store_email", "olive@example.com".into()),
-        ("password", "correct horse battery".into()),
-        ("password_confirm", "correct horse battery".into()),
-    ];
-    let r = c
-        .post(format!("{}/setup", app.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_setup(&c, app.setup_link.as_deref().unwrap(), &app.base, "olive").await;
     assert_eq!(r.status().as_u16(), 303);
-    let html = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("csrf", input_value(&html, "csrf").unwrap().as_str()),
-            ("username", "olive"),
-            ("password", "correct horse battery"),
-            ("next", "/orders"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_login(&c, &app.base, "olive", OWNER_PASSWORD).await;
     assert_eq!(r.status().as_u16(), 303);
     c
 }
@@ -225,60 +184,16 @@ async fn two_instances_share_one_database() {
     // The owner is created once: the other instance's setup link is then refused.
     let c = owner(&a).await;
     let other = cookie_client();
-    let html = other
-        .get(b.setup_link.clone().expect("b printed a setup link too"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    {
-        let csrf = input_value(&html, "csrf").expect("b's setup form");
-        let token = input_value(&html, "token").expect("b's setup token");
-        let r = other
-            .post(format!("{}/setup", b.base))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("token", token.as_str()),
-                ("display_name", "Mallory"),
-                ("username", "mallory"),
-                ("store_name", "Not Mine"),
-                ("store_email", "m@example.com"),
-                ("password", "correct horse battery"),
-                ("password_confirm", "correct horse battery"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(r.status().as_u16(), 303, "a second owner was created");
-    }
+    let link = b.setup_link.clone().expect("b printed a setup link too");
+    let r = post_setup(&other, &link, &b.base, "mallory").await;
+    assert_ne!(r.status().as_u16(), 303, "a second owner was created");
 
     // Failed sign-ins count across instances: five wrong passwords spread over both, and the
     // sixth is slowed down wherever it arrives.
     let mut statuses = Vec::new();
     for i in 0..6 {
         let app = if i % 2 == 0 { &a } else { &b };
-        let t = cookie_client();
-        let html = t
-            .get(format!("{}/login", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let r = t
-            .post(format!("{}/login", app.base))
-            .form(&[
-                ("csrf", input_value(&html, "csrf").unwrap().as_str()),
-                ("username", "olive"),
-                ("password", "wrong password!"),
-                ("next", "/orders"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = post_login(&cookie_client(), &app.base, "olive", "wrong password!").await;
         statuses.push(r.status().as_u16());
     }
     assert_eq!(statuses, vec![401, 401, 401, 401, 429, 429], "{statuses:?}");

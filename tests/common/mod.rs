@@ -30,9 +30,15 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 /// Changes a store setting with the command line (through the control socket while a server
 /// runs on `data_dir`).
 pub fn set_setting(data_dir: &Path, key: &str, value: &str) {
+    set_setting_with(data_dir, key, value, &[]);
+}
+
+/// [`set_setting`] with extra arguments (`--database-url URL`).
+pub fn set_setting_with(data_dir: &Path, key: &str, value: &str, extra: &[OsString]) {
     let out = Command::new(bin())
         .args(["settings", "set", key, value, "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run orderdeck settings set");
@@ -276,18 +282,7 @@ impl App {
     /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
     /// Changes a setting with the command-line tool, on this server's store.
     pub fn set_setting(&self, key: &str, value: &str) {
-        let out = Command::new(bin())
-            .args(["settings", "set", key, value, "--data-dir"])
-            .arg(&self.data_dir)
-            .args(self.database_args())
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("run orderdeck settings set");
-        assert!(
-            out.status.success(),
-            "settings set failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        set_setting_with(&self.data_dir, key, value, &self.database_args());
     }
 
     /// Creates an API token with the command-line tool, on this server's store.

@@ -29,3 +29,62 @@ pub fn real_order_json(name: &str) -> serde_json::Value {
         "payment": {"method": "card", "paid": true}
     })
 }
+
+/// The owner's password in every test that sets one up.
+pub const OWNER_PASSWORD: &str = "correct horse battery";
+
+/// Fills the setup form behind `link` and posts it to `base` (the owner "olive"); returns the
+/// answer (303 when the owner was created).
+pub async fn post_setup(
+    c: &reqwest::Client,
+    link: &str,
+    base: &str,
+    username: &str,
+) -> reqwest::Response {
+    let html = c.get(link).send().await.unwrap().text().await.unwrap();
+    let csrf = input_value(&html, "csrf").expect("setup form has a CSRF token");
+    let token = input_value(&html, "token").expect("setup form carries the token");
+    c.post(format!("{base}/setup"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token.as_str()),
+            ("display_name", "Olive Owner"),
+            ("username", username),
+            ("store_name", "My Store"),
+            ("store_email", "olive@example.com"),
+            ("password", OWNER_PASSWORD),
+            ("password_confirm", OWNER_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts the sign-in form at `base`; returns the answer (303 when signed in, 401 for a wrong
+/// password, 429 when slowed down).
+pub async fn post_login(
+    c: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let html = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = input_value(&html, "csrf").expect("login form has a CSRF token");
+    c.post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", username),
+            ("password", password),
+            ("next", "/orders"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
