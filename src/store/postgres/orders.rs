@@ -162,11 +162,30 @@ async fn adjust_customer(
     Ok(())
 }
 
+/// Binds an order's list columns, from `customer_name` to `body`, to the next eleven
+/// placeholders (the same order in the INSERT and the UPDATE).
+fn bind_columns<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    c: &'q Columns,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let s = &c.summary;
+    q.bind(&s.customer_name)
+        .bind(&s.customer_email)
+        .bind(&c.customer_sort)
+        .bind(s.total)
+        .bind(&s.currency)
+        .bind(i16::from(s.payment_status.code()))
+        .bind(i16::from(s.fulfillment_status.code()))
+        .bind(s.test)
+        .bind(s.items_count as i32)
+        .bind(&c.search)
+        .bind(&c.body)
+}
+
 /// Writes a new order row (its customer already linked) and counts it.
 async fn insert_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError> {
     let c = Columns::of(o)?;
-    let s = &c.summary;
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO orders (number, id, version, created_at, customer_id, customer_name, \
          customer_email, customer_sort, total, currency, payment_status, fulfillment_status, \
          test, items_count, search, body) \
@@ -176,21 +195,8 @@ async fn insert_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError
     .bind(o.id.0)
     .bind(o.version as i64)
     .bind(o.created_at)
-    .bind(o.customer.id.0)
-    .bind(&s.customer_name)
-    .bind(&s.customer_email)
-    .bind(&c.customer_sort)
-    .bind(s.total)
-    .bind(&s.currency)
-    .bind(i16::from(s.payment_status.code()))
-    .bind(i16::from(s.fulfillment_status.code()))
-    .bind(s.test)
-    .bind(s.items_count as i32)
-    .bind(&c.search)
-    .bind(&c.body)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    .bind(o.customer.id.0);
+    bind_columns(q, &c).execute(&mut *conn).await.map_err(db)?;
     bump(conn, &counter_names(o), 1).await?;
     if !o.test {
         sqlx::query("INSERT INTO real_orders_exist (flag) VALUES (true) ON CONFLICT DO NOTHING")
@@ -464,8 +470,7 @@ impl OrderRepo for PgStore {
                 return Err(StoreError::Conflict(Conflict::Version { number }));
             }
             let c = Columns::of(order)?;
-            let s = &c.summary;
-            sqlx::query(
+            let q = sqlx::query(
                 "UPDATE orders SET version = $2, customer_id = $3, customer_name = $4, \
                  customer_email = $5, customer_sort = $6, total = $7, currency = $8, \
                  payment_status = $9, fulfillment_status = $10, test = $11, items_count = $12, \
@@ -473,21 +478,8 @@ impl OrderRepo for PgStore {
             )
             .bind(number as i64)
             .bind(order.version as i64)
-            .bind(order.customer.id.0)
-            .bind(&s.customer_name)
-            .bind(&s.customer_email)
-            .bind(&c.customer_sort)
-            .bind(s.total)
-            .bind(&s.currency)
-            .bind(i16::from(s.payment_status.code()))
-            .bind(i16::from(s.fulfillment_status.code()))
-            .bind(s.test)
-            .bind(s.items_count as i32)
-            .bind(&c.search)
-            .bind(&c.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .bind(order.customer.id.0);
+            bind_columns(q, &c).execute(&mut *tx).await.map_err(db)?;
             let (before, after) = (counter_names(&old), counter_names(order));
             let gone: Vec<String> = before
                 .iter()
