@@ -321,6 +321,36 @@ pub fn term_key(term: &str, number: u64) -> Vec<u8> {
     k
 }
 
+/// The status counters an order with these fields counts towards (`c:all`, `c:test:<0|1>`,
+/// `c:ps:<code>`, `c:fs:<code>`).
+pub fn counter_names(f: &IndexFields) -> Vec<String> {
+    vec![
+        "c:all".to_string(),
+        format!("c:test:{}", u8::from(f.test)),
+        format!("c:ps:{}", f.payment.code()),
+        format!("c:fs:{}", f.fulfillment.code()),
+    ]
+}
+
+/// A customer's search terms: name, e-mail and phone.
+pub fn customer_terms(c: &crate::ports::CustomerRecord) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    terms_of_text(&c.name, &mut out);
+    terms_of_text(&c.email, &mut out);
+    phone_terms(&c.phone, &mut out);
+    out
+}
+
+/// The key an intake finds its customer by: the e-mail, or the phone's digits when there is no
+/// e-mail.
+pub fn contact_key(email: &str, phone: &str) -> String {
+    if email.is_empty() {
+        format!("p:{}", digits(phone))
+    } else {
+        format!("e:{email}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

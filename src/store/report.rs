@@ -106,3 +106,26 @@ impl std::fmt::Display for CheckReport {
         Ok(())
     }
 }
+
+/// Where a running check is: `stage` ("orders", "index entries", …), entries examined in it,
+/// and how many there are (0 when unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub stage: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(pct) = (self.done.min(self.total) * 100).checked_div(self.total) {
+            write!(
+                f,
+                "checking {}: {} of {} ({pct}%)",
+                self.stage, self.done, self.total
+            )
+        } else {
+            write!(f, "checking {}: {}", self.stage, self.done)
+        }
+    }
+}

@@ -9,8 +9,7 @@ use crate::domain::outbox::OutboxMessage;
 use crate::domain::{CustomerId, Order};
 use crate::ports::{CustomerRecord, StoreError};
 use crate::store::codec::decode;
-use crate::store::report::{CheckReport, ProblemKind};
-use crate::store::sled::check::Progress;
+use crate::store::report::{CheckReport, ProblemKind, Progress};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

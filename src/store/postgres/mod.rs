@@ -139,13 +139,7 @@ pub(crate) fn like_escape(word: &str) -> String {
 
 /// The status counters an order counts towards.
 pub(crate) fn counter_names(o: &Order) -> Vec<String> {
-    let f = IndexFields::of(o);
-    vec![
-        "c:all".to_string(),
-        format!("c:test:{}", u8::from(f.test)),
-        format!("c:ps:{}", f.payment.code()),
-        format!("c:fs:{}", f.fulfillment.code()),
-    ]
+    keys::counter_names(&IndexFields::of(o))
 }
 
 /// The outbox status as stored.
@@ -183,11 +177,7 @@ impl Columns {
 
 /// A customer's search text.
 pub(crate) fn customer_search(c: &CustomerRecord) -> String {
-    let mut out = BTreeSet::new();
-    keys::terms_of_text(&c.name, &mut out);
-    keys::terms_of_text(&c.email, &mut out);
-    keys::phone_terms(&c.phone, &mut out);
-    search_text(&out)
+    search_text(&keys::customer_terms(c))
 }
 
 /// Which slot a counter change goes to.

@@ -38,15 +38,7 @@ async fn bump(conn: &mut PgConnection, names: &[String], delta: i64) -> Result<(
     Ok(())
 }
 
-/// The contact key an intake finds its customer by: the e-mail, or the phone's digits when
-/// there is no e-mail.
-pub(super) fn contact_key(email: &str, phone: &str) -> String {
-    if email.is_empty() {
-        format!("p:{}", keys::digits(phone))
-    } else {
-        format!("e:{email}")
-    }
-}
+pub(super) use keys::contact_key;
 
 pub(super) fn customer_of(row: &PgRow) -> Result<CustomerRecord, StoreError> {
     Ok(CustomerRecord {

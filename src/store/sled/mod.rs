@@ -179,14 +179,12 @@ pub(crate) struct Touched {
 /// Shared between the writers and a running check.
 pub(crate) type Watch = std::sync::Mutex<Option<Touched>>;
 
-/// The counters an order with these fields counts towards.
+/// The counters an order with these fields counts towards, as `meta` keys.
 pub(crate) fn counter_keys(f: &IndexFields) -> Vec<Vec<u8>> {
-    vec![
-        b"c:all".to_vec(),
-        format!("c:test:{}", u8::from(f.test)).into_bytes(),
-        format!("c:ps:{}", f.payment.code()).into_bytes(),
-        format!("c:fs:{}", f.fulfillment.code()).into_bytes(),
-    ]
+    keys::counter_names(f)
+        .into_iter()
+        .map(String::into_bytes)
+        .collect()
 }
 
 fn bump(t: &TransactionalTree, key: &[u8], delta: i64) -> Tx<()> {
@@ -205,11 +203,7 @@ fn bump(t: &TransactionalTree, key: &[u8], delta: i64) -> Tx<()> {
 
 /// A customer's search terms.
 pub(crate) fn customer_terms_of(c: &CustomerRecord) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    keys::terms_of_text(&c.name, &mut out);
-    keys::terms_of_text(&c.email, &mut out);
-    keys::phone_terms(&c.phone, &mut out);
-    out
+    keys::customer_terms(c)
 }
 
 /// A customer search posting: term, separator, customer id.
@@ -220,15 +214,7 @@ pub(crate) fn customer_term_key(term: &str, id: CustomerId) -> Vec<u8> {
     k
 }
 
-/// The `customer_keys` key an intake finds its customer by: the email, or the phone's digits
-/// when there is no email.
-fn contact_key(email: &str, phone: &str) -> String {
-    if email.is_empty() {
-        format!("p:{}", keys::digits(phone))
-    } else {
-        format!("e:{email}")
-    }
-}
+use keys::contact_key;
 
 /// The `outbox_due` key of a pending message.
 pub(crate) fn due_key(m: &OutboxMessage) -> Vec<u8> {

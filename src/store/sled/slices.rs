@@ -3,7 +3,7 @@
 
 use super::SledStore;
 use crate::ports::StoreError;
-use serde::{Deserialize, Serialize};
+use crate::store::report::Progress;
 use std::ops::Bound;
 use std::time::{Duration, Instant};
 
@@ -13,29 +13,6 @@ pub(crate) const SLICE: Duration = Duration::from_millis(4);
 pub(crate) const BREATHER: Duration = Duration::from_micros(500);
 /// How often progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-
-/// Where a running check is: `stage` ("orders", "index entries", …), entries examined in it,
-/// and how many there are (0 when unknown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub stage: String,
-    pub done: u64,
-    pub total: u64,
-}
-
-impl std::fmt::Display for Progress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(pct) = (self.done.min(self.total) * 100).checked_div(self.total) {
-            write!(
-                f,
-                "checking {}: {} of {} ({pct}%)",
-                self.stage, self.done, self.total
-            )
-        } else {
-            write!(f, "checking {}: {}", self.stage, self.done)
-        }
-    }
-}
 
 /// Reports progress at most every [`PROGRESS_EVERY`], and at the end of every stage.
 pub(crate) struct Reporter<'a> {

@@ -10,7 +10,7 @@
 //! the number of index entries or postings: expected entries are looked up one by one, and
 //! stale ones are searched for only among the orders whose entry counts do not add up.
 
-pub use super::slices::Progress;
+pub use crate::store::report::Progress;
 mod per_order;
 
 use super::slices::{walk, Reporter, BREATHER, SLICE};
