@@ -866,6 +866,7 @@ async fn first_week_problems_stay_fixed_in_a_real_browser() {
     .unwrap();
     let html = page(&c).await;
     assert!(html.contains("Still searching") && !html.contains("No orders match"));
+    shot(&c, "still-searching.png").await;
     click(&c, "a[rel=next]").await;
     assert!(page(&c).await.contains(&format!("href=\"/orders/{n}\"")));
     c.close().await.unwrap();
