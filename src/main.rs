@@ -81,6 +81,17 @@ enum Cmd {
         /// The backup file to read.
         file: PathBuf,
     },
+    /// Copy a whole store into an empty one: SRC and DST are each a data directory or a
+    /// postgres:// URL (how to move to PostgreSQL, and back). Stop the servers using SRC first.
+    /// Ends by checking DST like `orderdeck check`.
+    Copy {
+        /// The store to copy (a data directory or a postgres:// URL).
+        #[arg(long, value_name = "SRC")]
+        from: String,
+        /// The empty store to copy into (a data directory or a postgres:// URL).
+        #[arg(long, value_name = "DST")]
+        to: String,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -143,6 +154,36 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new()
                 .block_on(app::serve(config))
                 .context("the server stopped with an error")?;
+        }
+        Cmd::Copy { from, to } => {
+            let (from, to) = (app::copy::Location::parse(&from), app::copy::Location::parse(&to));
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg:>18} {bar:40} {pos}/{len}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let mut shown = ProgressLine::default();
+            let started = std::time::Instant::now();
+            let (copied, report) = block_on(app::copy::run(
+                &from,
+                &to,
+                &mut |part, done, total| {
+                    bar.set_message(part.label());
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+                &mut |p| shown.show(p),
+            ))?;
+            bar.finish_and_clear();
+            shown.done();
+            println!(
+                "Copied {from} to {to} in {:.1}s: {copied}",
+                started.elapsed().as_secs_f64()
+            );
+            print!("{report}");
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
         }
         Cmd::Token {
             command: TokenCmd::Create { name },

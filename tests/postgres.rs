@@ -284,3 +284,124 @@ async fn demo_data_goes_into_the_database_while_a_server_runs() {
     let o = app.place(order_body("Late", "late@example.com")).await;
     assert!(o["number"].as_u64().unwrap() > 1060);
 }
+
+/// Runs `orderdeck copy --from FROM --to TO`.
+fn copy_store(from: &str, to: &str) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(["copy", "--from", from, "--to", to])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// GET of an API path with a token, as JSON.
+async fn api_get(app: &App, token: &str, path: &str) -> Value {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+/// What a merchant sees of a store: every order in full, the list's numbers and the customers.
+async fn snapshot(app: &App, token: &str) -> (Vec<Value>, Vec<u64>, Value) {
+    let list = api_get(app, token, "/orders?limit=100&sort=-total").await;
+    let numbers: Vec<u64> = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["number"].as_u64().unwrap())
+        .collect();
+    let mut orders = Vec::new();
+    for n in &numbers {
+        orders.push(api_get(app, token, &format!("/orders/{n}")).await);
+    }
+    let customers = api_get(app, token, "/customers").await;
+    (orders, numbers, customers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_moves_to_postgres_and_back_with_copy() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, back) = (tmp.path().join("data"), tmp.path().join("back"));
+
+    // An embedded store with an owner, a token, orders, a payment and messages.
+    let mut app = App::builder()
+        .data_dir(&dir)
+        .embedded()
+        .token("storefront")
+        .spawn();
+    let token = app.token().to_string();
+    owner(&app).await;
+    let mut last = 0;
+    for i in 0..5 {
+        last = app
+            .place(order_body(&format!("Buyer {i}"), &format!("b{i}@example.com")))
+            .await["number"]
+            .as_u64()
+            .unwrap();
+    }
+    app.post(&format!("/orders/{last}/payments"), json!({})).await;
+    let before = snapshot(&app, &token).await;
+    app.kill();
+
+    // Into PostgreSQL: the copy reports and checks what it wrote.
+    // (The test server trusts every local connection: the password is only there to be hidden.)
+    let secret_url = url.replace("postgres@", "postgres:hunter2@");
+    let out = copy_store(dir.to_str().unwrap(), &secret_url);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("5 orders") && text.contains("5 customers"), "{text}");
+    assert!(
+        text.contains("postgres://postgres@") && !text.contains("hunter2"),
+        "the password stays out of the output: {text}"
+    );
+    let pg = App::builder().database(&url).spawn();
+    assert!(pg.setup_link.is_none(), "the owner came along");
+    assert_eq!(snapshot(&pg, &token).await, before, "the same store");
+    let c = cookie_client();
+    let r = post_login(&c, &pg.base, "olive", OWNER_PASSWORD).await;
+    assert_eq!(r.status().as_u16(), 303, "the owner signs in on PostgreSQL");
+    let r = pg
+        .client
+        .post(pg.url("/orders"))
+        .bearer_auth(&token)
+        .json(&order_body("Buyer 0", "b0@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let next: Value = r.json().await.unwrap();
+    assert!(next["number"].as_u64().unwrap() > last, "numbers go on");
+    let after = snapshot(&pg, &token).await;
+    drop(pg);
+
+    // A second copy into the same database is refused and changes nothing.
+    let out = copy_store(dir.to_str().unwrap(), &url);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // And back into a new data directory.
+    let out = copy_store(&url, back.to_str().unwrap());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let home = App::builder().data_dir(&back).embedded().spawn();
+    assert_eq!(snapshot(&home, &token).await, after);
+}

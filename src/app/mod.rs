@@ -3,6 +3,7 @@
 //! implementations behind the ports.
 
 pub mod admin;
+pub mod copy;
 pub mod demo;
 pub mod worker;
 

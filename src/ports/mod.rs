@@ -4,8 +4,10 @@
 //! `app` wires the implementations in.
 
 pub mod storage;
+pub mod transfer;
 
 pub use storage::*;
+pub use transfer::{ExportPage, Part, Record, Transfer};
 
 /// The setting keys that configure the transports (Settings > Notifications): written by the
 /// service, read from a settings snapshot by the transports.

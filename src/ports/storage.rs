@@ -433,11 +433,25 @@ pub trait Maintenance: Send + Sync {
 
 /// Everything the service keeps, in one handle.
 pub trait Storage:
-    OrderRepo + CustomerRepo + TokenRepo + SettingsRepo + OutboxRepo + AccountRepo + Maintenance
+    OrderRepo
+    + CustomerRepo
+    + TokenRepo
+    + SettingsRepo
+    + OutboxRepo
+    + AccountRepo
+    + Maintenance
+    + super::Transfer
 {
 }
 
 impl<T> Storage for T where
-    T: OrderRepo + CustomerRepo + TokenRepo + SettingsRepo + OutboxRepo + AccountRepo + Maintenance
+    T: OrderRepo
+        + CustomerRepo
+        + TokenRepo
+        + SettingsRepo
+        + OutboxRepo
+        + AccountRepo
+        + Maintenance
+        + super::Transfer
 {
 }

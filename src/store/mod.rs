@@ -4,6 +4,7 @@
 //! `contract` is the behaviour every backend must show, as a reusable test suite.
 
 pub mod codec;
+pub mod copy;
 pub mod contract;
 pub mod keys;
 pub mod postgres;

@@ -13,6 +13,7 @@ pub mod check;
 mod orders;
 mod repos;
 pub mod testdb;
+mod transfer;
 #[cfg(test)]
 mod tests;
 

@@ -176,6 +176,36 @@ fn bind_columns<'q>(
 
 /// Writes a new order row (its customer already linked) and counts it.
 async fn insert_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError> {
+    write_row(conn, o).await?;
+    bump(conn, &counter_names(o), 1).await?;
+    if !o.test {
+        mark_real_orders(conn).await?;
+    }
+    Ok(())
+}
+
+/// Notes that a real order exists (see [`NewOrder::only_before_real_orders`]).
+pub(super) async fn mark_real_orders(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO real_orders_exist (flag) VALUES (true) ON CONFLICT DO NOTHING")
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Adds to each counter (a whole batch's changes at once: see [`bump`]).
+pub(super) async fn bump_each(
+    conn: &mut PgConnection,
+    deltas: &std::collections::BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
+    for (name, delta) in deltas {
+        bump(conn, std::slice::from_ref(name), *delta).await?;
+    }
+    Ok(())
+}
+
+/// Writes a new order row, uncounted.
+pub(super) async fn write_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError> {
     let c = Columns::of(o)?;
     let q = sqlx::query(
         "INSERT INTO orders (number, id, version, created_at, customer_id, customer_name, \
@@ -189,13 +219,6 @@ async fn insert_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError
     .bind(o.created_at)
     .bind(o.customer.id.0);
     bind_columns(q, &c).execute(&mut *conn).await.map_err(db)?;
-    bump(conn, &counter_names(o), 1).await?;
-    if !o.test {
-        sqlx::query("INSERT INTO real_orders_exist (flag) VALUES (true) ON CONFLICT DO NOTHING")
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-    }
     Ok(())
 }
 

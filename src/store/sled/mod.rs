@@ -20,6 +20,7 @@ mod ops;
 mod repos;
 mod search;
 mod slices;
+mod transfer;
 #[cfg(test)]
 mod tests;
 

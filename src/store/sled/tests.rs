@@ -151,3 +151,17 @@ fn the_storage_contract_holds() {
         .unwrap();
     rt.block_on(crate::store::contract::run(store));
 }
+
+#[test]
+fn a_copy_holds_everything_the_store_held() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let src = std::sync::Arc::new(SledStore::open(a.path()).unwrap());
+    let dst = std::sync::Arc::new(SledStore::open(b.path()).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(crate::store::contract::run(src.clone()));
+    rt.block_on(crate::store::contract::copies_exactly(src, dst.clone()));
+    assert!(check::check(&dst).unwrap().is_clean());
+}
