@@ -202,6 +202,25 @@ async fn two_instances_share_one_database() {
     let on_b = c.get(format!("{}/orders", b.base)).send().await.unwrap();
     assert_eq!(on_b.status().as_u16(), 200, "signed in on b too");
     let html = on_b.text().await.unwrap();
+    assert!(html.contains("My Store"));
+
+    // A settings change reaches both instances' caches within two seconds (they hold a copy
+    // for ten, and are told of the change).
+    a.set_setting("store.name", "Birch Goods");
+    for app in [&a, &b] {
+        let started = std::time::Instant::now();
+        loop {
+            let page = c.get(format!("{}/orders", app.base)).send().await.unwrap();
+            if page.text().await.unwrap().contains("Birch Goods") {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "the new store name is not in force after two seconds"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     let csrf = input_value(&html, "csrf").unwrap();
     let r = c
         .post(format!("{}/logout", b.base))

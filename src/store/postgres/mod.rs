@@ -12,6 +12,7 @@
 pub mod check;
 mod orders;
 mod repos;
+mod settings;
 pub mod testdb;
 mod transfer;
 #[cfg(test)]
@@ -35,6 +36,7 @@ const COUNTER_SLOTS: i16 = 16;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    settings_cache: std::sync::Arc<settings::SettingsCache>,
 }
 
 /// A database failure as the port reports it (the cause kept as its source).
@@ -82,7 +84,12 @@ impl PgStore {
                 Err(e) => return Err(StoreError::unavailable(e)),
             }
         }
-        Ok(PgStore { pool })
+        let settings_cache = std::sync::Arc::new(settings::SettingsCache::default());
+        settings::listen(url, &settings_cache).await;
+        Ok(PgStore {
+            pool,
+            settings_cache,
+        })
     }
 
     /// The pool (for the tools that copy and check a whole store).

@@ -7,14 +7,13 @@ use crate::domain::team::{Allowance, Member, Session};
 use crate::domain::CustomerId;
 use crate::ports::{
     AccountRepo, BackupInfo, Conflict, CustomerRecord, CustomerRepo, Maintenance, OutboxRepo,
-    Refusal, SettingsRepo, StoreError, TokenRecord, TokenRepo,
+    Refusal, StoreError, TokenRecord, TokenRepo,
 };
 use crate::store::codec::{decode, encode};
 use crate::store::keys;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder, Row};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 #[async_trait]
@@ -114,38 +113,6 @@ impl TokenRepo for PgStore {
             Ok(((), tx))
         })
         .await
-    }
-}
-
-#[async_trait]
-impl SettingsRepo for PgStore {
-    async fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(rows.into_iter().collect())
-    }
-
-    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)
-    }
-
-    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
     }
 }
 
