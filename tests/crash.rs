@@ -228,6 +228,7 @@ async fn orders_and_actions_survive_ten_kills_and_a_sigterm_with_indexes_and_out
     let out = std::process::Command::new(bin())
         .args(["check", "--data-dir"])
         .arg(&app.data_dir)
+        .args(app.database_args())
         .output()
         .unwrap();
     assert!(
