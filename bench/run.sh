@@ -6,8 +6,15 @@
 #   bash bench/run.sh                      # sizes 10000 100000 1000000
 #   SIZES="10000 100000" bash bench/run.sh # fewer sizes
 #   DURATION=10s CONNECTIONS=32 bash bench/run.sh
+#   bash bench/run.sh --backend postgres   # the embedded store and PostgreSQL side by side
+#                                          # (bench/backends.sh; sizes 100000 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}:${2:-}" in
+  :|--backend:sled|--backend:embedded) ;;
+  --backend:postgres) exec bash bench/backends.sh ;;
+  *) echo "usage: bash bench/run.sh [--backend sled|postgres]" >&2; exit 2 ;;
+esac
 ROOT=$PWD
 SIZES=${SIZES:-"10000 100000 1000000"}
 DURATION=${DURATION:-5s}
@@ -21,55 +28,16 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 cargo build --release -q
 BIN=$ROOT/target/release/orderdeck
 
-# The ceiling: a bare actix-web hello-world built here, with the same actix-web version.
-HELLO=$WORK/hello
-if [ ! -x "$HELLO/target/release/hello" ]; then
-  mkdir -p "$HELLO/src"
-  ACTIX=$(grep -m1 '^name = "actix-web"' -A1 Cargo.lock | grep version | cut -d'"' -f2)
-  cat > "$HELLO/Cargo.toml" <<TOML
-[package]
-name = "hello"
-version = "0.1.0"
-edition = "2021"
-[dependencies]
-actix-web = "=$ACTIX"
-[profile.release]
-debug = false
-TOML
-  cat > "$HELLO/src/main.rs" <<'RS'
-use actix_web::{web, App, HttpServer};
-#[actix_web::main]
-async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18766".into());
-    HttpServer::new(|| App::new().route("/", web::get().to(|| async { "Hello, world!" })))
-        .bind(addr)?
-        .run()
-        .await
-}
-RS
-  (cd "$HELLO" && cargo build --release -q)
-fi
-
-measure() { # name url [lua] [duration]; req/s counts only 2xx answers
-  local name=$1 url=$2 lua=${3:-} dur=${4:-$DURATION}
-  local args=(-t2 -c"$CONNECTIONS" -d"$dur" --latency)
-  [ -n "$lua" ] && args+=(-s "$lua")
-  local r; r=$(wrk "${args[@]}" "$url")
-  local total secs non2xx rps p50 p99
-  total=$(awk '/requests in/ {print $1}' <<<"$r")
-  secs=$(awk '/requests in/ {gsub(/s,?/, "", $4); print $4}' <<<"$r")
-  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$r")
-  rps=$(awk -v t="$total" -v b="${non2xx:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (t - b) / s }')
-  p50=$(awk '$1=="50%" {print $2}' <<<"$r")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$r")
-  printf '%s|%s|%s|%s|%s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
-}
+source "$ROOT/bench/lib.sh"
+build_hello
 
 "$HELLO/target/release/hello" 127.0.0.1:18766 & HPID=$!
 sleep 1
 CEILING=$(measure hello http://127.0.0.1:18766/ | cut -d'|' -f2)
 kill $HPID; wait $HPID 2>/dev/null || true
 
+# The side-by-side section of `--backend postgres` is kept.
+KEEP=$(sed -n '/<!-- backends -->/,/<!-- \/backends -->/p' "$OUT" 2>/dev/null || true)
 {
   echo "# orderdeck benchmark results"
   echo
@@ -94,42 +62,7 @@ for N in $SIZES; do
   RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$PORT --data-dir "$DATA" > "$WORK/server-$N.log" 2>&1 & SPID=$!
   until curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/orders"; do sleep 0.01; done
   FIRST=$(( ($(date +%s%N) - T0) / 1000000 ))
-  # Sign in to measure the pages.
-  SETUP=$(grep -o 'http://[^ ]*/setup?token=[0-9a-f]*' "$WORK/server-$N.log" | head -1 || true)
-  JAR=$WORK/jar-$N; rm -f "$JAR"
-  if [ -n "$SETUP" ]; then
-    P=$(curl -s -c "$JAR" -b "$JAR" "$SETUP")
-    CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')
-    TOK=$(grep -o 'name="token" value="[^"]*"' <<<"$P" | sed 's/.*value="//;s/"//')
-    curl -s -o /dev/null -c "$JAR" -b "$JAR" -X POST "http://127.0.0.1:$PORT/setup" --data-urlencode "csrf=$CSRF" --data-urlencode "token=$TOK" \
-      -d "display_name=Bench&username=bench&store_name=Bench+Store&store_email=bench@example.com&password=bench-password-1&password_confirm=bench-password-1"
-  fi
-  P=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login")
-  CSRF=$(grep -o 'name="csrf" value="[^"]*"' <<<"$P" | head -1 | sed 's/.*value="//;s/"//')
-  curl -s -o /dev/null -c "$JAR" -b "$JAR" -X POST "http://127.0.0.1:$PORT/login" --data-urlencode "csrf=$CSRF" -d "username=bench&password=bench-password-1&next=/orders"
-  SID=$(awk '$6=="od_session" {print $6"="$7}' "$JAR")
-  echo "wrk.headers[\"Cookie\"] = \"$SID\"" > "$WORK/cookie.lua"
-  echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\"" > "$WORK/auth.lua"
-  MID=$(( 1000 + N / 2 ))
-  NAME=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/orders/$MID" | sed 's/.*"customer":{[^}]*"name":"\([^"]*\)".*/\1/' | awk '{print tolower($1)}')
-  # Percent-encoded for the URL (names may be "chloé").
-  QNAME=$(printf '%s' "$NAME" | od -An -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/ /%/g; s/^/%/')
-  BODY=$(sed 's/"/\\"/g' <<'JSON' | tr -d '\n'
-{"customer":{"name":"Bench Buyer","email":"bench@example.com","phone":"+1 555 0100"},"shipping_address":{"name":"Bench Buyer","line1":"1 Main St","city":"Portland","region":"OR","postal_code":"97205","country":"US"},"items":[{"sku":"TEE-M","name":"T-Shirt","unit_price":"20.00","quantity":2}],"shipping":{"method":"Standard","price":"5.00"},"payment":{"method":"card"}}
-JSON
-)
-  printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\n' "$BODY" "$TOKEN" > "$WORK/post.lua"
-  NEXT=$(( 1000 + N + 1 ))
-  cat > "$WORK/pay.lua" <<LUA
-local t = 0
-function setup(thread) thread:set("tid", t); t = t + 1 end
-local n = 0
-request = function()
-  n = n + 1
-  local num = $NEXT + 2 * (n - 1) + tid
-  return wrk.format("POST", "/api/v1/orders/" .. num .. "/payments", {["Content-Type"]="application/json", ["Authorization"]="Bearer $TOKEN"}, "{}")
-end
-LUA
+  prepare_requests "$PORT" "$N" "$TOKEN" "$WORK/server-$N.log"
   B=http://127.0.0.1:$PORT
   # Intake runs three times as long so that the payment row has enough unpaid orders to pay.
   LONG=$(( ${DURATION%s} * 3 ))s
@@ -201,4 +134,5 @@ if missed:
     out += ["", "%d target(s) not met: `bench/PROFILE.md` shows the profile of each and what meeting it would take." % missed]
 print("\n".join(out))
 PY
+[ -n "$KEEP" ] && printf '\n%s\n' "$KEEP" >> "$OUT"
 echo "wrote $OUT"
