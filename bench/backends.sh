@@ -18,6 +18,81 @@ PGBIN=/usr/lib/postgresql/15/bin
 REPORT=$WORK/backends.md
 FIGURES=$WORK/backends.tsv
 
+write_report() { # the section, from $FIGURES, into bench/RESULTS.md
+python3 - "$FIGURES" "$(git rev-parse --short HEAD)" "$DURATION" "$CONNECTIONS" > "$REPORT" <<'PY'
+import sys, datetime
+figs, commit, dur, conns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+rows, info, names, sizes = {}, {}, {}, []
+ceiling = float("nan")
+for line in open(figs):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "ceiling":
+        ceiling = float(f[1])
+        continue
+    n = int(f[1])
+    if n not in sizes:
+        sizes.append(n)
+    if f[0] == "row":
+        rows[(n, f[2], f[3])] = (float(f[5]), f[6], f[7], f[8])
+        names[f[3]] = f[4]
+    else:
+        info[(n, f[2])] = f[3:]
+def ms(t):
+    for unit, k in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if t.endswith(unit):
+            return float(t[: -len(unit)]) * k
+    return float("nan")
+configs = [("embedded", "embedded"), ("postgres1", "PostgreSQL, 1 instance"), ("postgres2", "PostgreSQL, 2 instances")]
+out = ["<!-- backends -->", "## Embedded store and PostgreSQL side by side", "",
+       "- date: %s; commit: %s; `bash bench/run.sh --backend postgres`" % (datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), commit),
+       "- one machine (2 cores) runs wrk, HAProxy, PostgreSQL 15 and the instances; wrk %s connections, %s per row (intake 3x); hello-world ceiling %s" % (conns, dur, "%.0f req/s" % ceiling if ceiling == ceiling else "not recorded"), ""]
+for n in sizes:
+    out += ["### %d orders" % n, "", "| what | " + " | ".join("%s req/s | p99" % c for _, c in configs) + " |",
+            "|---|" + "---|---|" * len(configs)]
+    for rid, name in names.items():
+        cells = []
+        for key, _ in configs:
+            r = rows.get((n, key, rid))
+            cells.append("%.0f | %s" % (r[0], r[2]) + (" (%s non-2xx)" % r[3] if r and r[3] != "0" else "") if r else "- | -")
+        out.append("| %s | %s |" % (name, " | ".join(cells)))
+    out += ["", "| | seeding | first response | RSS per instance (MB) | store size (MB) |", "|---|---|---|---|---|"]
+    for key, label in configs:
+        i = info.get((n, key))
+        if i:
+            seed = i[0] + (" s" if i[0].isdigit() else "")
+            out.append("| %s | %s | %s ms | %s | %s |" % (label, seed, i[1], i[2], i[3]))
+    out.append("")
+big = max(sizes)
+out += ["### Targets at %d orders (PostgreSQL)" % big, "", "| target | measured | met |", "|---|---|---|"]
+for key, label in configs[1:]:
+    for rid in ("page_default", "page_total", "page_search"):
+        r = rows.get((big, key, rid))
+        if r:
+            out.append("| %s, %s: p99 < 25 ms | %s | %s |" % (label, names[rid], r[2], "yes" if ms(r[2]) < 25 else "**no**"))
+    r, s = rows.get((big, key, "intake")), rows.get((big, "embedded", "intake"))
+    if r and s:
+        out.append("| %s: intake at least the embedded store's | %.0f vs %.0f /s | %s |" % (label, r[0], s[0], "yes" if r[0] >= s[0] else "**no**"))
+out += ["<!-- /backends -->"]
+print("\n".join(out))
+PY
+# Into bench/RESULTS.md, replacing the section of an earlier run.
+python3 - "$ROOT/bench/RESULTS.md" "$REPORT" <<'PY'
+import sys, re
+path, new = sys.argv[1], open(sys.argv[2]).read().strip()
+old = open(path).read() if __import__("os").path.exists(path) else "# orderdeck benchmark results\n"
+if "<!-- backends -->" in old:
+    old = re.sub(r"<!-- backends -->.*<!-- /backends -->", lambda m: new, old, flags=re.S)
+else:
+    old = old.rstrip() + "\n\n" + new + "\n"
+open(path, "w").write(old)
+PY
+}
+
+# REPORT_ONLY=1 (with BENCH_DIR) writes the report from the figures of an earlier, perhaps
+# interrupted, run without measuring again.
+if [ -n "${REPORT_ONLY:-}" ]; then
+  write_report; echo "wrote the backends section of bench/RESULTS.md"; exit 0
+fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 [ -x $PGBIN/initdb ] && [ -x /usr/sbin/haproxy ] || {
   apt-get update -qq && apt-get install -y -qq postgresql postgresql-contrib haproxy >/dev/null
@@ -46,7 +121,7 @@ trap cleanup EXIT
 sleep 1
 CEILING=$(measure hello http://127.0.0.1:18766/ | cut -d'|' -f2)
 kill $HPID; wait $HPID 2>/dev/null || true
-: > "$FIGURES"
+printf 'ceiling\t%s\n' "$CEILING" > "$FIGURES"
 
 wait_up() { until curl -s -o /dev/null "http://127.0.0.1:$1/healthz"; do sleep 0.01; done; }
 
@@ -133,67 +208,5 @@ CFG
   kill $HA $A $Bp; wait $HA $A $Bp 2>/dev/null || true
 done
 
-python3 - "$FIGURES" "$CEILING" "$(git rev-parse --short HEAD)" "$DURATION" "$CONNECTIONS" > "$REPORT" <<'PY'
-import sys, datetime
-figs, ceiling, commit, dur, conns = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-rows, info, names, sizes = {}, {}, {}, []
-for line in open(figs):
-    f = line.rstrip("\n").split("\t")
-    n = int(f[1])
-    if n not in sizes:
-        sizes.append(n)
-    if f[0] == "row":
-        rows[(n, f[2], f[3])] = (float(f[5]), f[6], f[7], f[8])
-        names[f[3]] = f[4]
-    else:
-        info[(n, f[2])] = f[3:]
-def ms(t):
-    for unit, k in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-        if t.endswith(unit):
-            return float(t[: -len(unit)]) * k
-    return float("nan")
-configs = [("embedded", "embedded"), ("postgres1", "PostgreSQL, 1 instance"), ("postgres2", "PostgreSQL, 2 instances")]
-out = ["<!-- backends -->", "## Embedded store and PostgreSQL side by side", "",
-       "- date: %s; commit: %s; `bash bench/run.sh --backend postgres`" % (datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), commit),
-       "- one machine (2 cores) runs wrk, HAProxy, PostgreSQL 15 and the instances; wrk %s connections, %s per row (intake 3x); hello-world ceiling %.0f req/s" % (conns, dur, ceiling), ""]
-for n in sizes:
-    out += ["### %d orders" % n, "", "| what | " + " | ".join("%s req/s | p99" % c for _, c in configs) + " |",
-            "|---|" + "---|---|" * len(configs)]
-    for rid, name in names.items():
-        cells = []
-        for key, _ in configs:
-            r = rows.get((n, key, rid))
-            cells.append("%.0f | %s" % (r[0], r[2]) + (" (%s non-2xx)" % r[3] if r and r[3] != "0" else "") if r else "- | -")
-        out.append("| %s | %s |" % (name, " | ".join(cells)))
-    out += ["", "| | seeding | first response | RSS per instance (MB) | store size (MB) |", "|---|---|---|---|---|"]
-    for key, label in configs:
-        i = info.get((n, key))
-        if i:
-            seed = i[0] + (" s" if i[0].isdigit() else "")
-            out.append("| %s | %s | %s ms | %s | %s |" % (label, seed, i[1], i[2], i[3]))
-    out.append("")
-big = max(sizes)
-out += ["### Targets at %d orders (PostgreSQL)" % big, "", "| target | measured | met |", "|---|---|---|"]
-for key, label in configs[1:]:
-    for rid in ("page_default", "page_total", "page_search"):
-        r = rows.get((big, key, rid))
-        if r:
-            out.append("| %s, %s: p99 < 25 ms | %s | %s |" % (label, names[rid], r[2], "yes" if ms(r[2]) < 25 else "**no**"))
-    r, s = rows.get((big, key, "intake")), rows.get((big, "embedded", "intake"))
-    if r and s:
-        out.append("| %s: intake at least the embedded store's | %.0f vs %.0f /s | %s |" % (label, r[0], s[0], "yes" if r[0] >= s[0] else "**no**"))
-out += ["<!-- /backends -->"]
-print("\n".join(out))
-PY
-# Into bench/RESULTS.md, replacing the section of an earlier run.
-python3 - "$ROOT/bench/RESULTS.md" "$REPORT" <<'PY'
-import sys, re
-path, new = sys.argv[1], open(sys.argv[2]).read().strip()
-old = open(path).read() if __import__("os").path.exists(path) else "# orderdeck benchmark results\n"
-if "<!-- backends -->" in old:
-    old = re.sub(r"<!-- backends -->.*<!-- /backends -->", lambda m: new, old, flags=re.S)
-else:
-    old = old.rstrip() + "\n\n" + new + "\n"
-open(path, "w").write(old)
-PY
+write_report
 echo "wrote the backends section of bench/RESULTS.md ($REPORT)"
