@@ -396,6 +396,18 @@ pub trait AccountRepo: Send + Sync {
     async fn put_session(&self, key: [u8; 32], s: &Session) -> Result<(), StoreError>;
     /// A session by the hash of its cookie value.
     async fn session(&self, key: [u8; 32]) -> Result<Option<Session>, StoreError>;
+    /// A session and its member (`None` when the member was removed), in one read where the
+    /// backend can.
+    async fn session_with_member(
+        &self,
+        key: [u8; 32],
+    ) -> Result<Option<(Session, Option<Member>)>, StoreError> {
+        let Some(s) = self.session(key).await? else {
+            return Ok(None);
+        };
+        let m = self.member(&s.username).await?;
+        Ok(Some((s, m)))
+    }
     /// Ends a session.
     async fn remove_session(&self, key: [u8; 32]) -> Result<(), StoreError>;
     /// Drops every session expired at `now`.

@@ -394,17 +394,14 @@ impl Accounts {
             return Ok(None);
         }
         let key = sha256(secret);
-        let Some(s) = self.store.session(key).await? else {
+        let Some((s, member)) = self.store.session_with_member(key).await? else {
             return Ok(None);
         };
         if s.expires_at <= Utc::now() {
             self.store.remove_session(key).await?;
             return Ok(None);
         }
-        match self.member(&s.username).await? {
-            Some(m) => Ok(Some((s, m))),
-            None => Ok(None),
-        }
+        Ok(member.map(|m| (s, m)))
     }
 
     /// Ends a session on the server (sign out).

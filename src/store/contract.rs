@@ -317,7 +317,12 @@ async fn tokens_settings_and_accounts(s: &dyn Storage) {
     s.put_session([1; 32], &live).await.unwrap();
     s.put_session([2; 32], &old).await.unwrap();
     s.purge_sessions(now).await.unwrap();
-    assert_eq!(s.session([1; 32]).await.unwrap(), Some(live));
+    assert_eq!(s.session([1; 32]).await.unwrap(), Some(live.clone()));
+    assert_eq!(
+        s.session_with_member([1; 32]).await.unwrap(),
+        Some((live, Some(owner.clone())))
+    );
+    assert_eq!(s.session_with_member([3; 32]).await.unwrap(), None);
     assert_eq!(s.session([2; 32]).await.unwrap(), None);
     s.remove_member("ada").await.unwrap();
     assert_eq!(

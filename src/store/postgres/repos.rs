@@ -339,6 +339,27 @@ impl AccountRepo for PgStore {
         Ok(())
     }
 
+    async fn session_with_member(
+        &self,
+        key: [u8; 32],
+    ) -> Result<Option<(Session, Option<Member>)>, StoreError> {
+        let row: Option<(Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT s.body, m.body FROM sessions s \
+             LEFT JOIN members m ON m.username = s.username WHERE s.key = $1",
+        )
+        .bind(key.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some((s, m)) => Ok(Some((
+                decode("session", &s)?,
+                m.map(|m| decode("member", &m)).transpose()?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     async fn session(&self, key: [u8; 32]) -> Result<Option<Session>, StoreError> {
         let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM sessions WHERE key = $1")
             .bind(key.as_slice())
