@@ -156,7 +156,10 @@ fn main() -> anyhow::Result<()> {
                 .context("the server stopped with an error")?;
         }
         Cmd::Copy { from, to } => {
-            let (from, to) = (app::copy::Location::parse(&from), app::copy::Location::parse(&to));
+            let (from, to) = (
+                app::copy::Location::parse(&from),
+                app::copy::Location::parse(&to),
+            );
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{msg:>18} {bar:40} {pos}/{len}")

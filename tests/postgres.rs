@@ -361,12 +361,16 @@ async fn a_store_moves_to_postgres_and_back_with_copy() {
     let mut last = 0;
     for i in 0..5 {
         last = app
-            .place(order_body(&format!("Buyer {i}"), &format!("b{i}@example.com")))
+            .place(order_body(
+                &format!("Buyer {i}"),
+                &format!("b{i}@example.com"),
+            ))
             .await["number"]
             .as_u64()
             .unwrap();
     }
-    app.post(&format!("/orders/{last}/payments"), json!({})).await;
+    app.post(&format!("/orders/{last}/payments"), json!({}))
+        .await;
     let before = snapshot(&app, &token).await;
     app.kill();
 
@@ -380,7 +384,10 @@ async fn a_store_moves_to_postgres_and_back_with_copy() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("5 orders") && text.contains("5 customers"), "{text}");
+    assert!(
+        text.contains("5 orders") && text.contains("5 customers"),
+        "{text}"
+    );
     assert!(
         text.contains("postgres://postgres@") && !text.contains("hunter2"),
         "the password stays out of the output: {text}"

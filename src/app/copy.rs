@@ -50,11 +50,11 @@ impl Opened {
     pub async fn open(at: &Location, existing: bool) -> anyhow::Result<Self> {
         use anyhow::Context;
         match at {
-            Location::Database(url) => Ok(Opened::Postgres(
-                PgStore::connect(url)
-                    .await
-                    .with_context(|| format!("cannot open the database {}", redacted(url)))?,
-            )),
+            Location::Database(url) => {
+                Ok(Opened::Postgres(PgStore::connect(url).await.with_context(
+                    || format!("cannot open the database {}", redacted(url)),
+                )?))
+            }
             Location::Dir(dir) => {
                 if existing && !dir.join("db").exists() {
                     anyhow::bail!("there is no orderdeck store in {}", dir.display());

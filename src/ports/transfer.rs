@@ -57,15 +57,27 @@ impl Part {
 /// One stored record, engine-neutral.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    Setting { key: String, value: String },
+    Setting {
+        key: String,
+        value: String,
+    },
     Member(Member),
     /// A session, by the hash of its cookie value.
-    Session { key: [u8; 32], session: Session },
+    Session {
+        key: [u8; 32],
+        session: Session,
+    },
     /// An API token, by the hash of its secret.
-    Token { hash: [u8; 32], record: TokenRecord },
+    Token {
+        hash: [u8; 32],
+        record: TokenRecord,
+    },
     Customer(CustomerRecord),
     /// A contact (`e:<email>` or `p:<digits>`) and the customer it finds.
-    CustomerKey { key: String, customer: CustomerId },
+    CustomerKey {
+        key: String,
+        customer: CustomerId,
+    },
     /// An order as stored: its number, version and linked customer kept.
     Order(Box<Order>),
     IdempotencyKey {

@@ -410,14 +410,19 @@ pub async fn copies_exactly(src: Arc<dyn Storage>, dst: Arc<dyn Storage>) {
     };
     s.put_session([9; 32], &session).await.unwrap();
     let mut seen = Vec::new();
-    let copied = copy(s, d, &mut |part, done, total| seen.push((part, done, total)))
-        .await
-        .unwrap();
+    let copied = copy(s, d, &mut |part, done, total| {
+        seen.push((part, done, total))
+    })
+    .await
+    .unwrap();
     assert!(seen.iter().all(|(_, done, total)| done <= total));
     assert!(copied.count(crate::ports::Part::Orders) > 0);
     assert_eq!(everything(s).await, everything(d).await);
     assert_eq!(s.counts().await.unwrap(), d.counts().await.unwrap());
-    assert_eq!(s.next_number().await.unwrap(), d.next_number().await.unwrap());
+    assert_eq!(
+        s.next_number().await.unwrap(),
+        d.next_number().await.unwrap()
+    );
     for sort in SortField::ALL {
         for desc in [false, true] {
             let q = ListQuery {

@@ -15,7 +15,11 @@ pub enum CopyError {
         "the source's {part} changed during the copy ({read} read, {now} there now); \
          stop every server using it and copy into a new destination"
     )]
-    SourceChanged { part: &'static str, read: u64, now: u64 },
+    SourceChanged {
+        part: &'static str,
+        read: u64,
+        now: u64,
+    },
     #[error("the destination holds {there} {part} after the copy, but {read} were copied")]
     Short {
         part: &'static str,

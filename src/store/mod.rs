@@ -4,8 +4,8 @@
 //! `contract` is the behaviour every backend must show, as a reusable test suite.
 
 pub mod codec;
-pub mod copy;
 pub mod contract;
+pub mod copy;
 pub mod keys;
 pub mod postgres;
 pub mod report;

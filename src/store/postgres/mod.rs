@@ -14,9 +14,9 @@ mod orders;
 mod repos;
 mod settings;
 pub mod testdb;
-mod transfer;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 use crate::domain::outbox::OutboxStatus;
 use crate::domain::Order;

@@ -174,9 +174,9 @@ impl Transfer for PgStore {
                 KeyKind::Text => q.bind(String::from_utf8(a.to_vec()).map_err(|_| bad_cursor())?),
                 KeyKind::Bytes => q.bind(a.to_vec()),
                 KeyKind::Uuid => q.bind(uuid::Uuid::from_slice(a).map_err(|_| bad_cursor())?),
-                KeyKind::Number => q.bind(i64::from_be_bytes(
-                    a.try_into().map_err(|_| bad_cursor())?,
-                )),
+                KeyKind::Number => {
+                    q.bind(i64::from_be_bytes(a.try_into().map_err(|_| bad_cursor())?))
+                }
             };
         }
         let rows = q

@@ -20,9 +20,9 @@ mod ops;
 mod repos;
 mod search;
 mod slices;
-mod transfer;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
 use crate::domain::{CustomerId, Order};

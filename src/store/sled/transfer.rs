@@ -93,7 +93,10 @@ impl Transfer for SledStore {
         };
         let mut page = ExportPage::default();
         let mut last = None;
-        for item in tree.range::<Vec<u8>, _>((from, Bound::Unbounded)).take(limit) {
+        for item in tree
+            .range::<Vec<u8>, _>((from, Bound::Unbounded))
+            .take(limit)
+        {
             let (k, v) = item?;
             page.records.push(record(part, &k, &v)?);
             last = Some(k.to_vec());
