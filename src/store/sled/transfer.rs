@@ -2,10 +2,10 @@
 //! key order; imported orders and customers go through the same transaction code as live
 //! writes, so their list rows, indexes, search terms and counters are built as usual.
 
-use super::{lift, SledStore, FIRST_NUMBER};
+use super::{lift, SledStore};
 use crate::domain::CustomerId;
 use crate::ports::{ExportPage, Part, Record, StoreError, Transfer};
-use crate::store::codec::{decode, decode_u64, encode};
+use crate::store::codec::{decode, encode};
 use async_trait::async_trait;
 use sled::Tree;
 use std::ops::Bound;
@@ -168,11 +168,8 @@ impl Transfer for SledStore {
     }
 
     async fn set_next_number(&self, next: u64) -> Result<(), StoreError> {
-        let stored = match self.meta.get(b"next_number")? {
-            Some(v) => decode_u64("next number", &v)?,
-            None => FIRST_NUMBER,
-        };
-        let next = next.max(stored).max(self.numbers.load(Ordering::SeqCst));
+        // Only ever raised: the stored number is never above the one in memory.
+        let next = next.max(self.numbers.load(Ordering::SeqCst));
         self.order_tx(|tx| tx.raise_next_number(next))?;
         self.numbers.fetch_max(next, Ordering::SeqCst);
         self.durable().await
