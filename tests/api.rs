@@ -128,7 +128,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         "{v}"
     );
     let mut b = order_body("Ann", "ann@example.com");
-    b["items"][0]["unit_price"] = json!(19.99);
+    b["items"][0]["unit_price"] = json!(true);
     let (s, _) = app.post("/orders", b).await;
     assert_eq!(s, 400);
     // Values a rule refuses: 422 with the field.
@@ -829,4 +829,119 @@ async fn health_and_readiness_answer_without_a_token_and_say_nothing_else() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v, json!({"status": "ok"}), "{path}");
     }
+}
+
+/// Posts a raw JSON text (numbers serde_json's `Value` cannot hold, like `1e400`).
+async fn post_raw(app: &common::App, path: &str, body: String) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(app.token())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn decimals_arrive_as_json_numbers_or_strings_read_exactly() {
+    let app = spawn_app_with_token();
+    // Money as JSON numbers, read from their text: 0.1 is exactly 0.10.
+    let body = r#"{"customer":{"name":"Ann Lee","email":"ann@example.com"},
+        "shipping_address":{"line1":"1 High St","city":"Leeds","country":"GB"},
+        "items":[{"sku":"TEE","name":"Tee","unit_price":0.1,"quantity":3},
+                 {"sku":"MUG","name":"Mug","unit_price":"19.99","quantity":1}],
+        "shipping":{"method":"Standard","price":4.5},"tax":1,"discount":0.05,
+        "payment":{"method":"card"}}"#;
+    let (s, o) = post_raw(&app, "/orders", body.to_string()).await;
+    assert_eq!(s, 201, "{o}");
+    assert_eq!(o["items"][0]["unit_price"], "0.10");
+    assert_eq!(o["shipping"]["price"], "4.50");
+    assert_eq!(o["totals"]["tax"], "1.00");
+    assert_eq!(o["totals"]["discount"], "0.05");
+    // 3 × 0.10 + 19.99 + 4.50 + 1.00 − 0.05, exact (through f64 it would not be).
+    assert_eq!(o["totals"]["total"], "25.74");
+    let n = o["number"].as_u64().unwrap();
+
+    // An action's amount as a number; more digits than a float holds are not rounded away.
+    let (s, v) = post_raw(
+        &app,
+        &format!("/orders/{n}/payments"),
+        r#"{"amount": 10.000000000000000001}"#.into(),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["field"], "amount");
+    let (s, v) = post_raw(
+        &app,
+        &format!("/orders/{n}/payments"),
+        r#"{"amount": 10.5}"#.into(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["totals"]["paid"], "10.50");
+
+    // Out of range or not a number at all: a clear 422 on the field, nothing stored.
+    for (field, value) in [
+        ("items[0].unit_price", "1e400"),
+        ("items[0].unit_price", "\"NaN\""),
+        ("items[0].unit_price", "\"Infinity\""),
+        ("items[0].unit_price", "-0.5"),
+        ("tax", "1e-30"),
+        ("shipping.price", "123456789012345678901234567890"),
+    ] {
+        let text = body
+            .replace(
+                r#""unit_price":0.1"#,
+                &format!(
+                    r#""unit_price":{}"#,
+                    if field.starts_with("items") {
+                        value
+                    } else {
+                        "0.1"
+                    }
+                ),
+            )
+            .replace(
+                r#""tax":1"#,
+                &format!(r#""tax":{}"#, if field == "tax" { value } else { "1" }),
+            )
+            .replace(
+                r#""price":4.5"#,
+                &format!(
+                    r#""price":{}"#,
+                    if field == "shipping.price" {
+                        value
+                    } else {
+                        "4.5"
+                    }
+                ),
+            );
+        let (s, v) = post_raw(&app, "/orders", text).await;
+        assert_eq!(s, 422, "{field} = {value}: {v}");
+        assert_eq!(v["error"]["field"], field, "{value}: {v}");
+    }
+    let (_, list) = app.get("/orders").await;
+    assert_eq!(list["orders"].as_array().unwrap().len(), 1);
+
+    // Dimensions and insurance as numbers on a rate request.
+    let item = o["items"][0]["id"].as_str().unwrap();
+    let rates = format!(
+        r#"{{"items":[{{"item_id":"{item}","quantity":1}}],
+            "package":{{"length_cm":30,"width_cm":20.5,"height_cm":1e1,"weight_grams":500}},
+            "insurance":0}}"#
+    );
+    let (s, v) = post_raw(&app, &format!("/orders/{n}/rates"), rates.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!v["rates"].as_array().unwrap().is_empty(), "{v}");
+    let (s, v) = post_raw(
+        &app,
+        &format!("/orders/{n}/rates"),
+        rates.replace(r#""length_cm":30"#, r#""length_cm":9e99"#),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["field"], "package.length_cm", "{v}");
 }

@@ -50,6 +50,7 @@ pub struct ItemDraft {
     pub name: String,
     #[serde(default)]
     pub variant: Option<String>,
+    #[serde(deserialize_with = "super::decimal_json::text")]
     pub unit_price: String,
     pub quantity: u32,
     #[serde(default)]
@@ -63,6 +64,7 @@ pub struct ItemDraft {
 #[serde(deny_unknown_fields)]
 pub struct ShippingDraft {
     pub method: String,
+    #[serde(deserialize_with = "super::decimal_json::text")]
     pub price: String,
 }
 
@@ -85,9 +87,9 @@ pub struct OrderDraft {
     pub billing_address: Option<AddressDraft>,
     pub items: Vec<ItemDraft>,
     pub shipping: ShippingDraft,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::decimal_json::opt_text")]
     pub tax: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::decimal_json::opt_text")]
     pub discount: Option<String>,
     #[serde(default)]
     pub currency: Option<String>,

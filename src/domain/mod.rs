@@ -1,6 +1,7 @@
 //! The pure domain: orders, their facts, derived statuses and the rules of every action.
 //! No IO here: no clock, no randomness, no storage, no HTTP.
 
+pub mod decimal_json;
 pub mod intake;
 pub mod money;
 pub mod notifications;
@@ -11,6 +12,7 @@ pub mod sample;
 pub mod shipping;
 pub mod status;
 pub mod team;
+pub mod webhooks;
 pub mod workflow;
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::{
     items, money, number, ok, parse, shipment_status, shipping, ApiBody, ApiCaller, ItemQtyJson,
 };
+use crate::domain::decimal_json;
 use crate::domain::workflow::{ManualFulfillInput, RefundInput, ShipmentEdit};
 use crate::domain::{Command, CustomerId, NoteId, ShipmentId, ShippingPoint};
 use crate::service::Service;
@@ -26,7 +27,7 @@ async fn run(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PaymentBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     amount: Option<String>,
     #[serde(default)]
     reference: Option<String>,
@@ -52,11 +53,11 @@ pub(super) async fn record_payment(
 struct RefundBody {
     #[serde(default)]
     items: Vec<ItemQtyJson>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     refund_shipping: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     adjustment_refund: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     adjustment_fee: Option<String>,
     #[serde(default)]
     reason: Option<String>,

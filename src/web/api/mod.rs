@@ -108,6 +108,12 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        let message = inner.to_string();
+        if message.contains(crate::domain::decimal_json::OUT_OF_RANGE) {
+            // Well-formed JSON whose number no decimal holds: a value refused on its field.
+            let what = message.split(" at line ").next().unwrap_or(&message);
+            return ApiError::invalid(&path, what.to_string());
+        }
         if path == "." || path.is_empty() {
             ApiError::malformed(format!(
                 "Request body is not valid JSON for this call: {inner}"

@@ -2,6 +2,7 @@
 //! tracking events. The package and carrier fields are read here.
 
 use super::{items, money, number, ok, parse, shipment_status, ApiBody, ApiCaller, ItemQtyJson};
+use crate::domain::decimal_json;
 use crate::service::Service;
 use crate::web::error::ApiError;
 use actix_web::{web, HttpResponse};
@@ -14,11 +15,11 @@ use serde::Deserialize;
 struct PackageJson {
     #[serde(default)]
     preset: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     length_cm: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     width_cm: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     height_cm: Option<String>,
     #[serde(default)]
     weight_grams: Option<u32>,
@@ -40,9 +41,9 @@ struct CarrierBody {
     ship_from: Option<crate::scripting::Party>,
     #[serde(default)]
     drop_off_date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     insurance: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decimal_json::opt_text")]
     declared_value: Option<String>,
     #[serde(default)]
     dangerous_goods: bool,
