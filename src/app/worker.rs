@@ -3,16 +3,25 @@
 //! passes. The service never knows this loop exists.
 
 use crate::service::Service;
-use crate::transports::Transports;
+use crate::transports::{Transports, WebhookClient};
 use std::time::Duration;
 
 /// Runs until the process stops.
 pub async fn run(service: Service) {
     let wake = service.outbox_wake();
+    // One client for every webhook delivery of this process (connections are reused).
+    let webhooks = match WebhookClient::new() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::error!("webhooks will not be delivered: {e}");
+            None
+        }
+    };
     loop {
         let pass = async {
             let settings = service.settings_snapshot().await?;
-            let transports = Transports::from_settings(&settings);
+            let mut transports = Transports::from_settings(&settings);
+            transports.webhooks = webhooks.clone();
             service.deliver_due(&transports).await
         };
         match pass.await {

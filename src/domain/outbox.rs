@@ -10,6 +10,8 @@ use uuid::Uuid;
 pub enum Channel {
     Email,
     Sms,
+    /// A signed `POST` to a webhook endpoint (`to` is its URL, `text` the JSON body).
+    Webhook,
 }
 
 impl Channel {
@@ -18,6 +20,7 @@ impl Channel {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
         }
     }
 }
@@ -71,6 +74,10 @@ pub struct OutboxMessage {
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The webhook endpoint a delivery is for (webhooks only; record format 2).
+    pub endpoint: Option<Uuid>,
+    /// The HTTP status of the receiver's last answer (webhooks only; record format 2).
+    pub response_status: Option<u16>,
 }
 
 /// Most delivery attempts before a message is marked failed.
@@ -111,6 +118,8 @@ impl OutboxMessage {
             next_attempt_at: now,
             created_at: now,
             sent_at: None,
+            endpoint: None,
+            response_status: None,
         }
     }
 

@@ -79,10 +79,50 @@ impl DeliveryError {
 /// A boxed delivery future.
 pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
+/// A webhook delivery as it goes out (SPEC §8): `POST url` with `body` and the
+/// `X-Orderdeck-*` headers.
+#[derive(Debug, Clone)]
+pub struct WebhookPost<'a> {
+    pub url: &'a str,
+    /// `X-Orderdeck-Event`.
+    pub event: &'a str,
+    /// `X-Orderdeck-Delivery`: the same on every attempt.
+    pub delivery: uuid::Uuid,
+    /// `X-Orderdeck-Timestamp`: unix seconds of this attempt.
+    pub timestamp: i64,
+    /// `X-Orderdeck-Signature`: `sha256=<hex>`.
+    pub signature: String,
+    pub body: &'a str,
+}
+
+/// What a webhook receiver answered: its HTTP status when it answered at all, and whether that
+/// counts as delivered (a 2xx within the time allowed).
+#[derive(Debug)]
+pub struct WebhookAnswer {
+    pub status: Option<u16>,
+    pub result: Result<(), DeliveryError>,
+}
+
+/// A boxed webhook delivery future.
+pub type WebhookFuture<'a> = Pin<Box<dyn Future<Output = WebhookAnswer> + Send + 'a>>;
+
 /// Sends one message over its channel.
 pub trait Deliverer: Send + Sync {
     /// Delivers `msg` (e-mail over SMTP, SMS over the gateway).
     fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a>;
+
+    /// Posts one webhook delivery (signed by the caller).
+    fn post_webhook<'a>(&'a self, post: WebhookPost<'a>) -> WebhookFuture<'a> {
+        let _ = post;
+        Box::pin(async {
+            WebhookAnswer {
+                status: None,
+                result: Err(DeliveryError::NotConfigured(
+                    "No webhook client is running".into(),
+                )),
+            }
+        })
+    }
 
     /// Whether messages of this channel can be attempted at all (a transport is configured).
     /// When no channel can, the outbox is left untouched until one can.

@@ -347,6 +347,8 @@ pub trait SettingsRepo: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Changes a setting.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Removes a setting (nothing happens when there is none).
+    async fn remove_setting(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// The durable outbox: rendered messages waiting for, or done with, delivery.
@@ -371,6 +373,14 @@ pub trait OutboxRepo: Send + Sync {
         &self,
         order: Option<u64>,
         status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// One webhook endpoint's deliveries (messages whose `endpoint` is `endpoint`), newest
+    /// first. A backend without an index for them may examine a bounded number of the newest
+    /// messages only, as [`Self::outbox_list`] does for a status.
+    async fn outbox_for_endpoint(
+        &self,
+        endpoint: Uuid,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 }

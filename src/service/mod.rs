@@ -11,6 +11,7 @@ pub mod settings;
 pub mod shipping;
 pub mod tokens;
 pub mod views;
+pub mod webhooks;
 
 pub use orders::{Outcome, Probe};
 pub use settings::{default_presets, PackagePreset, StoreSettings, Switches, SETTABLE};

@@ -2,6 +2,7 @@
 //! was previewed), carrier tracking events, customers, lists and counts.
 
 use super::settings::{StoreSettings, Switches};
+use super::webhooks::endpoints_of;
 use super::{Service, ServiceError};
 use crate::domain::intake::{NewOrderIds, OrderDraft};
 use crate::domain::notifications::{triggers, Trigger};
@@ -108,7 +109,8 @@ impl Service {
         }];
         // Rendered on a copy: a template that fails leaves a failed message, not a timeline line,
         // on a new order.
-        let outbox = self.messages(&mut order.clone(), &placed, &settings, &switches, now);
+        let mut outbox = self.messages(&mut order.clone(), &placed, &settings, &switches, now);
+        outbox.extend(self.webhook_messages(&endpoints_of(&all), None, &order, &[], now));
         let queued = !outbox.is_empty();
         let created = self
             .store
@@ -172,11 +174,19 @@ impl Service {
         let all = self.settings_snapshot().await?;
         let settings = StoreSettings::from_map(&all);
         let switches = Switches::from_map(&all);
+        let endpoints = endpoints_of(&all);
         let mut current = order;
         loop {
             let (mut next, events) = execute(&current, cmd, &ctx)?;
             let list = triggers(&current, &next, &events);
-            let outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
+            let mut outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
+            outbox.extend(self.webhook_messages(
+                &endpoints,
+                Some(&current),
+                &next,
+                &events,
+                ctx.now,
+            ));
             match self
                 .store
                 .update_order(current.version, &next, &outbox)

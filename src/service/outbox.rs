@@ -2,19 +2,22 @@
 //! failure and retry (on the message and on its order's timeline); resending; test messages.
 
 use super::messages::{addresses, email_subject, template_context};
+use super::webhooks::endpoints_of;
 use super::{Service, ServiceError};
 use crate::domain::notifications::Recipient;
 use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
+use crate::domain::webhooks::Endpoint;
 use crate::domain::{Actor, RuleError};
 use crate::ports::{Conflict, Deliverer, DeliveryError, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 fn channel_label(c: Channel) -> &'static str {
     match c {
         Channel::Email => "E-mail",
         Channel::Sms => "SMS",
+        Channel::Webhook => "Webhook",
     }
 }
 
@@ -31,22 +34,55 @@ impl Service {
     pub async fn deliver_due(&self, deliverer: &dyn Deliverer) -> Result<usize, ServiceError> {
         // Nothing to attempt while no transport is configured: the messages stay pending as
         // they are (the outbox page says why) instead of being rewritten on every pass.
-        if !deliverer.ready(Channel::Email) && !deliverer.ready(Channel::Sms) {
+        let endpoints = endpoints_of(&self.settings_snapshot().await?);
+        let webhooks = deliverer.ready(Channel::Webhook) && !endpoints.is_empty();
+        if !deliverer.ready(Channel::Email) && !deliverer.ready(Channel::Sms) && !webhooks {
             return Ok(0);
         }
         let mut due = self.store.outbox_due(Utc::now(), 50).await?;
         // One order's messages go out in the order they were written (ids are time-ordered): a
         // message waits while an earlier one to the same order and channel is still pending.
         due.sort_by_key(|m| m.id);
-        let mut behind: HashMap<(u64, Channel), DateTime<Utc>> = HashMap::new();
         let n = due.len();
+        // E-mail and SMS in one queue, each webhook endpoint's deliveries in their own, the
+        // queues side by side: a receiver that takes its full 10 s delays only its own.
+        let mut queues: BTreeMap<Option<Uuid>, Vec<OutboxMessage>> = BTreeMap::new();
+        for m in due {
+            queues.entry(m.endpoint).or_default().push(m);
+        }
+        let done = futures_util::future::join_all(
+            queues
+                .into_values()
+                .map(|queue| self.deliver_queue(queue, deliverer, &endpoints)),
+        )
+        .await;
         // Messages whose channel has no transport yet are put back together, in one write:
         // nothing was sent, and a store without SMTP must not rewrite its outbox one message
         // at a time (that competed with intake for the write lock).
         let mut waiting = Vec::new();
+        for w in done {
+            waiting.extend(w?);
+        }
+        if !waiting.is_empty() {
+            self.store.outbox_put(&waiting).await?;
+        }
+        Ok(n)
+    }
+
+    /// Attempts one queue of due messages in order; returns those put back to wait.
+    async fn deliver_queue(
+        &self,
+        due: Vec<OutboxMessage>,
+        deliverer: &dyn Deliverer,
+        endpoints: &[Endpoint],
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        // (order, channel, webhook endpoint): a webhook delivery waits only behind earlier ones
+        // to the same endpoint.
+        let mut behind: HashMap<(u64, Channel, Option<Uuid>), DateTime<Utc>> = HashMap::new();
+        let mut waiting = Vec::new();
         for mut m in due {
             if let Some(number) = m.order_number {
-                let key = (number, m.channel);
+                let key = (number, m.channel, m.endpoint);
                 let earlier = match behind.get(&key) {
                     Some(at) => Some(*at),
                     None => self.earlier_pending(number, &m).await?,
@@ -59,7 +95,18 @@ impl Service {
                     continue;
                 }
             }
-            let result = deliverer.deliver(&m).await;
+            let result = if m.channel == Channel::Webhook {
+                if !endpoints.iter().any(|e| Some(e.id) == m.endpoint) {
+                    // Removed while this delivery waited: nothing to sign it with.
+                    m.status = OutboxStatus::Failed;
+                    m.last_error = Some("The webhook endpoint was removed".into());
+                    self.store.outbox_put(std::slice::from_ref(&m)).await?;
+                    continue;
+                }
+                self.post_delivery(&mut m, endpoints, deliverer).await
+            } else {
+                deliverer.deliver(&m).await
+            };
             let now = Utc::now();
             let line = match result {
                 Ok(()) => {
@@ -83,7 +130,7 @@ impl Service {
                     let e = e.to_string();
                     m.attempt_failed(e.clone(), now);
                     if let (Some(number), OutboxStatus::Pending) = (m.order_number, m.status) {
-                        behind.insert((number, m.channel), m.next_attempt_at);
+                        behind.insert((number, m.channel, m.endpoint), m.next_attempt_at);
                     }
                     if m.status == OutboxStatus::Failed {
                         format!(
@@ -106,8 +153,9 @@ impl Service {
                 }
             };
             // The order's timeline first, so that whoever sees the attempt on the message also
-            // sees it on the order.
-            if let Some(number) = m.order_number {
+            // sees it on the order. (Webhook deliveries have their own log, Settings >
+            // Webhooks: a storefront's receiver is not news on the order.)
+            if let (Some(number), false) = (m.order_number, m.channel == Channel::Webhook) {
                 let kind = if m.status == OutboxStatus::Sent {
                     "notification"
                 } else {
@@ -119,10 +167,7 @@ impl Service {
             }
             self.store.outbox_put(std::slice::from_ref(&m)).await?;
         }
-        if !waiting.is_empty() {
-            self.store.outbox_put(&waiting).await?;
-        }
-        Ok(n)
+        Ok(waiting)
     }
 
     /// Renders a message whose template had failed, with the scripts loaded now, from the
@@ -200,7 +245,7 @@ impl Service {
             .await?;
         Ok(pending
             .iter()
-            .filter(|p| p.channel == m.channel && p.id < m.id)
+            .filter(|p| p.channel == m.channel && p.endpoint == m.endpoint && p.id < m.id)
             .map(|p| p.next_attempt_at)
             .min())
     }
@@ -239,7 +284,8 @@ impl Service {
     /// Sends a failed or waiting message again now.
     pub async fn resend(&self, id: Uuid) -> Result<OutboxMessage, ServiceError> {
         let mut m = self.store.outbox_get(id).await?;
-        if m.status == OutboxStatus::Sent {
+        // A webhook delivery can be sent again after it arrived (a receiver that lost it).
+        if m.status == OutboxStatus::Sent && m.channel != Channel::Webhook {
             return Err(ServiceError::Refused {
                 code: "not_resendable",
                 message: "Only pending or failed messages can be sent again".into(),

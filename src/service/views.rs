@@ -120,6 +120,43 @@ pub fn customer(c: &CustomerRecord) -> Value {
     json!({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "orders_count": c.orders_count})
 }
 
+/// A webhook endpoint (`secret` only when it was just created: SPEC §8), with how it is doing.
+pub fn webhook(
+    e: &crate::domain::webhooks::Endpoint,
+    health: Option<&super::webhooks::Health>,
+    with_secret: bool,
+) -> Value {
+    use super::webhooks::Health;
+    let mut v = json!({
+        "id": e.id, "url": e.url,
+        "events": e.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "created_at": e.created_at,
+    });
+    if with_secret {
+        v["secret"] = json!(e.secret);
+    }
+    if let Some(h) = health {
+        let (status, error) = match h {
+            Health::Quiet => ("quiet", None),
+            Health::Healthy => ("healthy", None),
+            Health::Failing { last_error } => ("failing", Some(last_error)),
+        };
+        v["status"] = json!(status);
+        v["last_error"] = json!(error);
+    }
+    v
+}
+
+/// One webhook delivery (SPEC §8), with when it is next tried and when it arrived.
+pub fn delivery(m: &crate::domain::outbox::OutboxMessage) -> Value {
+    json!({
+        "id": m.id, "event": m.event, "status": m.status.as_str(), "attempts": m.attempts,
+        "response_status": m.response_status, "last_error": m.last_error,
+        "created_at": m.created_at, "order_number": m.order_number,
+        "next_attempt_at": m.next_attempt_at, "sent_at": m.sent_at,
+    })
+}
+
 /// One message of `GET /outbox`.
 pub fn outbox_message(m: &crate::domain::outbox::OutboxMessage) -> Value {
     json!({

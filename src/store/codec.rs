@@ -3,18 +3,20 @@
 //!
 //! Format history:
 //! - 0: orders had no `version` field; every other record as in format 1.
-//! - 1: current.
+//! - 1: outbox messages had no `endpoint` and `response_status`; as format 2 otherwise.
+//! - 2: current.
 //!
 //! Older records are migrated when read and written back in the current format with the next
 //! change of their order.
 
+use crate::domain::outbox::OutboxMessage;
 use crate::domain::Order;
 use crate::ports::StoreError;
 use serde::{de::DeserializeOwned, Serialize};
 use std::any::Any;
 
 /// Current record format. Bump it (and add a migration in `decode`) when a stored type changes.
-pub const SCHEMA_VERSION: u8 = 1;
+pub const SCHEMA_VERSION: u8 = 2;
 
 /// Oldest record format `decode` still reads.
 pub const OLDEST_READABLE_VERSION: u8 = 0;
@@ -42,20 +44,33 @@ pub fn decode<T: DeserializeOwned + 'static>(what: &str, bytes: &[u8]) -> Result
         .ok_or_else(|| StoreError::Corrupt(format!("{what}: empty record")))?;
     match *version {
         SCHEMA_VERSION => decode_body(what, body),
-        0 if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Order>() => {
+        0 if is::<T, Order>() => {
             let old: v0::Order = decode_body(what, body)?;
-            let migrated: Box<dyn Any> = Box::new(Order::from(old));
-            migrated
-                .downcast::<T>()
-                .map(|b| *b)
-                .map_err(|_| StoreError::Corrupt(format!("{what}: migration type mismatch")))
+            migrated(what, Order::from(old))
         }
-        // Format 0 differs from format 1 only in orders.
-        0 => decode_body(what, body),
+        0 | 1 if is::<T, OutboxMessage>() => {
+            let old: v1::OutboxMessage = decode_body(what, body)?;
+            migrated(what, OutboxMessage::from(old))
+        }
+        // Format 0 differs from format 1 only in orders, format 1 from 2 only in outbox
+        // messages.
+        0 | 1 => decode_body(what, body),
         v => Err(StoreError::Corrupt(format!(
             "{what}: record format {v} is not supported by this version of orderdeck (reads {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION})"
         ))),
     }
+}
+
+fn is<T: 'static, U: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>()
+}
+
+fn migrated<T: 'static, U: 'static>(what: &str, value: U) -> Result<T, StoreError> {
+    let boxed: Box<dyn Any> = Box::new(value);
+    boxed
+        .downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| StoreError::Corrupt(format!("{what}: migration type mismatch")))
 }
 
 /// Encodes a record whose tail is decoded only on demand: version, head, tail.
@@ -74,7 +89,8 @@ pub fn decode_head<'a, H: DeserializeOwned>(
     bytes: &'a [u8],
 ) -> Result<(H, &'a [u8]), StoreError> {
     match bytes.split_first() {
-        Some((&SCHEMA_VERSION, body)) => {
+        // Records with a tail are orders' list rows, the same in formats 1 and 2.
+        Some((&(1 | SCHEMA_VERSION), body)) => {
             let (value, used) = decode_prefix(what, body)?;
             Ok((value, &body[used..]))
         }
@@ -214,6 +230,66 @@ pub mod v0 {
     }
 }
 
+/// Record format 1.
+pub mod v1 {
+    use crate::domain::outbox::{Channel, OutboxStatus};
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Serialize};
+    use uuid::Uuid;
+
+    /// An outbox message as formats 0 and 1 stored it: without `endpoint` and
+    /// `response_status`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct OutboxMessage {
+        pub id: Uuid,
+        pub order_number: Option<u64>,
+        pub event: String,
+        pub channel: Channel,
+        pub to: String,
+        pub subject: String,
+        pub text: String,
+        pub html: Option<String>,
+        pub status: OutboxStatus,
+        pub attempts: u32,
+        pub last_error: Option<String>,
+        pub next_attempt_at: DateTime<Utc>,
+        pub created_at: DateTime<Utc>,
+        pub sent_at: Option<DateTime<Utc>>,
+    }
+
+    impl From<OutboxMessage> for crate::domain::outbox::OutboxMessage {
+        fn from(m: OutboxMessage) -> Self {
+            crate::domain::outbox::OutboxMessage {
+                id: m.id,
+                order_number: m.order_number,
+                event: m.event,
+                channel: m.channel,
+                to: m.to,
+                subject: m.subject,
+                text: m.text,
+                html: m.html,
+                status: m.status,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                next_attempt_at: m.next_attempt_at,
+                created_at: m.created_at,
+                sent_at: m.sent_at,
+                endpoint: None,
+                response_status: None,
+            }
+        }
+    }
+
+    /// Encodes a format-1 record (fixtures and migration tests only).
+    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::ports::StoreError> {
+        let mut out = vec![1u8];
+        let body = bincode::serde::encode_to_vec(value, super::config())
+            .map_err(|e| crate::ports::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
 /// A big-endian u64 value (counters, order numbers).
 pub fn decode_u64(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
     let arr: [u8; 8] = bytes
@@ -277,6 +353,56 @@ mod tests {
             decode::<Order>("order", &trailing),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn format_1_outbox_messages_are_migrated_and_other_format_1_records_read_as_they_are() {
+        use crate::domain::outbox::{Channel, OutboxMessage};
+        let now = chrono::Utc::now();
+        let m = OutboxMessage::new(
+            uuid::Uuid::now_v7(),
+            Some(1001),
+            "order_placed",
+            Channel::Sms,
+            "+441234",
+            String::new(),
+            "Thanks".into(),
+            None,
+            now,
+        );
+        let old = v1::OutboxMessage {
+            id: m.id,
+            order_number: m.order_number,
+            event: m.event.clone(),
+            channel: m.channel,
+            to: m.to.clone(),
+            subject: m.subject.clone(),
+            text: m.text.clone(),
+            html: None,
+            status: m.status,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: now,
+            created_at: now,
+            sent_at: None,
+        };
+        for bytes in [v1::encode(&old).unwrap(), v0::encode(&old).unwrap()] {
+            assert_eq!(decode::<OutboxMessage>("message", &bytes).unwrap(), m);
+        }
+        let o = sample();
+        assert_eq!(
+            decode::<Order>("order", &v1::encode(&o).unwrap()).unwrap(),
+            o
+        );
+        // A format-2 message is not read as a format-1 one.
+        let mut hooked = m.clone();
+        hooked.endpoint = Some(uuid::Uuid::now_v7());
+        hooked.response_status = Some(204);
+        let bytes = encode(&hooked).unwrap();
+        assert_eq!(decode::<OutboxMessage>("message", &bytes).unwrap(), hooked);
+        let mut as_old = bytes;
+        as_old[0] = 1;
+        assert!(decode::<OutboxMessage>("message", &as_old).is_err());
     }
 
     #[test]

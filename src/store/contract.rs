@@ -243,6 +243,46 @@ async fn outbox(s: &dyn Storage) {
         s.outbox_get(Uuid::now_v7()).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // Webhook deliveries: listed by endpoint, newest first, with what the receiver answered.
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let hook = |endpoint: Uuid| {
+        let mut m = message(None, 0);
+        m.channel = Channel::Webhook;
+        m.endpoint = Some(endpoint);
+        m
+    };
+    let (a1, b1, a2) = (hook(a), hook(b), hook(a));
+    s.outbox_add(&[a1.clone(), b1.clone(), a2.clone()])
+        .await
+        .unwrap();
+    let ids = |v: Vec<OutboxMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.outbox_for_endpoint(a, 10).await.unwrap()),
+        vec![a2.id, a1.id]
+    );
+    assert_eq!(ids(s.outbox_for_endpoint(a, 1).await.unwrap()), vec![a2.id]);
+    let mut answered = b1.clone();
+    answered.response_status = Some(503);
+    answered.attempt_failed("The receiver answered 503".into(), Utc::now());
+    s.outbox_put(std::slice::from_ref(&answered)).await.unwrap();
+    assert_eq!(s.outbox_for_endpoint(b, 10).await.unwrap(), vec![answered]);
+    assert!(s
+        .outbox_for_endpoint(Uuid::now_v7(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut done = a1.clone();
+    done.delivered(Utc::now());
+    done.response_status = Some(204);
+    s.outbox_put(&[done.clone(), {
+        let mut x = a2.clone();
+        x.delivered(Utc::now());
+        x
+    }])
+    .await
+    .unwrap();
+    assert_eq!(s.outbox_get(a1.id).await.unwrap(), done);
 }
 
 async fn tokens_settings_and_accounts(s: &dyn Storage) {
@@ -276,6 +316,11 @@ async fn tokens_settings_and_accounts(s: &dyn Storage) {
             .map(String::as_str),
         Some("Alder & Co")
     );
+    s.put_setting("webhook.x", "{}").await.unwrap();
+    s.remove_setting("webhook.x").await.unwrap();
+    s.remove_setting("webhook.never-there").await.unwrap();
+    assert_eq!(s.setting("webhook.x").await.unwrap(), None);
+    assert!(!s.settings().await.unwrap().contains_key("webhook.x"));
 
     assert!(!s.has_members().await.unwrap());
     let owner = Member {

@@ -3,12 +3,16 @@
 
 pub mod sms;
 pub mod smtp;
+pub mod webhook;
 
 pub use sms::{send_sms, SmsClient, SmsConfig};
 pub use smtp::{send_email, Mailer, SmtpConfig, SmtpTls};
+pub use webhook::WebhookClient;
 
 use crate::domain::outbox::{Channel, OutboxMessage};
-use crate::ports::{Deliverer, DeliveryError, DeliveryFuture};
+use crate::ports::{
+    Deliverer, DeliveryError, DeliveryFuture, WebhookAnswer, WebhookFuture, WebhookPost,
+};
 use std::collections::BTreeMap;
 
 use crate::ports::transport_keys as keys;
@@ -72,6 +76,8 @@ pub fn sms_config(settings: &BTreeMap<String, String>) -> Option<SmsConfig> {
 pub struct Transports {
     pub smtp: Option<SmtpConfig>,
     pub sms: Option<SmsConfig>,
+    /// The webhook client, when this process posts webhooks (the outbox worker's).
+    pub webhooks: Option<WebhookClient>,
 }
 
 impl Transports {
@@ -80,6 +86,7 @@ impl Transports {
         Transports {
             smtp: smtp_config(settings),
             sms: sms_config(settings),
+            webhooks: None,
         }
     }
 }
@@ -89,7 +96,22 @@ impl Deliverer for Transports {
         match channel {
             Channel::Email => self.smtp.is_some(),
             Channel::Sms => self.sms.is_some(),
+            Channel::Webhook => self.webhooks.is_some(),
         }
+    }
+
+    fn post_webhook<'a>(&'a self, post: WebhookPost<'a>) -> WebhookFuture<'a> {
+        Box::pin(async move {
+            match &self.webhooks {
+                Some(client) => client.post(&post).await,
+                None => WebhookAnswer {
+                    status: None,
+                    result: Err(DeliveryError::NotConfigured(
+                        "No webhook client is running".into(),
+                    )),
+                },
+            }
+        })
     }
 
     fn deliver<'a>(&'a self, msg: &'a OutboxMessage) -> DeliveryFuture<'a> {
@@ -120,6 +142,11 @@ impl Deliverer for Transports {
                         .await
                         .map_err(DeliveryError::failed)
                 }
+                // Signed by the outbox with the endpoint's secret and posted through
+                // `post_webhook`.
+                Channel::Webhook => Err(DeliveryError::failed(
+                    "A webhook delivery is posted with its signature, not as a message",
+                )),
             }
         })
     }

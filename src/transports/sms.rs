@@ -23,7 +23,7 @@ pub struct SmsClient {
     header: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
 }
 
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+pub(super) fn tls_config() -> Result<rustls::ClientConfig, String> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod pages;
+pub mod receiver;
 
 use serde_json::{json, Value};
 use std::ffi::{OsStr, OsString};

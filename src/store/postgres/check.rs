@@ -211,10 +211,11 @@ pub async fn check(
     }
 
     // The outbox's columns against each message.
-    let rows = sqlx::query("SELECT id, order_number, status, next_attempt_at, body FROM outbox")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let rows =
+        sqlx::query("SELECT id, order_number, status, next_attempt_at, endpoint, body FROM outbox")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
     for row in &rows {
         r.messages += 1;
         let id: uuid::Uuid = row.try_get("id").map_err(db)?;
@@ -234,7 +235,11 @@ pub async fn check(
                 .try_get::<chrono::DateTime<chrono::Utc>, _>("next_attempt_at")
                 .map_err(db)?
                 .timestamp_micros()
-                == m.next_attempt_at.timestamp_micros();
+                == m.next_attempt_at.timestamp_micros()
+            && row
+                .try_get::<Option<uuid::Uuid>, _>("endpoint")
+                .map_err(db)?
+                == m.endpoint;
         if !same {
             r.report(
                 ProblemKind::OutboxByOrderWrong,

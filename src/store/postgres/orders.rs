@@ -228,17 +228,18 @@ pub(super) async fn enqueue(
 ) -> Result<(), StoreError> {
     for m in msgs {
         sqlx::query(
-            "INSERT INTO outbox (id, order_number, status, next_attempt_at, body) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO outbox (id, order_number, status, next_attempt_at, body, endpoint) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET order_number = EXCLUDED.order_number, \
              status = EXCLUDED.status, next_attempt_at = EXCLUDED.next_attempt_at, \
-             leased_until = NULL, body = EXCLUDED.body",
+             leased_until = NULL, body = EXCLUDED.body, endpoint = EXCLUDED.endpoint",
         )
         .bind(m.id)
         .bind(m.order_number.map(|n| n as i64))
         .bind(status_code(m.status))
         .bind(m.next_attempt_at)
         .bind(encode(m)?)
+        .bind(m.endpoint)
         .execute(&mut *conn)
         .await
         .map_err(db)?;

@@ -188,6 +188,22 @@ impl OutboxRepo for PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         messages(bodies)
     }
+
+    async fn outbox_for_endpoint(
+        &self,
+        endpoint: Uuid,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE endpoint = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(endpoint)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        messages(bodies)
+    }
 }
 
 #[async_trait]

@@ -163,4 +163,24 @@ impl SettingsRepo for PgStore {
         self.settings_cache.invalidate();
         Ok(())
     }
+
+    async fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
+        self.retry(|mut tx| async move {
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            Ok(((), tx))
+        })
+        .await?;
+        self.settings_cache.invalidate();
+        Ok(())
+    }
 }

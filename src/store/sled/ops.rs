@@ -339,6 +339,20 @@ impl SledStore {
     }
 
     /// See the port method of the same name.
+    pub fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate();
+        let mut cache = self
+            .settings_cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        self.settings.remove(key.as_bytes())?;
+        if let Some(all) = cache.as_mut() {
+            all.remove(key);
+        }
+        Ok(())
+    }
+
+    /// See the port method of the same name.
     pub fn outbox_due(
         &self,
         now: DateTime<Utc>,
@@ -426,6 +440,27 @@ impl SledStore {
             }
             let m = self.outbox_get(id?)?;
             if status.is_none_or(|s| s == m.status) {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// See the port method of the same name: the newest [`SCAN_BUDGET`] messages are examined
+    /// (webhook deliveries have no index of their own here).
+    pub fn outbox_for_endpoint(
+        &self,
+        endpoint: uuid::Uuid,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut out = Vec::new();
+        for (examined, item) in self.outbox.iter().rev().enumerate() {
+            if examined > SCAN_BUDGET || out.len() >= limit {
+                break;
+            }
+            let (_, bytes) = item?;
+            let m: OutboxMessage = decode("outbox message", &bytes)?;
+            if m.endpoint == Some(endpoint) {
                 out.push(m);
             }
         }

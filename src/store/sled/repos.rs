@@ -134,6 +134,11 @@ impl SettingsRepo for SledStore {
         SledStore::put_setting(self, key, value)?;
         self.durable().await
     }
+
+    async fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
+        SledStore::remove_setting(self, key)?;
+        self.durable().await
+    }
 }
 
 #[async_trait]
@@ -167,6 +172,14 @@ impl OutboxRepo for SledStore {
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         SledStore::outbox_list(self, order, status, limit)
+    }
+
+    async fn outbox_for_endpoint(
+        &self,
+        endpoint: Uuid,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        SledStore::outbox_for_endpoint(self, endpoint, limit)
     }
 }
 

@@ -1,12 +1,13 @@
 //! The JSON API (`/api/v1`, described in docs/API.md). Handlers are thin: parse, call one service
 //! function, answer. This module holds the route table, the bearer-token and body extractors and
 //! the helpers the handlers share; the handlers are in `orders` (intake, reading, lists),
-//! `actions` (changes to an order), `shipping` (carriers) and `outbox`.
+//! `actions` (changes to an order), `shipping` (carriers), `outbox` and `webhooks`.
 
 mod actions;
 mod orders;
 mod outbox;
 mod shipping;
+mod webhooks;
 
 use super::error::ApiError;
 use super::query::names;
@@ -254,6 +255,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/customers", web::get().to(orders::list_customers))
             .route("/outbox", web::get().to(outbox::list_outbox))
+            .route("/webhooks", web::post().to(webhooks::create))
+            .route("/webhooks", web::get().to(webhooks::list))
+            .route("/webhooks/{id}", web::delete().to(webhooks::delete))
+            .route(
+                "/webhooks/{id}/deliveries",
+                web::get().to(webhooks::deliveries),
+            )
+            .route(
+                "/webhooks/{id}/deliveries/{delivery}/resend",
+                web::post().to(webhooks::resend),
+            )
             .default_service(web::to(api_not_found)),
     );
 }

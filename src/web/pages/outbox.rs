@@ -83,6 +83,7 @@ async fn list(
             channel: match m.channel {
                 Channel::Email => "Email",
                 Channel::Sms => "SMS",
+                Channel::Webhook => "Webhook",
             },
             to: m.to.clone(),
             subject: if m.channel == Channel::Email {
