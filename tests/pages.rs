@@ -1395,3 +1395,136 @@ async fn a_page_that_found_nothing_yet_says_still_searching_never_no_orders() {
     );
     assert!(!html.contains("Still searching"), "{html}");
 }
+
+#[tokio::test]
+async fn the_owner_adds_watches_resends_and_removes_webhook_endpoints() {
+    use common::receiver::{Receiver, Reply};
+    let rx = Receiver::start(&[Reply::Status(204)]).await;
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let base = &app.base;
+    let (s, html) = get(&c, format!("{base}/settings/webhooks")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("No endpoints yet"), "{html}");
+    // Refused: the reason at the top and at its field, the input kept.
+    let r = post(
+        &c,
+        format!("{base}/settings/webhooks"),
+        &[
+            ("csrf", &csrf),
+            ("url", "ftp://shop.example/in"),
+            ("events", "order.created"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("URL must start with http:// or https://"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"ftp://shop.example/in\""));
+    assert!(html.contains("value=\"order.created\" checked"));
+    let r = post(
+        &c,
+        format!("{base}/settings/webhooks"),
+        &[("csrf", &csrf), ("url", &rx.url("/in"))],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Events must name at least one event"));
+    // Added: its page shows the secret and an empty log.
+    let r = post(
+        &c,
+        format!("{base}/settings/webhooks"),
+        &[
+            ("csrf", &csrf),
+            ("url", &rx.url("/in")),
+            ("events", "order.created"),
+            ("events", "order.updated"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = r.headers()[LOCATION].to_str().unwrap().to_string();
+    let (_, html) = get(&c, format!("{base}{page}")).await;
+    assert!(html.contains("whsec_"), "{html}");
+    assert!(html.contains("Nothing was sent to this endpoint yet"));
+    assert!(html.contains("order.created, order.updated"));
+    // An order: the delivery arrives and is logged with the receiver's answer.
+    let n = place_test_order(&app, &c, &csrf).await;
+    let got = rx.wait_for(1, 10).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["order"]["number"], n);
+    let delivery = got[0].header("X-Orderdeck-Delivery").unwrap().to_string();
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = get(&c, format!("{base}{page}")).await.1;
+        if html.contains("HTTP 204") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        html.contains("HTTP 204") && html.contains("Delivering"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("delivery-{delivery}")));
+    let r = post(
+        &c,
+        format!("{base}{page}/deliveries/{delivery}/resend"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let got = rx.wait_for(2, 10).await;
+    assert_eq!(
+        got[1].header("X-Orderdeck-Delivery"),
+        Some(delivery.as_str())
+    );
+    // The list shows it as delivering; removing it empties the list.
+    let (_, html) = get(&c, format!("{base}/settings/webhooks")).await;
+    assert!(html.contains(&rx.url("/in")) && html.contains("Delivering"));
+    let r = post(&c, format!("{base}{page}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&c, format!("{base}/settings/webhooks")).await;
+    assert!(html.contains("No endpoints yet"));
+    assert_eq!(
+        get(&c, format!("{base}{page}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Staff cannot see or change webhooks.
+    let r = post(
+        &c,
+        format!("{base}/settings/team"),
+        &[
+            ("csrf", &csrf),
+            ("display_name", "Sam Staff"),
+            ("username", "sam"),
+            ("password", "staff password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let s = cookie_client();
+    let s_csrf = sign_in(&app, &s, "sam", "staff password").await;
+    assert_eq!(
+        get(&s, format!("{base}/settings/webhooks")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let r = post(
+        &s,
+        format!("{base}/settings/webhooks"),
+        &[
+            ("csrf", &s_csrf),
+            ("url", &rx.url("/x")),
+            ("events", "order.created"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

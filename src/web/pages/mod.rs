@@ -12,6 +12,7 @@ pub mod orders;
 pub mod outbox;
 pub mod settings;
 pub mod shipment_docs;
+pub mod webhooks;
 pub mod workflow;
 
 use super::auth::{self, SignedIn};
@@ -332,6 +333,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(notifications::configure)
             .configure(customers::configure)
             .configure(settings::configure)
+            .configure(webhooks::configure)
             .configure(workflow::configure)
             .default_service(web::to(not_found)),
     );

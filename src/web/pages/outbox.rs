@@ -86,10 +86,11 @@ async fn list(
                 Channel::Webhook => "Webhook",
             },
             to: m.to.clone(),
-            subject: if m.channel == Channel::Email {
-                m.subject.clone()
-            } else {
-                m.text.chars().take(60).collect()
+            subject: match (m.channel, m.response_status) {
+                (Channel::Email, _) => m.subject.clone(),
+                (Channel::Sms, _) => m.text.chars().take(60).collect(),
+                (Channel::Webhook, Some(status)) => format!("Receiver answered HTTP {status}"),
+                (Channel::Webhook, None) => "Signed POST of the order".into(),
             },
             status: m.status.as_str(),
             attempts: m.attempts,
