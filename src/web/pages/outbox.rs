@@ -16,6 +16,8 @@ pub struct Row {
     pub event: String,
     pub channel: &'static str,
     pub to: String,
+    /// A webhook delivery's endpoint page (`to` is then the receiver's host).
+    pub to_link: Option<String>,
     pub subject: String,
     pub status: &'static str,
     pub attempts: u32,
@@ -85,7 +87,12 @@ async fn list(
                 Channel::Sms => "SMS",
                 Channel::Webhook => "Webhook",
             },
-            to: m.to.clone(),
+            to: if m.channel == Channel::Webhook {
+                receiver_host(&m.to)
+            } else {
+                m.to.clone()
+            },
+            to_link: m.endpoint.map(|e| format!("/settings/webhooks/{e}")),
             subject: match (m.channel, m.response_status) {
                 (Channel::Email, _) => m.subject.clone(),
                 (Channel::Sms, _) => m.text.chars().take(60).collect(),
@@ -117,6 +124,16 @@ async fn list(
         },
     };
     Ok(ok(&req, &p.chrome, &p))
+}
+
+/// The host (and port) of a receiver's URL: the outbox's column stays narrow; the endpoint's
+/// page has the whole URL.
+fn receiver_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
 }
 
 async fn resend(
