@@ -5,6 +5,7 @@
 //! Each test binary uses a subset of these helpers, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod openapi;
 pub mod pages;
 pub mod receiver;
 
@@ -305,6 +306,7 @@ impl App {
     }
 
     /// GET an API path with the token; returns the status and the JSON body (null if none).
+    /// The answer is checked against the OpenAPI document ([`openapi::check`]).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .client
@@ -314,10 +316,14 @@ impl App {
             .await
             .expect("request");
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let body = r.json().await.unwrap_or(Value::Null);
+        let doc = openapi::document(&self.client, &self.base).await;
+        openapi::check(doc, "GET", path, None, status, &body);
+        (status, body)
     }
 
     /// Sends a JSON body to an API path with the token; returns the status and the JSON body.
+    /// The answer (and, when accepted, the request) is checked against the OpenAPI document.
     pub async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let r = self
@@ -329,7 +335,10 @@ impl App {
             .await
             .expect("request");
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let answer = r.json().await.unwrap_or(Value::Null);
+        let doc = openapi::document(&self.client, &self.base).await;
+        openapi::check(doc, method, path, Some(&body), status, &answer);
+        (status, answer)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {

@@ -1,6 +1,7 @@
 //! Actions on an order over the API: payments, refunds, dispatch, manual fulfilments, shipment
 //! edits, returns, cancel, notes and change of customer. Each reads its body and makes one change.
 
+use super::openapi;
 use super::{
     items, money, number, ok, parse, shipment_status, shipping, ApiBody, ApiCaller, ItemQtyJson,
 };
@@ -34,6 +35,11 @@ struct PaymentBody {
 }
 
 /// `POST /orders/{n}/payments`: records a payment (the balance due when no amount is given).
+#[utoipa::path(
+    post, path = "/orders/{n}/payments", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::PaymentRequest,
+    responses((status = 200, description = "The order with the payment", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn record_payment(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -64,6 +70,11 @@ struct RefundBody {
 }
 
 /// `POST /orders/{n}/refunds`: refunds items, shipping and adjustments.
+#[utoipa::path(
+    post, path = "/orders/{n}/refunds", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::RefundRequest,
+    responses((status = 200, description = "The order with the refund", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn refund(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -86,6 +97,11 @@ pub(super) async fn refund(
 struct Empty {}
 
 /// `POST /orders/{n}/dispatch`: marks an unfulfilled order dispatched (packed, nothing shipped).
+#[utoipa::path(
+    post, path = "/orders/{n}/dispatch", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::Empty,
+    responses((status = 200, description = "The order, dispatched", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn dispatch(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -110,6 +126,11 @@ struct FulfillBody {
 }
 
 /// `POST /orders/{n}/fulfillments`: a manual fulfilment, or with `type: carrier` a bought label.
+#[utoipa::path(
+    post, path = "/orders/{n}/fulfillments", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::FulfillmentRequest,
+    responses((status = 200, description = "The order with the new shipment", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn fulfill(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -178,6 +199,11 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 }
 
 /// `PATCH /orders/{n}/shipments/{id}`: edits a shipment's carrier, tracking, status or expected date.
+#[utoipa::path(
+    patch, path = "/orders/{n}/shipments/{id}", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("id" = Uuid, Path, description = "The shipment id")),
+    request_body = openapi::ShipmentEdit,
+    responses((status = 200, description = "The order with the shipment edited", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn edit_shipment(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -214,6 +240,10 @@ pub(super) async fn edit_shipment(
 }
 
 /// `POST /orders/{n}/shipments/{id}/deliver`: marks a shipment delivered.
+#[utoipa::path(
+    post, path = "/orders/{n}/shipments/{id}/deliver", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("id" = Uuid, Path, description = "The shipment id")),
+    responses((status = 200, description = "The order with the shipment delivered", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn deliver_shipment(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -229,6 +259,10 @@ pub(super) async fn deliver_shipment(
 }
 
 /// `POST /orders/{n}/shipments/{id}/void`: voids a shipment.
+#[utoipa::path(
+    post, path = "/orders/{n}/shipments/{id}/void", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("id" = Uuid, Path, description = "The shipment id")),
+    responses((status = 200, description = "The order with the shipment voided (carrier) or canceled (manual)", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn void_shipment(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -252,6 +286,11 @@ struct ReturnBody {
 }
 
 /// `POST /orders/{n}/returns`: records returned items.
+#[utoipa::path(
+    post, path = "/orders/{n}/returns", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::ReturnRequest,
+    responses((status = 200, description = "The order with the return", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn return_items(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -276,6 +315,11 @@ struct CancelBody {
 }
 
 /// `POST /orders/{n}/cancel`: cancels the order, optionally refunding it.
+#[utoipa::path(
+    post, path = "/orders/{n}/cancel", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::CancelRequest,
+    responses((status = 200, description = "The order, canceled", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn cancel(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -297,6 +341,11 @@ struct NoteBody {
 }
 
 /// `POST /orders/{n}/notes`: adds a note.
+#[utoipa::path(
+    post, path = "/orders/{n}/notes", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::NoteRequest,
+    responses((status = 200, description = "The order with the note", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn add_note(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -313,6 +362,11 @@ fn note_id(raw: &str) -> Result<NoteId, ApiError> {
 }
 
 /// `PATCH /orders/{n}/notes/{id}`: edits a note.
+#[utoipa::path(
+    patch, path = "/orders/{n}/notes/{id}", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("id" = Uuid, Path, description = "The note id")),
+    request_body = openapi::NoteRequest,
+    responses((status = 200, description = "The order with the note edited", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn edit_note(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -329,6 +383,10 @@ pub(super) async fn edit_note(
 }
 
 /// `DELETE /orders/{n}/notes/{id}`: deletes a note.
+#[utoipa::path(
+    delete, path = "/orders/{n}/notes/{id}", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("id" = Uuid, Path, description = "The note id")),
+    responses((status = 200, description = "The order without the note", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn delete_note(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -346,6 +404,11 @@ struct CustomerBody {
 }
 
 /// `PUT /orders/{n}/customer`: moves the order to another customer.
+#[utoipa::path(
+    put, path = "/orders/{n}/customer", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::CustomerChange,
+    responses((status = 200, description = "The order, moved to the customer", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn change_customer(
     svc: web::Data<Service>,
     caller: ApiCaller,

@@ -1,9 +1,10 @@
 //! The JSON API (`/api/v1`, described in docs/API.md). Handlers are thin: parse, call one service
 //! function, answer. This module holds the route table, the bearer-token and body extractors and
 //! the helpers the handlers share; the handlers are in `orders` (intake, reading, lists),
-//! `actions` (changes to an order), `shipping` (carriers), `outbox` and `webhooks`.
+//! `actions` (changes to an order), `shipping` (carriers), `outbox` and `webhooks`; `openapi` describes them all (OpenAPI 3.1).
 
 mod actions;
+mod openapi;
 mod orders;
 mod outbox;
 mod shipping;
@@ -204,68 +205,53 @@ async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("No such API endpoint"))
 }
 
+/// The route table: every `/api/v1` route, registered by [`configure`] and listed in [`ROUTES`]
+/// (a unit test in `openapi.rs` requires each to be described in the OpenAPI document).
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// `(method, path)` of every route, relative to `/api/v1`.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope$(.route($path, web::$method().to($handler)))*
+        }
+    };
+}
+
+routes! {
+    post "/orders" => orders::create_order,
+    get "/orders" => orders::list_orders,
+    get "/orders/{n}" => orders::get_order,
+    post "/orders/{n}/payments" => actions::record_payment,
+    post "/orders/{n}/refunds" => actions::refund,
+    post "/orders/{n}/dispatch" => actions::dispatch,
+    post "/orders/{n}/fulfillments" => actions::fulfill,
+    post "/orders/{n}/rates" => shipping::rates,
+    post "/carriers/{carrier}/events" => shipping::carrier_event,
+    patch "/orders/{n}/shipments/{id}" => actions::edit_shipment,
+    post "/orders/{n}/shipments/{id}/deliver" => actions::deliver_shipment,
+    post "/orders/{n}/shipments/{id}/void" => actions::void_shipment,
+    post "/orders/{n}/returns" => actions::return_items,
+    post "/orders/{n}/cancel" => actions::cancel,
+    post "/orders/{n}/notes" => actions::add_note,
+    patch "/orders/{n}/notes/{id}" => actions::edit_note,
+    delete "/orders/{n}/notes/{id}" => actions::delete_note,
+    put "/orders/{n}/customer" => actions::change_customer,
+    get "/customers" => orders::list_customers,
+    get "/outbox" => outbox::list_outbox,
+    post "/webhooks" => webhooks::create,
+    get "/webhooks" => webhooks::list,
+    delete "/webhooks/{id}" => webhooks::delete,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries,
+    post "/webhooks/{id}/deliveries/{delivery}/resend" => webhooks::resend,
+    get "/openapi.json" => openapi::document,
+}
+
 /// Registers the API under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let query = web::QueryConfig::default()
         .error_handler(|e, _| ApiError::malformed(format!("Bad query string: {e}")).into());
     cfg.service(
-        web::scope("/api/v1")
-            .app_data(query)
-            .route("/orders", web::post().to(orders::create_order))
-            .route("/orders", web::get().to(orders::list_orders))
-            .route("/orders/{n}", web::get().to(orders::get_order))
-            .route(
-                "/orders/{n}/payments",
-                web::post().to(actions::record_payment),
-            )
-            .route("/orders/{n}/refunds", web::post().to(actions::refund))
-            .route("/orders/{n}/dispatch", web::post().to(actions::dispatch))
-            .route("/orders/{n}/fulfillments", web::post().to(actions::fulfill))
-            .route("/orders/{n}/rates", web::post().to(shipping::rates))
-            .route(
-                "/carriers/{carrier}/events",
-                web::post().to(shipping::carrier_event),
-            )
-            .route(
-                "/orders/{n}/shipments/{id}",
-                web::patch().to(actions::edit_shipment),
-            )
-            .route(
-                "/orders/{n}/shipments/{id}/deliver",
-                web::post().to(actions::deliver_shipment),
-            )
-            .route(
-                "/orders/{n}/shipments/{id}/void",
-                web::post().to(actions::void_shipment),
-            )
-            .route("/orders/{n}/returns", web::post().to(actions::return_items))
-            .route("/orders/{n}/cancel", web::post().to(actions::cancel))
-            .route("/orders/{n}/notes", web::post().to(actions::add_note))
-            .route(
-                "/orders/{n}/notes/{id}",
-                web::patch().to(actions::edit_note),
-            )
-            .route(
-                "/orders/{n}/notes/{id}",
-                web::delete().to(actions::delete_note),
-            )
-            .route(
-                "/orders/{n}/customer",
-                web::put().to(actions::change_customer),
-            )
-            .route("/customers", web::get().to(orders::list_customers))
-            .route("/outbox", web::get().to(outbox::list_outbox))
-            .route("/webhooks", web::post().to(webhooks::create))
-            .route("/webhooks", web::get().to(webhooks::list))
-            .route("/webhooks/{id}", web::delete().to(webhooks::delete))
-            .route(
-                "/webhooks/{id}/deliveries",
-                web::get().to(webhooks::deliveries),
-            )
-            .route(
-                "/webhooks/{id}/deliveries/{delivery}/resend",
-                web::post().to(webhooks::resend),
-            )
-            .default_service(web::to(api_not_found)),
+        register(web::scope("/api/v1").app_data(query)).default_service(web::to(api_not_found)),
     );
 }

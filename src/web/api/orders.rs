@@ -1,5 +1,6 @@
 //! Orders over the API: intake (`POST /orders`), one order, the order list and customer search.
 
+use super::openapi;
 use super::{number, ok, order_response, parse, ApiBody, ApiCaller};
 use crate::domain::intake::OrderDraft;
 use crate::service::{body_hash, Service};
@@ -11,6 +12,12 @@ use std::collections::HashMap;
 
 /// `POST /orders`: places an order. A retry with the same `Idempotency-Key` and the same order
 /// answers with the order already placed.
+#[utoipa::path(
+    post, path = "/orders", tag = "Orders",
+    request_body = openapi::NewOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and body answer the same order again (201); the same key with another body is 409")),
+    responses((status = 201, description = "The order placed", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn create_order(
     svc: web::Data<Service>,
     caller: ApiCaller,
@@ -39,6 +46,10 @@ pub(super) async fn create_order(
 }
 
 /// `GET /orders/{n}`: one order.
+#[utoipa::path(
+    get, path = "/orders/{n}", tag = "Orders", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    responses((status = 200, description = "The order", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn get_order(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -49,6 +60,21 @@ pub(super) async fn get_order(
 }
 
 /// `GET /orders`: a page of order rows, filtered and sorted, with the cursor of the next page.
+#[utoipa::path(
+    get, path = "/orders", tag = "Orders",
+    params(
+        ("q" = Option<String>, Query, description = "Search: order number, customer name, e-mail, phone digits, item name or SKU, tracking number"),
+        ("payment_status" = Option<String>, Query, description = "A payment status"),
+        ("fulfillment_status" = Option<String>, Query, description = "A fulfilment status"),
+        ("test" = Option<bool>, Query, description = "Only test (true) or real (false) orders"),
+        ("created_from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
+        ("created_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
+        ("sort" = Option<String>, Query, description = "created, number, total, payment_status, fulfillment_status or customer; a leading - sorts descending (default -created)"),
+        ("limit" = Option<u32>, Query, description = "1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, description = "A page of orders", body = openapi::OrderPage), openapi::Refusals)
+)]
 pub(super) async fn list_orders(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -62,6 +88,11 @@ pub(super) async fn list_orders(
 }
 
 /// `GET /customers`: up to 50 customers matching `q`.
+#[utoipa::path(
+    get, path = "/customers", tag = "Customers",
+    params(("q" = Option<String>, Query, description = "Name, e-mail or phone; the newest customers when absent")),
+    responses((status = 200, description = "Up to 50 customers", body = openapi::CustomerList), openapi::Refusals)
+)]
 pub(super) async fn list_customers(
     svc: web::Data<Service>,
     _caller: ApiCaller,

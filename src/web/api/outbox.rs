@@ -1,5 +1,6 @@
 //! The outbox over the API: the notification messages, filtered by order and status.
 
+use super::openapi;
 use super::ApiCaller;
 use crate::service::Service;
 use crate::web::error::ApiError;
@@ -8,6 +9,14 @@ use actix_web::{web, HttpResponse};
 use std::collections::HashMap;
 
 /// `GET /outbox`: notification messages, newest first, filtered by order number and status.
+#[utoipa::path(
+    get, path = "/outbox", tag = "Outbox",
+    params(
+        ("order" = Option<u64>, Query, description = "Only this order's messages"),
+        ("status" = Option<String>, Query, description = "pending, sent or failed"),
+    ),
+    responses((status = 200, description = "The newest 200 messages", body = openapi::MessageList), openapi::Refusals)
+)]
 pub(super) async fn list_outbox(
     svc: web::Data<Service>,
     _caller: ApiCaller,

@@ -1,6 +1,7 @@
 //! Shipping over the API: carrier rates, carrier (label-buying) fulfilments and the carriers'
 //! tracking events. The package and carrier fields are read here.
 
+use super::openapi;
 use super::{items, money, number, ok, parse, shipment_status, ApiBody, ApiCaller, ItemQtyJson};
 use crate::domain::decimal_json;
 use crate::service::Service;
@@ -103,6 +104,11 @@ fn carrier_fields(c: &CarrierBody) -> Result<crate::service::CarrierFields, ApiE
 }
 
 /// `POST /orders/{n}/rates`: every carrier's quotes (or refusals) for a fulfilment.
+#[utoipa::path(
+    post, path = "/orders/{n}/rates", tag = "Carriers", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::RateRequest,
+    responses((status = 200, description = "Every carrier's quote, or its reason for declining", body = openapi::Rates), openapi::Refusals)
+)]
 pub(super) async fn rates(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -161,6 +167,12 @@ struct CarrierEventBody {
 }
 
 /// `POST /carriers/{carrier}/events`: a carrier's tracking update for one of its shipments.
+#[utoipa::path(
+    post, path = "/carriers/{carrier}/events", tag = "Carriers",
+    params(("carrier" = String, Path, description = "The carrier script's name")),
+    request_body = openapi::CarrierEvent,
+    responses((status = 200, description = "The order of the shipment, updated", body = openapi::Order), openapi::Refusals)
+)]
 pub(super) async fn carrier_event(
     svc: web::Data<Service>,
     caller: ApiCaller,

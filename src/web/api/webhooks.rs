@@ -1,5 +1,6 @@
 //! Webhook endpoints over the API (SPEC §8): register, list, remove, and each one's deliveries.
 
+use super::openapi;
 use super::{parse, ApiBody, ApiCaller};
 use crate::service::webhooks::{health, LOG_LIMIT};
 use crate::service::Service;
@@ -25,6 +26,11 @@ fn id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 }
 
 /// `POST /webhooks`: registers an endpoint; 201 with its generated secret.
+#[utoipa::path(
+    post, path = "/webhooks", tag = "Webhooks",
+    request_body = openapi::WebhookRequest,
+    responses((status = 201, description = "The endpoint, with its generated signing secret (answered this once)", body = openapi::WebhookCreated), openapi::Refusals)
+)]
 pub(super) async fn create(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -36,6 +42,10 @@ pub(super) async fn create(
 }
 
 /// `GET /webhooks`: every endpoint with how its deliveries are going (no secrets).
+#[utoipa::path(
+    get, path = "/webhooks", tag = "Webhooks",
+    responses((status = 200, description = "Every endpoint and how its deliveries are going", body = openapi::WebhookList), openapi::Refusals)
+)]
 pub(super) async fn list(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -49,6 +59,10 @@ pub(super) async fn list(
 }
 
 /// `DELETE /webhooks/{id}`: removes an endpoint; 204.
+#[utoipa::path(
+    delete, path = "/webhooks/{id}", tag = "Webhooks", params(("id" = Uuid, Path, description = "The endpoint id")),
+    responses((status = 204, description = "Removed; its waiting deliveries were given up"), openapi::Refusals)
+)]
 pub(super) async fn delete(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -59,6 +73,10 @@ pub(super) async fn delete(
 }
 
 /// `GET /webhooks/{id}/deliveries`: the endpoint's deliveries, newest first.
+#[utoipa::path(
+    get, path = "/webhooks/{id}/deliveries", tag = "Webhooks", params(("id" = Uuid, Path, description = "The endpoint id")),
+    responses((status = 200, description = "The newest 100 deliveries", body = openapi::DeliveryList), openapi::Refusals)
+)]
 pub(super) async fn deliveries(
     svc: web::Data<Service>,
     _caller: ApiCaller,
@@ -73,6 +91,11 @@ pub(super) async fn deliveries(
 
 /// `POST /webhooks/{id}/deliveries/{delivery}/resend`: sends a delivery again now (the same
 /// delivery id and body, signed afresh).
+#[utoipa::path(
+    post, path = "/webhooks/{id}/deliveries/{delivery}/resend", tag = "Webhooks",
+    params(("id" = Uuid, Path, description = "The endpoint id"), ("delivery" = Uuid, Path, description = "The delivery id")),
+    responses((status = 200, description = "The delivery, on its way again with the same id and body", body = openapi::Delivery), openapi::Refusals)
+)]
 pub(super) async fn resend(
     svc: web::Data<Service>,
     _caller: ApiCaller,
