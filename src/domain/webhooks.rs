@@ -1,6 +1,6 @@
 //! Webhooks as the rules see them: the events a storefront can subscribe to, an endpoint and
 //! what it may be, which events an order change fires, and the signature every delivery
-//! carries (SPEC §8). Delivery itself goes through the outbox like any message.
+//! carries (docs/API.md, Webhooks). Delivery itself goes through the outbox like any message.
 
 use super::rules::RuleError;
 use super::{Event, Order};

@@ -79,7 +79,7 @@ impl DeliveryError {
 /// A boxed delivery future.
 pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
-/// A webhook delivery as it goes out (SPEC §8): `POST url` with `body` and the
+/// A webhook delivery as it goes out (docs/API.md, Webhooks): `POST url` with `body` and the
 /// `X-Orderdeck-*` headers.
 #[derive(Debug, Clone)]
 pub struct WebhookPost<'a> {

@@ -120,7 +120,7 @@ pub fn customer(c: &CustomerRecord) -> Value {
     json!({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "orders_count": c.orders_count})
 }
 
-/// A webhook endpoint (`secret` only when it was just created: SPEC §8), with how it is doing.
+/// A webhook endpoint (`secret` only when it was just created: docs/API.md, Webhooks), with how it is doing.
 pub fn webhook(
     e: &crate::domain::webhooks::Endpoint,
     health: Option<&super::webhooks::Health>,
@@ -147,7 +147,7 @@ pub fn webhook(
     v
 }
 
-/// One webhook delivery (SPEC §8), with when it is next tried and when it arrived.
+/// One webhook delivery (docs/API.md, Webhooks), with when it is next tried and when it arrived.
 pub fn delivery(m: &crate::domain::outbox::OutboxMessage) -> Value {
     json!({
         "id": m.id, "event": m.event, "status": m.status.as_str(), "attempts": m.attempts,

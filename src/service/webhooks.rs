@@ -1,4 +1,4 @@
-//! Webhooks (SPEC §8): the endpoints, the deliveries an accepted change writes into the outbox
+//! Webhooks (docs/API.md, Webhooks): the endpoints, the deliveries an accepted change writes into the outbox
 //! in the same write as the change, and posting a delivery signed with its endpoint's secret.
 //!
 //! Endpoints are kept as settings (`webhook.<id>` → the endpoint's JSON): every intake and

@@ -1,4 +1,4 @@
-//! Webhook delivery: a signed `POST` to the endpoint's URL (SPEC §8). Any 2xx answer within
+//! Webhook delivery: a signed `POST` to the endpoint's URL (docs/API.md, Webhooks). Any 2xx answer within
 //! [`TIMEOUT`] is delivered; another status, no answer in time or no connection is a failed
 //! attempt, retried by the outbox with backoff.
 

@@ -206,7 +206,7 @@ async fn api_not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// The route table: every `/api/v1` route, registered by [`configure`] and listed in [`ROUTES`]
-/// (a unit test in `openapi.rs` requires each to be described in the OpenAPI document).
+/// (a unit test in `openapi/mod.rs` requires each to be described in the OpenAPI document).
 macro_rules! routes {
     ($($method:ident $path:literal => $handler:path,)*) => {
         /// `(method, path)` of every route, relative to `/api/v1`.

@@ -1,4 +1,4 @@
-//! Webhook endpoints over the API (SPEC §8): register, list, remove, and each one's deliveries.
+//! Webhook endpoints over the API (docs/API.md, Webhooks): register, list, remove, and each one's deliveries.
 
 use super::openapi;
 use super::{parse, ApiBody, ApiCaller};
