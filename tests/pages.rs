@@ -57,6 +57,26 @@ async fn post(c: &Client, url: String, form: &[(&str, &str)]) -> reqwest::Respon
     c.post(url).form(form).send().await.unwrap()
 }
 
+/// The owner (`c`, `csrf`) adds the staff member "sam", who signs in; returns sam's client and
+/// CSRF token.
+async fn add_staff(app: &App, c: &Client, csrf: &str) -> (Client, String) {
+    let r = post(
+        c,
+        format!("{}/settings/team", app.base),
+        &[
+            ("csrf", csrf),
+            ("display_name", "Sam Staff"),
+            ("username", "sam"),
+            ("password", "staff password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let s = cookie_client();
+    let s_csrf = sign_in(app, &s, "sam", "staff password").await;
+    (s, s_csrf)
+}
+
 /// Places a test order from the dashboard; returns its number.
 async fn place_test_order(app: &App, c: &Client, csrf: &str) -> u64 {
     let r = post(c, format!("{}/orders/test", app.base), &[("csrf", csrf)]).await;
@@ -613,20 +633,7 @@ async fn staff_work_orders_but_cannot_manage_the_team_or_tokens() {
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("at least 10 characters"));
-    let r = post(
-        &c,
-        format!("{base}/settings/team"),
-        &[
-            ("csrf", &csrf),
-            ("display_name", "Sam Staff"),
-            ("username", "sam"),
-            ("password", "staff password"),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let s = cookie_client();
-    let s_csrf = sign_in(&app, &s, "sam", "staff password").await;
+    let (s, s_csrf) = add_staff(&app, &c, &csrf).await;
     let n = place_test_order(&app, &s, &s_csrf).await;
     let r = post(
         &s,
@@ -1498,20 +1505,7 @@ async fn the_owner_adds_watches_resends_and_removes_webhook_endpoints() {
         StatusCode::NOT_FOUND
     );
     // Staff cannot see or change webhooks.
-    let r = post(
-        &c,
-        format!("{base}/settings/team"),
-        &[
-            ("csrf", &csrf),
-            ("display_name", "Sam Staff"),
-            ("username", "sam"),
-            ("password", "staff password"),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let s = cookie_client();
-    let s_csrf = sign_in(&app, &s, "sam", "staff password").await;
+    let (s, s_csrf) = add_staff(&app, &c, &csrf).await;
     assert_eq!(
         get(&s, format!("{base}/settings/webhooks")).await.0,
         StatusCode::FORBIDDEN

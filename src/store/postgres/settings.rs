@@ -129,6 +129,20 @@ impl PgStore {
     }
 }
 
+/// Tells every instance's listener that `key` changed; delivered when the transaction commits.
+async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    key: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SettingsRepo for PgStore {
     async fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
@@ -150,13 +164,7 @@ impl SettingsRepo for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            // Delivered to every listener when the transaction commits.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            notify(&mut tx, key).await?;
             Ok(((), tx))
         })
         .await?;
@@ -171,12 +179,7 @@ impl SettingsRepo for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            notify(&mut tx, key).await?;
             Ok(((), tx))
         })
         .await?;

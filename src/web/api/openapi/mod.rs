@@ -74,7 +74,14 @@ impl Modify for BearerAuth {
         webhooks::resend,
         document,
     ),
-    components(schemas(ErrorBody, WebhookPayload, ManualFulfillment, CarrierFulfillment)),
+    components(schemas(
+        ErrorBody,
+        WebhookPayload,
+        ManualFulfillment,
+        CarrierFulfillment,
+        CarrierChoice,
+        RateRequest
+    )),
     tags(
         (name = "Orders", description = "Intake, reading and listing orders"),
         (name = "Actions", description = "Changes to an order; each answers with the order"),

@@ -11,7 +11,7 @@ use crate::domain::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use std::borrow::Cow;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 use uuid::Uuid;
@@ -627,25 +627,24 @@ pub struct RateRequest {
     pub signature: Option<bool>,
 }
 
-/// A carrier fulfilment: the carrier-fulfil fields and the quote to buy.
+/// The quote a carrier fulfilment buys.
 #[derive(ToSchema)]
-pub struct CarrierFulfillment {
+pub struct CarrierChoice {
     /// `carrier`.
     #[schema(rename = "type", pattern = "^carrier$")]
     pub kind: String,
     pub carrier: String,
     pub service: String,
-    pub items: Vec<ItemQty>,
-    pub package: Package,
-    pub recipient: Option<Party>,
-    pub shipper: Option<Party>,
-    pub ship_from: Option<Party>,
-    pub drop_off_date: Option<NaiveDate>,
-    pub insurance: Option<DecimalIn>,
-    pub declared_value: Option<DecimalIn>,
-    pub dangerous_goods: Option<bool>,
-    pub signature: Option<bool>,
 }
+
+hand_schema!(
+    /// A carrier fulfilment: the carrier-fulfil fields of a rate request and the quote to buy.
+    CarrierFulfillment => AllOfBuilder::new()
+        .item(Ref::from_schema_name("RateRequest"))
+        .item(Ref::from_schema_name("CarrierChoice"))
+        .description(Some("The carrier-fulfil fields and the carrier and service to buy"))
+        .into()
+);
 
 hand_schema!(
     /// `POST /orders/{n}/fulfillments`: manual (`"type": "manual"`), or a bought label
