@@ -646,6 +646,42 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(page(&c).await.contains("id=\"outbox-waiting\""));
     shot(&c, "outbox.png").await;
 
+    // Packing slips and an invoice: print-ready, one order per A4 sheet.
+    let other = *placed
+        .iter()
+        .find(|p| **p != n)
+        .expect("a second test order");
+    c.goto(&format!("{base}/orders/{n}/invoice")).await.unwrap();
+    assert!(page(&c).await.contains("Balance due"));
+    shot(&c, "invoice.png").await;
+    c.goto(&format!("{base}/orders/packing-slips?orders={n},{other}"))
+        .await
+        .unwrap();
+    assert!(css(&c, "button[data-print]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    shot(&c, "packing-slip.png").await;
+    let pdf = c
+        .print(
+            fantoccini::wd::PrintConfiguration::builder()
+                .size(fantoccini::wd::PrintSize {
+                    width: 21.0,
+                    height: 29.7,
+                })
+                .shrink_to_fit(false)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .expect("print to PDF");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("packing-slips.pdf"), &pdf).unwrap();
+    let pages = pdf_pages(&pdf);
+    assert_eq!(pages, 2, "two packing slips printed on {pages} A4 sheets");
+
     // Settings > Webhooks: the endpoint and its delivery log.
     assert!(
         rx.wait_for(4, 10).await.len() >= 4,
@@ -681,6 +717,8 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         "/settings/notifications".to_string(),
         "/settings/scripts".to_string(),
         "/settings/shipping".to_string(),
+        format!("/orders/{n}/packing-slip"),
+        format!("/orders/{n}/invoice"),
         "/settings/webhooks".to_string(),
         hook_page.trim_start_matches(base.as_str()).to_string(),
         "/workflow".to_string(),

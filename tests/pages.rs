@@ -1522,3 +1522,96 @@ async fn the_owner_adds_watches_resends_and_removes_webhook_endpoints() {
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn packing_slips_and_invoices_print_the_right_things() {
+    let app = spawn_app();
+    let (c, csrf) = owner(&app).await;
+    let base = &app.base;
+    let token = app.create_token("storefront");
+    let _ = csrf;
+    let mut body = order_body("Ann Lee", "ann@example.com");
+    body["billing_address"] = serde_json::json!({"name": "Lee Holdings", "line1": "9 Bill Rd",
+        "city": "Leeds", "country": "GB"});
+    body["tax"] = serde_json::json!("2.50");
+    let a = api_order(&app, &token, &body).await;
+    let b = api_order(&app, &token, &order_body("Bo Chen", "bo@example.com")).await;
+    let (na, nb) = (a["number"].as_u64().unwrap(), b["number"].as_u64().unwrap());
+    // The order page links to both.
+    let (_, html) = get(&c, format!("{base}/orders/{na}")).await;
+    assert!(html.contains(&format!("/orders/{na}/packing-slip")));
+    assert!(html.contains(&format!("/orders/{na}/invoice")));
+    // A packing slip: items with SKU, variant and quantity; no prices or totals.
+    let (s, slip) = get(&c, format!("{base}/orders/{na}/packing-slip")).await;
+    assert_eq!(s, StatusCode::OK);
+    for text in [
+        "TEE-M",
+        "Organic T-Shirt",
+        "· M",
+        "MUG-1",
+        "Enamel Mug",
+        "Ship to",
+        "Ann Lee",
+    ] {
+        assert!(slip.contains(text), "the slip lacks {text}");
+    }
+    for text in ["20.00", "Total", "Unit price", "Bill to", "Lee Holdings"] {
+        assert!(!slip.contains(text), "the slip shows {text}");
+    }
+    assert!(slip.contains(&format!("#{na}")) && slip.contains("/static/print.css"));
+    // An invoice: prices, totals, the billing address, the payment.
+    let (s, inv) = get(&c, format!("{base}/orders/{na}/invoice")).await;
+    assert_eq!(s, StatusCode::OK);
+    let total = a["totals"]["total"].as_str().unwrap();
+    for text in [
+        "Unit price",
+        "20.00",
+        "40.00",
+        "2.50",
+        total,
+        "Balance due",
+        "Bill to",
+        "Lee Holdings",
+        "9 Bill Rd",
+        "Payment: Card",
+    ] {
+        assert!(inv.contains(text), "the invoice lacks {text}");
+    }
+    // Several orders: one sheet each, in the order asked.
+    let (s, many) = get(
+        &c,
+        format!("{base}/orders/packing-slips?orders={nb},{na},{nb}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(many.matches("class=\"sheet\"").count(), 2);
+    let (ia, ib) = (
+        many.find(&format!("id=\"sheet-{na}\"")).unwrap(),
+        many.find(&format!("id=\"sheet-{nb}\"")).unwrap(),
+    );
+    assert!(ib < ia);
+    let (s, many) = get(&c, format!("{base}/orders/invoices?orders={na},{nb}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(many.matches("class=\"sheet\"").count(), 2);
+    // Refused: no list, a bad number, an unknown order.
+    assert_eq!(
+        get(&c, format!("{base}/orders/packing-slips")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&c, format!("{base}/orders/packing-slips?orders=1001,x"))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&c, format!("{base}/orders/invoices?orders={na},999999"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&c, format!("{base}/orders/999999/invoice")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -83,6 +83,7 @@ async fn every_route_refuses_anonymous_requests() {
         "/setup",
         "/static/app.css",
         "/static/label.css",
+        "/static/print.css",
         "/static/app.js",
     ];
     let mut checked = 0;

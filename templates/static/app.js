@@ -27,6 +27,11 @@
     form.addEventListener("input", update);
     update();
   }
+  // Print buttons (packing slips, invoices): shown only where the script runs.
+  document.querySelectorAll("button[data-print]").forEach(function (b) {
+    b.hidden = false;
+    b.addEventListener("click", function () { window.print(); });
+  });
   // Close an open ⋮ menu when clicking elsewhere or pressing Escape.
   document.addEventListener("click", function (e) {
     document.querySelectorAll("details.menu[open]").forEach(function (d) {

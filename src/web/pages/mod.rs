@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod order;
 pub mod orders;
 pub mod outbox;
+pub mod print;
 pub mod settings;
 pub mod shipment_docs;
 pub mod webhooks;
@@ -30,6 +31,8 @@ use rust_decimal::Decimal;
 const CSS: &str = include_str!("../../../templates/static/app.css");
 /// The label page's print sheet (4 × 6 in), linked from that page only.
 const LABEL_CSS: &str = include_str!("../../../templates/static/label.css");
+/// The packing slips' and invoices' sheets, linked from those pages only.
+const PRINT_CSS: &str = include_str!("../../../templates/static/print.css");
 /// The little script that improves some pages (live refund total); pages work without it.
 const JS: &str = include_str!("../../../templates/static/app.js");
 
@@ -294,6 +297,13 @@ async fn label_stylesheet() -> HttpResponse {
         .body(LABEL_CSS)
 }
 
+async fn print_stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(PRINT_CSS)
+}
+
 async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
@@ -323,9 +333,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(web::FormConfig::default().limit(auth::MAX_FORM))
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/label.css", web::get().to(label_stylesheet))
+            .route("/static/print.css", web::get().to(print_stylesheet))
             .route("/static/app.js", web::get().to(script))
             .configure(login::configure)
             .configure(orders::configure)
+            .configure(print::configure)
             .configure(order::configure)
             .configure(carrier::configure)
             .configure(actions::configure)
