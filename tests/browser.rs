@@ -280,6 +280,25 @@ async fn tip_hidden_by(c: &Client) -> String {
     .to_string()
 }
 
+/// The page as the browser prints it to PDF on a `width` × `height` cm sheet (margins in cm:
+/// the page's own `@page` margins when `None`).
+async fn print_pdf(c: &Client, width: f64, height: f64, margin: Option<f64>) -> Vec<u8> {
+    let mut config = fantoccini::wd::PrintConfiguration::builder()
+        .size(fantoccini::wd::PrintSize { width, height })
+        .shrink_to_fit(false);
+    if let Some(m) = margin {
+        config = config.margins(fantoccini::wd::PrintMargins {
+            top: m,
+            bottom: m,
+            left: m,
+            right: m,
+        });
+    }
+    c.print(config.build().unwrap())
+        .await
+        .expect("print to PDF")
+}
+
 /// How many pages a PDF has (its `/Type /Page` objects).
 fn pdf_pages(pdf: &[u8]) -> usize {
     let text = String::from_utf8_lossy(pdf);
@@ -611,25 +630,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     assert!(!label.contains("chargeable_weight"), "readable labels");
     shot(&c, "label.png").await;
     // Printed to PDF on a 4 × 6 in sheet (no margins, no shrinking): one page.
-    let pdf = c
-        .print(
-            fantoccini::wd::PrintConfiguration::builder()
-                .size(fantoccini::wd::PrintSize {
-                    width: 10.16,
-                    height: 15.24,
-                })
-                .margins(fantoccini::wd::PrintMargins {
-                    top: 0.0,
-                    bottom: 0.0,
-                    left: 0.0,
-                    right: 0.0,
-                })
-                .shrink_to_fit(false)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .expect("print to PDF");
+    let pdf = print_pdf(&c, 10.16, 15.24, Some(0.0)).await;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("label.pdf"), &pdf).unwrap();
@@ -663,19 +664,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         .await
         .unwrap());
     shot(&c, "packing-slip.png").await;
-    let pdf = c
-        .print(
-            fantoccini::wd::PrintConfiguration::builder()
-                .size(fantoccini::wd::PrintSize {
-                    width: 21.0,
-                    height: 29.7,
-                })
-                .shrink_to_fit(false)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .expect("print to PDF");
+    let pdf = print_pdf(&c, 21.0, 29.7, None).await;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("packing-slips.pdf"), &pdf).unwrap();

@@ -190,50 +190,33 @@ fn number(raw: &str) -> Result<u64, PageError> {
         .map_err(|_| PageError::NotFound(format!("Order {raw} not found")))
 }
 
-async fn one_slip(
+/// One order's packing slip (`INVOICE` false) or invoice.
+async fn one<const INVOICE: bool>(
     req: HttpRequest,
     who: SignedIn,
     svc: Svc,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    render(&req, &who, &svc, &[number(&path)?], false).await
+    render(&req, &who, &svc, &[number(&path)?], INVOICE).await
 }
 
-async fn one_invoice(
-    req: HttpRequest,
-    who: SignedIn,
-    svc: Svc,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    render(&req, &who, &svc, &[number(&path)?], true).await
-}
-
-async fn many_slips(
+/// Several orders' packing slips (`INVOICE` false) or invoices, from `?orders=1001,1002`.
+async fn many<const INVOICE: bool>(
     req: HttpRequest,
     who: SignedIn,
     svc: Svc,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let ns = numbers(q.get("orders").map(String::as_str).unwrap_or(""))?;
-    render(&req, &who, &svc, &ns, false).await
-}
-
-async fn many_invoices(
-    req: HttpRequest,
-    who: SignedIn,
-    svc: Svc,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, PageError> {
-    let ns = numbers(q.get("orders").map(String::as_str).unwrap_or(""))?;
-    render(&req, &who, &svc, &ns, true).await
+    render(&req, &who, &svc, &ns, INVOICE).await
 }
 
 /// Registered before `/orders/{n}`, so that `packing-slips` is not read as an order number.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders/packing-slips", web::get().to(many_slips))
-        .route("/orders/invoices", web::get().to(many_invoices))
-        .route("/orders/{n}/packing-slip", web::get().to(one_slip))
-        .route("/orders/{n}/invoice", web::get().to(one_invoice));
+    cfg.route("/orders/packing-slips", web::get().to(many::<false>))
+        .route("/orders/invoices", web::get().to(many::<true>))
+        .route("/orders/{n}/packing-slip", web::get().to(one::<false>))
+        .route("/orders/{n}/invoice", web::get().to(one::<true>));
 }
 
 #[cfg(test)]
