@@ -96,14 +96,14 @@ impl Service {
                 }
             }
             let result = if m.channel == Channel::Webhook {
-                if !endpoints.iter().any(|e| Some(e.id) == m.endpoint) {
+                let Some(ep) = endpoints.iter().find(|e| Some(e.id) == m.endpoint) else {
                     // Removed while this delivery waited: nothing to sign it with.
                     m.status = OutboxStatus::Failed;
                     m.last_error = Some("The webhook endpoint was removed".into());
                     self.store.outbox_put(std::slice::from_ref(&m)).await?;
                     continue;
-                }
-                self.post_delivery(&mut m, endpoints, deliverer).await
+                };
+                self.post_delivery(&mut m, ep, deliverer).await
             } else {
                 deliverer.deliver(&m).await
             };

@@ -203,17 +203,14 @@ impl Service {
         out
     }
 
-    /// Posts one delivery, signed now with its endpoint's secret; records the receiver's
-    /// status on the message. A delivery whose endpoint was removed is not posted.
+    /// Posts one delivery to `ep`, signed now with its secret; records the receiver's status on
+    /// the message.
     pub(super) async fn post_delivery(
         &self,
         m: &mut OutboxMessage,
-        endpoints: &[Endpoint],
+        ep: &Endpoint,
         deliverer: &dyn Deliverer,
     ) -> Result<(), DeliveryError> {
-        let Some(ep) = endpoints.iter().find(|e| Some(e.id) == m.endpoint) else {
-            return Err(DeliveryError::failed("The webhook endpoint was removed"));
-        };
         let timestamp = Utc::now().timestamp();
         let answer = deliverer
             .post_webhook(WebhookPost {
