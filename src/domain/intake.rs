@@ -385,6 +385,7 @@ impl ValidOrder {
             notes: Vec::new(),
             timeline: Vec::new(),
             version: 1,
+            tags: Vec::new(),
         };
         let what = if self.test { "Test order" } else { "Order" };
         order.log(

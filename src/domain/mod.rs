@@ -1,6 +1,7 @@
 //! The pure domain: orders, their facts, derived statuses and the rules of every action.
 //! No IO here: no clock, no randomness, no storage, no HTTP.
 
+pub mod bulk;
 pub mod decimal_json;
 pub mod intake;
 pub mod money;

@@ -402,6 +402,43 @@ pub struct Order {
     pub timeline: Vec<TimelineEntry>,
     /// Bumped by every accepted change (optimistic concurrency and cache keys).
     pub version: u64,
+    /// The merchant's tags, lower case, sorted, without repeats (see [`tag_of`]). Last in the
+    /// record: the codec reads older orders by appending an empty list.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 40;
+/// Most tags on one order.
+pub const MAX_TAGS: usize = 20;
+
+/// A tag as the merchant typed it, checked and made canonical: trimmed, inner whitespace
+/// collapsed, lower case (tags are case-insensitive), 1 to 40 characters, no commas (the CSV
+/// export separates tags with them) and no control characters.
+pub fn tag_of(field: &str, raw: &str) -> Result<String, crate::domain::RuleError> {
+    use crate::domain::RuleError;
+    let t = raw
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if t.is_empty() {
+        return Err(RuleError::invalid(field, "is required"));
+    }
+    if t.chars().count() > MAX_TAG_CHARS {
+        return Err(RuleError::invalid(
+            field,
+            format!("must be at most {MAX_TAG_CHARS} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() || c == ',') {
+        return Err(RuleError::invalid(
+            field,
+            "must not contain commas or control characters",
+        ));
+    }
+    Ok(t)
 }
 
 impl Order {

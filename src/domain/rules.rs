@@ -81,6 +81,10 @@ pub enum RuleError {
     TestOrdersClosed,
     #[error("Nothing to change")]
     NothingToChange,
+    #[error("Every item is already shipped or refunded; nothing is left to fulfil")]
+    NothingToFulfil,
+    #[error("An order can have at most {max} tags")]
+    TooManyTags { max: usize },
 }
 
 impl RuleError {
@@ -115,6 +119,8 @@ impl RuleError {
             RuleError::CustomerUnchanged => "customer_unchanged",
             RuleError::TestOrdersClosed => "test_orders_closed",
             RuleError::NothingToChange => "nothing_to_change",
+            RuleError::TooManyTags { .. } => "too_many_tags",
+            RuleError::NothingToFulfil => "nothing_to_fulfill",
         }
     }
 
@@ -129,6 +135,7 @@ impl RuleError {
             RuleError::RefundShippingExceeds { .. } => Some("refund_shipping"),
             RuleError::TrackingRequired => Some("tracking_number"),
             RuleError::ReasonRequired => Some("reason"),
+            RuleError::TooManyTags { .. } => Some("tag"),
             RuleError::RefundQuantityExceeds { .. }
             | RuleError::FulfillQuantityExceeds { .. }
             | RuleError::ReturnQuantityExceeds { .. }

@@ -136,10 +136,12 @@ pub struct Summary {
     pub fulfillment_status: FulfillmentStatus,
     pub test: bool,
     pub items_count: u32,
+    /// Last: the codec reads older rows without it.
+    pub tags: Vec<String>,
 }
 
 /// A decimal as its 16-byte binary form (exact, and no text to parse).
-mod decimal_bytes {
+pub(crate) mod decimal_bytes {
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -171,6 +173,7 @@ impl Summary {
             fulfillment_status: order.fulfillment_status(),
             test: order.test,
             items_count: order.items_count(),
+            tags: order.tags.clone(),
         }
     }
 }
@@ -205,6 +208,8 @@ pub struct ListQuery {
     pub created_from: Option<DateTime<Utc>>,
     /// Exclusive upper bound.
     pub created_before: Option<DateTime<Utc>>,
+    /// Orders carrying every one of these tags (canonical, see `domain::tag_of`).
+    pub tags: Vec<String>,
     pub sort: SortField,
     pub desc: bool,
     pub limit: usize,
@@ -220,6 +225,7 @@ impl Default for ListQuery {
             test: None,
             created_from: None,
             created_before: None,
+            tags: Vec::new(),
             sort: SortField::Created,
             desc: true,
             limit: 50,

@@ -4,9 +4,11 @@
 //! (carrier rates and labels), outbox delivery, settings, tokens, accounts, and the JSON views.
 
 pub mod accounts;
+pub mod bulk;
 pub mod messages;
 pub mod orders;
 pub mod outbox;
+pub mod saved_views;
 pub mod settings;
 pub mod shipping;
 pub mod tokens;

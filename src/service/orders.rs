@@ -34,6 +34,11 @@ impl Probe {
         decide(order, cmd, &self.ctx)
     }
 
+    /// The context the rules are asked in.
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
     /// The rule that refuses `cmd` on `order` now, if any.
     pub fn refusal(&self, order: &Order, cmd: &Command) -> Option<RuleError> {
         self.decide(order, cmd).err()
@@ -178,6 +183,10 @@ impl Service {
         let mut current = order;
         loop {
             let (mut next, events) = execute(&current, cmd, &ctx)?;
+            if events.is_empty() {
+                // Nothing happened (a tag already there): nothing to write or tell anyone.
+                return Ok(current);
+            }
             let list = triggers(&current, &next, &events);
             let mut outbox = self.messages(&mut next, &list, &settings, &switches, ctx.now);
             outbox.extend(self.webhook_messages(

@@ -77,6 +77,7 @@ pub fn order(o: &Order) -> Value {
         "timeline": o.timeline.iter().map(|t| json!({
             "at": t.at, "actor": t.actor, "kind": t.kind, "message": t.message,
         })).collect::<Vec<_>>(),
+        "tags": o.tags,
     })
 }
 
@@ -94,6 +95,7 @@ pub struct ListRow<'a> {
     pub fulfillment_status: &'static str,
     pub test: bool,
     pub items_count: u32,
+    pub tags: &'a [String],
 }
 
 impl<'a> ListRow<'a> {
@@ -111,6 +113,7 @@ impl<'a> ListRow<'a> {
             fulfillment_status: s.fulfillment_status.as_str(),
             test: s.test,
             items_count: s.items_count,
+            tags: &s.tags,
         }
     }
 }

@@ -4,19 +4,20 @@
 //! Format history:
 //! - 0: orders had no `version` field; every other record as in format 1.
 //! - 1: outbox messages had no `endpoint` and `response_status`; as format 2 otherwise.
-//! - 2: current.
+//! - 2: orders and list rows had no `tags`; as format 3 otherwise.
+//! - 3: current.
 //!
 //! Older records are migrated when read and written back in the current format with the next
 //! change of their order.
 
 use crate::domain::outbox::OutboxMessage;
 use crate::domain::Order;
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Summary};
 use serde::{de::DeserializeOwned, Serialize};
 use std::any::Any;
 
 /// Current record format. Bump it (and add a migration in `decode`) when a stored type changes.
-pub const SCHEMA_VERSION: u8 = 2;
+pub const SCHEMA_VERSION: u8 = 3;
 
 /// Oldest record format `decode` still reads.
 pub const OLDEST_READABLE_VERSION: u8 = 0;
@@ -48,17 +49,27 @@ pub fn decode<T: DeserializeOwned + 'static>(what: &str, bytes: &[u8]) -> Result
             let old: v0::Order = decode_body(what, body)?;
             migrated(what, Order::from(old))
         }
+        1 | 2 if is::<T, Order>() => decode_body(what, &with_empty_tags(body)),
         0 | 1 if is::<T, OutboxMessage>() => {
             let old: v1::OutboxMessage = decode_body(what, body)?;
             migrated(what, OutboxMessage::from(old))
         }
         // Format 0 differs from format 1 only in orders, format 1 from 2 only in outbox
-        // messages.
-        0 | 1 => decode_body(what, body),
+        // messages, format 2 from 3 only in orders and list rows.
+        0..=2 => decode_body(what, body),
         v => Err(StoreError::Corrupt(format!(
             "{what}: record format {v} is not supported by this version of orderdeck (reads {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION})"
         ))),
     }
+}
+
+/// A format 1 or 2 order or list row followed by an empty `tags` list: the same value in
+/// format 3, where `tags` is the last field (an empty list is one zero byte).
+fn with_empty_tags(body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 1);
+    v.extend_from_slice(body);
+    v.push(0);
+    v
 }
 
 fn is<T: 'static, U: 'static>() -> bool {
@@ -83,16 +94,18 @@ pub fn encode_with_tail<H: Serialize, T: Serialize>(
     Ok(out)
 }
 
-/// Decodes the head of a record written by [`encode_with_tail`] and returns the undecoded tail.
-pub fn decode_head<'a, H: DeserializeOwned>(
-    what: &str,
-    bytes: &'a [u8],
-) -> Result<(H, &'a [u8]), StoreError> {
+/// Decodes the list row at the head of an order's `summaries` record (written by
+/// [`encode_with_tail`]) and returns the undecoded tail.
+pub fn decode_row<'a>(what: &str, bytes: &'a [u8]) -> Result<(Summary, &'a [u8]), StoreError> {
     match bytes.split_first() {
-        // Records with a tail are orders' list rows, the same in formats 1 and 2.
-        Some((&(1 | SCHEMA_VERSION), body)) => {
+        Some((&SCHEMA_VERSION, body)) => {
             let (value, used) = decode_prefix(what, body)?;
             Ok((value, &body[used..]))
+        }
+        // List rows are the same in formats 1 and 2, and had no tags.
+        Some((&(1 | 2), body)) => {
+            let (value, used) = decode_prefix::<v2::Summary>(what, body)?;
+            Ok((value.into(), &body[used..]))
         }
         Some((v, _)) => Err(StoreError::Corrupt(format!(
             "{what}: record format {v} is not supported here"
@@ -186,6 +199,7 @@ pub mod v0 {
                 notes: o.notes,
                 timeline: o.timeline,
                 version,
+                tags: Vec::new(),
             }
         }
     }
@@ -283,6 +297,60 @@ pub mod v1 {
     /// Encodes a format-1 record (fixtures and migration tests only).
     pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::ports::StoreError> {
         let mut out = vec![1u8];
+        let body = bincode::serde::encode_to_vec(value, super::config())
+            .map_err(|e| crate::ports::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
+/// Record format 2.
+pub mod v2 {
+    use crate::domain::{FulfillmentStatus, OrderId, PaymentStatus};
+    use chrono::{DateTime, Utc};
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Serialize};
+
+    /// An order's list row as formats 1 and 2 stored it: without `tags`.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Summary {
+        pub id: OrderId,
+        pub number: u64,
+        #[serde(with = "chrono::serde::ts_nanoseconds")]
+        pub created_at: DateTime<Utc>,
+        pub customer_name: String,
+        pub customer_email: String,
+        #[serde(with = "crate::ports::decimal_bytes")]
+        pub total: Decimal,
+        pub currency: String,
+        pub payment_status: PaymentStatus,
+        pub fulfillment_status: FulfillmentStatus,
+        pub test: bool,
+        pub items_count: u32,
+    }
+
+    impl From<Summary> for crate::ports::Summary {
+        fn from(s: Summary) -> Self {
+            crate::ports::Summary {
+                id: s.id,
+                number: s.number,
+                created_at: s.created_at,
+                customer_name: s.customer_name,
+                customer_email: s.customer_email,
+                total: s.total,
+                currency: s.currency,
+                payment_status: s.payment_status,
+                fulfillment_status: s.fulfillment_status,
+                test: s.test,
+                items_count: s.items_count,
+                tags: Vec::new(),
+            }
+        }
+    }
+
+    /// Encodes a format-2 record (fixtures and migration tests only).
+    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::ports::StoreError> {
+        let mut out = vec![2u8];
         let body = bincode::serde::encode_to_vec(value, super::config())
             .map_err(|e| crate::ports::StoreError::Corrupt(format!("cannot encode record: {e}")))?;
         out.extend_from_slice(&body);
@@ -389,11 +457,6 @@ mod tests {
         for bytes in [v1::encode(&old).unwrap(), v0::encode(&old).unwrap()] {
             assert_eq!(decode::<OutboxMessage>("message", &bytes).unwrap(), m);
         }
-        let o = sample();
-        assert_eq!(
-            decode::<Order>("order", &v1::encode(&o).unwrap()).unwrap(),
-            o
-        );
         // A format-2 message is not read as a format-1 one.
         let mut hooked = m.clone();
         hooked.endpoint = Some(uuid::Uuid::now_v7());
@@ -403,6 +466,57 @@ mod tests {
         let mut as_old = bytes;
         as_old[0] = 1;
         assert!(decode::<OutboxMessage>("message", &as_old).is_err());
+    }
+
+    #[test]
+    fn format_1_and_2_orders_and_list_rows_read_with_no_tags() {
+        let o = sample();
+        assert!(o.tags.is_empty());
+        // Formats 1 and 2 wrote an order as format 3 does, without the trailing tag list.
+        let now = encode(&o).unwrap();
+        assert_eq!(now.last(), Some(&0), "an empty tag list is one zero byte");
+        for v in [1u8, 2] {
+            let mut old = now[..now.len() - 1].to_vec();
+            old[0] = v;
+            assert_eq!(decode::<Order>("order", &old).unwrap(), o);
+        }
+        let mut tagged = o.clone();
+        tagged.tags = vec!["vip".into(), "wholesale".into()];
+        assert_eq!(
+            decode::<Order>("order", &encode(&tagged).unwrap()).unwrap(),
+            tagged
+        );
+        // A list row with its terms tail, in format 2 and in format 3.
+        let row = Summary::of(&tagged);
+        let old_row = v2::Summary {
+            id: row.id,
+            number: row.number,
+            created_at: row.created_at,
+            customer_name: row.customer_name.clone(),
+            customer_email: row.customer_email.clone(),
+            total: row.total,
+            currency: row.currency.clone(),
+            payment_status: row.payment_status,
+            fulfillment_status: row.fulfillment_status,
+            test: row.test,
+            items_count: row.items_count,
+        };
+        let terms = vec!["ann".to_string(), "1001".to_string()];
+        let mut old = v2::encode(&old_row).unwrap();
+        old.extend_from_slice(&encode_body(&terms).unwrap());
+        let (read, tail) = decode_row("row", &old).unwrap();
+        assert_eq!(
+            read,
+            Summary {
+                tags: Vec::new(),
+                ..row.clone()
+            }
+        );
+        assert_eq!(decode_tail::<Vec<String>>("terms", tail).unwrap(), terms);
+        let new = encode_with_tail(&row, &terms).unwrap();
+        let (read, tail) = decode_row("row", &new).unwrap();
+        assert_eq!(read, row);
+        assert_eq!(decode_tail::<Vec<String>>("terms", tail).unwrap(), terms);
     }
 
     #[test]

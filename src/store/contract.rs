@@ -155,6 +155,56 @@ async fn orders(s: &dyn Storage) {
         ..ListQuery::default()
     };
     assert_eq!(s.list_orders(&by_number).await.unwrap().orders.len(), 1);
+
+    // Tags: on the list row, filtered (all must match), found by search, and gone when removed.
+    let mut tagged = stored.clone();
+    for t in ["wholesale", "rush order"] {
+        tagged = crate::domain::execute(&tagged, &Command::AddTag { tag: t.into() }, &ctx)
+            .unwrap()
+            .0;
+    }
+    s.update_order(stored.version, &tagged, &[]).await.unwrap();
+    let with = |tags: &[&str]| ListQuery {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..ListQuery::default()
+    };
+    let page = s.list_orders(&with(&["wholesale"])).await.unwrap();
+    assert_eq!(page.orders.len(), 1);
+    assert_eq!(page.orders[0].tags, vec!["rush order", "wholesale"]);
+    let both = s.list_orders(&with(&["wholesale", "rush order"])).await;
+    assert_eq!(both.unwrap().orders.len(), 1);
+    let prefix_only = s.list_orders(&with(&["whole"])).await.unwrap();
+    assert!(prefix_only.orders.is_empty(), "a tag filter is exact");
+    let other = s.list_orders(&with(&["wholesale", "vip"])).await.unwrap();
+    assert!(other.orders.is_empty());
+    let search = ListQuery {
+        q: "rush".into(),
+        ..ListQuery::default()
+    };
+    assert_eq!(s.list_orders(&search).await.unwrap().orders.len(), 1);
+    let untagged = crate::domain::execute(
+        &tagged,
+        &Command::RemoveTag {
+            tag: "wholesale".into(),
+        },
+        &ctx,
+    )
+    .unwrap()
+    .0;
+    s.update_order(tagged.version, &untagged, &[])
+        .await
+        .unwrap();
+    assert!(s
+        .list_orders(&with(&["wholesale"]))
+        .await
+        .unwrap()
+        .orders
+        .is_empty());
+    assert_eq!(
+        s.get_order(order.number).await.unwrap().tags,
+        vec!["rush order"]
+    );
+
     let bad_cursor = ListQuery {
         cursor: Some("not-a-cursor".into()),
         ..ListQuery::default()

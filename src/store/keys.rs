@@ -277,7 +277,7 @@ fn phone_query(q: &str) -> Option<String> {
 }
 
 /// Every search term of an order: number, customer name, email, phone, item names and SKUs,
-/// tracking numbers.
+/// tracking numbers, tags.
 pub fn order_terms(order: &Order) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     push_term(&mut out, &order.number.to_string());
@@ -295,7 +295,19 @@ pub fn order_terms(order: &Order) -> BTreeSet<String> {
             terms_of_text(t, &mut out);
         }
     }
+    for tag in &order.tags {
+        terms_of_text(tag, &mut out);
+        push_term(&mut out, &tag_term(tag));
+    }
     out
+}
+
+/// The term a tag filter reads postings from: `#` and the tag (no query word starts with
+/// `#`, so search words never expand to it; longer tags share a cut term, and the filter
+/// checks each row's tags exactly).
+pub fn tag_term(tag: &str) -> String {
+    let t: String = format!("#{tag}").chars().take(MAX_TERM_LEN).collect();
+    t
 }
 
 /// The words of a search query (same rules as indexing; `#1001` finds order 1001).

@@ -160,6 +160,16 @@ impl Order {
                         ),
                     )
                 }
+                Event::Tagged { tag } => {
+                    if let Err(at) = self.tags.binary_search(tag) {
+                        self.tags.insert(at, tag.clone());
+                    }
+                    ("tag", format!("Tagged {tag}"))
+                }
+                Event::Untagged { tag } => {
+                    self.tags.retain(|t| t != tag);
+                    ("tag", format!("Tag {tag} removed"))
+                }
             };
             self.timeline.push(TimelineEntry {
                 at: ctx.now,

@@ -421,6 +421,25 @@ pub fn decide(order: &Order, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, Rul
                 to: customer.clone(),
             }])
         }
+        // Tags are the merchant's own labels: any order may carry them, canceled ones too.
+        Command::AddTag { tag } => {
+            let tag = tag_of("tag", tag)?;
+            if order.tags.contains(&tag) {
+                return Ok(Vec::new());
+            }
+            if order.tags.len() >= MAX_TAGS {
+                return Err(RuleError::TooManyTags { max: MAX_TAGS });
+            }
+            Ok(vec![Event::Tagged { tag }])
+        }
+        Command::RemoveTag { tag } => {
+            let tag = tag_of("tag", tag)?;
+            Ok(if order.tags.contains(&tag) {
+                vec![Event::Untagged { tag }]
+            } else {
+                Vec::new()
+            })
+        }
     }
 }
 

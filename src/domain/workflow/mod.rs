@@ -127,6 +127,14 @@ pub enum Command {
     ChangeCustomer {
         customer: CustomerSnapshot,
     },
+    /// Adds a tag (a tag already there changes nothing).
+    AddTag {
+        tag: String,
+    },
+    /// Removes a tag (a tag not there changes nothing).
+    RemoveTag {
+        tag: String,
+    },
 }
 
 impl Command {
@@ -148,6 +156,8 @@ impl Command {
             Command::EditNote { .. } => "edit note",
             Command::DeleteNote { .. } => "delete note",
             Command::ChangeCustomer { .. } => "change customer",
+            Command::AddTag { .. } => "add tag",
+            Command::RemoveTag { .. } => "remove tag",
         }
     }
 }
@@ -191,5 +201,11 @@ pub enum Event {
     CustomerChanged {
         from: CustomerSnapshot,
         to: CustomerSnapshot,
+    },
+    Tagged {
+        tag: String,
+    },
+    Untagged {
+        tag: String,
     },
 }

@@ -42,7 +42,7 @@ pub async fn check(
         let rows = sqlx::query(
             "SELECT number, version, customer_id, customer_name, customer_email, customer_sort, \
              total, currency, payment_status, fulfillment_status, test, items_count, search, \
-             body FROM orders WHERE number > $1 ORDER BY number LIMIT $2",
+             body, tags FROM orders WHERE number > $1 ORDER BY number LIMIT $2",
         )
         .bind(after)
         .bind(BATCH)
@@ -83,7 +83,8 @@ pub async fn check(
                 && row.try_get::<i16, _>("fulfillment_status").map_err(db)?
                     == i16::from(s.fulfillment_status.code())
                 && row.try_get::<bool, _>("test").map_err(db)? == s.test
-                && row.try_get::<i32, _>("items_count").map_err(db)? == s.items_count as i32;
+                && row.try_get::<i32, _>("items_count").map_err(db)? == s.items_count as i32
+                && row.try_get::<Vec<String>, _>("tags").map_err(db)? == s.tags;
             if !same {
                 r.report(
                     ProblemKind::SummaryMismatch,

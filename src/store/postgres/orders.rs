@@ -154,7 +154,7 @@ async fn adjust_customer(
     Ok(())
 }
 
-/// Binds an order's list columns, from `customer_name` to `body`, to the next eleven
+/// Binds an order's list columns, from `customer_name` to `tags`, to the next twelve
 /// placeholders (the same order in the INSERT and the UPDATE).
 fn bind_columns<'q>(
     q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
@@ -172,6 +172,7 @@ fn bind_columns<'q>(
         .bind(s.items_count as i32)
         .bind(&c.search)
         .bind(&c.body)
+        .bind(&s.tags)
 }
 
 /// Writes a new order row (its customer already linked) and counts it.
@@ -210,8 +211,8 @@ pub(super) async fn write_row(conn: &mut PgConnection, o: &Order) -> Result<(), 
     let q = sqlx::query(
         "INSERT INTO orders (number, id, version, created_at, customer_id, customer_name, \
          customer_email, customer_sort, total, currency, payment_status, fulfillment_status, \
-         test, items_count, search, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         test, items_count, search, body, tags) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(o.number as i64)
     .bind(o.id.0)
@@ -276,6 +277,7 @@ fn summary_of(row: &PgRow) -> Result<Summary, StoreError> {
             .ok_or_else(|| StoreError::Corrupt("fulfillment status".into()))?,
         test: row.try_get("test").map_err(db)?,
         items_count: row.try_get::<i32, _>("items_count").map_err(db)? as u32,
+        tags: row.try_get("tags").map_err(db)?,
     })
 }
 
@@ -490,7 +492,7 @@ impl OrderRepo for PgStore {
                 "UPDATE orders SET version = $2, customer_id = $3, customer_name = $4, \
                  customer_email = $5, customer_sort = $6, total = $7, currency = $8, \
                  payment_status = $9, fulfillment_status = $10, test = $11, items_count = $12, \
-                 search = $13, body = $14 WHERE number = $1",
+                 search = $13, body = $14, tags = $15 WHERE number = $1",
             )
             .bind(number as i64)
             .bind(order.version as i64)
@@ -538,7 +540,7 @@ impl OrderRepo for PgStore {
         };
         let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
             "SELECT id, number, created_at, customer_name, customer_email, total, currency, \
-             payment_status, fulfillment_status, test, items_count FROM orders WHERE true",
+             payment_status, fulfillment_status, test, items_count, tags FROM orders WHERE true",
         );
         if let Some(p) = q.payment {
             b.push(" AND payment_status = ")
@@ -556,6 +558,9 @@ impl OrderRepo for PgStore {
         }
         if let Some(to) = q.created_before {
             b.push(" AND created_at < ").push_bind(to);
+        }
+        if !q.tags.is_empty() {
+            b.push(" AND tags @> ").push_bind(q.tags.clone());
         }
         for w in keys::query_terms(&q.q) {
             b.push(" AND search LIKE ")

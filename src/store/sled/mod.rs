@@ -246,7 +246,7 @@ pub(crate) fn read_summary(
     bytes: &[u8],
     with_terms: bool,
 ) -> Result<(Summary, Vec<String>), StoreError> {
-    let (s, tail) = codec::decode_head::<Summary>("summary", bytes)?;
+    let (s, tail) = codec::decode_row("summary", bytes)?;
     let terms = if with_terms {
         codec::decode_tail("summary terms", tail)?
     } else {

@@ -129,7 +129,9 @@ impl SledStore {
 
     /// See the port method of the same name.
     pub fn list_orders(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
-        let words = keys::query_terms(&q.q);
+        let mut words = keys::query_terms(&q.q);
+        // A tag filter reads the tag's postings (each row's tags are then checked exactly).
+        words.extend(q.tags.iter().map(|t| keys::tag_term(t)));
         if words.is_empty() {
             self.list_by_index(q, &[])
         } else {

@@ -53,6 +53,7 @@ impl SledStore {
             && q.test.is_none_or(|t| t == s.test)
             && q.created_from.is_none_or(|from| s.created_at >= from)
             && q.created_before.is_none_or(|to| s.created_at < to)
+            && q.tags.iter().all(|t| s.tags.contains(t))
     }
 
     fn matches_words(words: &[String], terms: &[String]) -> bool {

@@ -423,3 +423,39 @@ pub(super) async fn change_customer(
         .map_err(|_| ApiError::not_found(format!("Customer {} not found", b.customer_id)))?;
     Ok(ok(&svc.change_customer(n, id, caller.0).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagBody {
+    tag: String,
+}
+
+/// `POST /orders/{n}/tags`: adds a tag (one already there changes nothing).
+#[utoipa::path(
+    post, path = "/orders/{n}/tags", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)")),
+    request_body = openapi::TagRequest,
+    responses((status = 200, description = "The order with the tag", body = openapi::Order), openapi::Refusals)
+)]
+pub(super) async fn add_tag(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: ApiBody,
+) -> Result<HttpResponse, ApiError> {
+    let b: TagBody = parse(&body.0)?;
+    run(&svc, &path, Command::AddTag { tag: b.tag }, caller).await
+}
+
+/// `DELETE /orders/{n}/tags/{tag}`: removes a tag (one not there changes nothing).
+#[utoipa::path(
+    delete, path = "/orders/{n}/tags/{tag}", tag = "Actions", params(("n" = u64, Path, description = "The order number (a leading # is allowed)"), ("tag" = String, Path, description = "The tag, URL-encoded")),
+    responses((status = 200, description = "The order without the tag", body = openapi::Order), openapi::Refusals)
+)]
+pub(super) async fn remove_tag(
+    svc: web::Data<Service>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (n, tag) = path.into_inner();
+    run(&svc, &n, Command::RemoveTag { tag }, caller).await
+}

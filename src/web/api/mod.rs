@@ -4,9 +4,11 @@
 //! `actions` (changes to an order), `shipping` (carriers), `outbox` and `webhooks`; `openapi` describes them all (OpenAPI 3.1).
 
 mod actions;
+mod bulk;
 mod openapi;
 mod orders;
 mod outbox;
+mod saved_views;
 mod shipping;
 mod webhooks;
 
@@ -220,6 +222,7 @@ macro_rules! routes {
 
 routes! {
     post "/orders" => orders::create_order,
+    post "/orders/bulk" => bulk::bulk,
     get "/orders" => orders::list_orders,
     get "/orders/{n}" => orders::get_order,
     post "/orders/{n}/payments" => actions::record_payment,
@@ -237,7 +240,12 @@ routes! {
     patch "/orders/{n}/notes/{id}" => actions::edit_note,
     delete "/orders/{n}/notes/{id}" => actions::delete_note,
     put "/orders/{n}/customer" => actions::change_customer,
+    post "/orders/{n}/tags" => actions::add_tag,
+    delete "/orders/{n}/tags/{tag}" => actions::remove_tag,
     get "/customers" => orders::list_customers,
+    get "/views" => saved_views::list,
+    post "/views" => saved_views::create,
+    delete "/views/{id}" => saved_views::delete,
     get "/outbox" => outbox::list_outbox,
     post "/webhooks" => webhooks::create,
     get "/webhooks" => webhooks::list,

@@ -5,7 +5,7 @@ use super::{number, ok, order_response, parse, ApiBody, ApiCaller};
 use crate::domain::intake::OrderDraft;
 use crate::service::{body_hash, Service};
 use crate::web::error::ApiError;
-use crate::web::query::list_query;
+use crate::web::query::{list_query, refine, Params};
 use crate::web::views;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::HashMap;
@@ -72,14 +72,25 @@ pub(super) async fn get_order(
         ("sort" = Option<String>, Query, description = "created, number, total, payment_status, fulfillment_status or customer; a leading - sorts descending (default -created)"),
         ("limit" = Option<u32>, Query, description = "1 to 200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("tag" = Option<Vec<String>>, Query, description = "Orders with this tag; repeat it for orders with all of them (at most 10)"),
+        ("view" = Option<Uuid>, Query, description = "A saved view's query; the other parameters refine it"),
     ),
     responses((status = 200, description = "A page of orders", body = openapi::OrderPage), openapi::Refusals)
 )]
 pub(super) async fn list_orders(
     svc: web::Data<Service>,
     _caller: ApiCaller,
-    params: web::Query<HashMap<String, String>>,
+    params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
+    let params = match params.get("view") {
+        Some(id) => {
+            let id = id
+                .parse()
+                .map_err(|_| ApiError::not_found(format!("View {id} not found")))?;
+            refine(&svc.saved_view(id).await?.query, &params)
+        }
+        None => params.into_inner(),
+    };
     let q = list_query(&params)?;
     let page = svc.list(&q).await?;
     let rows: Vec<views::ListRow> = page.orders.iter().map(views::ListRow::of).collect();

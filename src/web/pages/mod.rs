@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod print;
 pub mod settings;
 pub mod shipment_docs;
+pub mod tags;
 pub mod webhooks;
 pub mod workflow;
 
@@ -339,6 +340,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(orders::configure)
             .configure(print::configure)
             .configure(order::configure)
+            .configure(tags::configure)
             .configure(carrier::configure)
             .configure(actions::configure)
             .configure(outbox::configure)

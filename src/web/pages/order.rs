@@ -122,9 +122,19 @@ struct OrderPage {
     refunds: Vec<MoneyRow>,
     shipments: Vec<ShipmentRow>,
     notes: Vec<NoteRow>,
-    note_draft: String,
-    note_error: Option<String>,
+    tags: Vec<String>,
+    drafts: Drafts,
     timeline: Vec<TimelineRow>,
+}
+
+/// What the order page's small forms (notes, tags) show after a refusal: the typed text and
+/// the rule's message.
+#[derive(Debug, Default)]
+pub(super) struct Drafts {
+    pub note: String,
+    pub note_error: Option<String>,
+    pub tag: String,
+    pub tag_error: Option<String>,
 }
 
 /// A probe for asking the rules whether something would be allowed now.
@@ -380,13 +390,7 @@ fn shipment_rows(order: &Order, ctx: &Probe) -> Vec<ShipmentRow> {
         .collect()
 }
 
-fn page(
-    chrome: Chrome,
-    order: &Order,
-    ctx: &Probe,
-    note_draft: String,
-    note_error: Option<String>,
-) -> OrderPage {
+fn page(chrome: Chrome, order: &Order, ctx: &Probe, drafts: Drafts) -> OrderPage {
     let cur = order.currency.as_str();
     let m = |d: Decimal| money(d, cur);
     let items = order
@@ -520,8 +524,8 @@ fn page(
         refunds,
         shipments: shipment_rows(order, ctx),
         notes,
-        note_draft,
-        note_error,
+        tags: order.tags.clone(),
+        drafts,
         timeline,
     }
 }
@@ -541,25 +545,26 @@ async fn show(
 ) -> Result<HttpResponse, PageError> {
     let order = svc.order(number(&path)?).await?;
     let chrome = Chrome::new(&req, &who, "orders", format!("Order #{}", order.number));
-    let p = page(chrome, &order, &probe(&svc, &who), String::new(), None);
+    let p = page(chrome, &order, &probe(&svc, &who), Drafts::default());
     Ok(ok(&req, &p.chrome, &p))
 }
 
-/// Runs a command from the order page; a refusal re-renders the order page (422) with the
-/// message by the notes form and the typed note kept.
-async fn note_command(
+/// Runs a command from one of the order page's small forms (notes, tags) and goes back to it
+/// at `#anchor`; a refusal re-renders the order page (422) with what `refused` makes of the
+/// rule's message (shown by the form, the typed text kept).
+pub(super) async fn order_command(
     req: &HttpRequest,
     form: &Posted,
     svc: &Svc,
     n: u64,
     cmd: Command,
-    done: &str,
+    (done, anchor): (&str, &str),
+    refused: impl FnOnce(String) -> Drafts,
 ) -> Result<HttpResponse, PageError> {
-    let draft = form.fields.get("body").to_string();
     match svc.act(n, cmd, form.who.actor()).await {
         Ok(_) => Ok(auth::redirect_with_flash(
             req,
-            &format!("/orders/{n}#notes"),
+            &format!("/orders/{n}#{anchor}"),
             done,
         )),
         Err(crate::service::ServiceError::Rule(r)) if !r.is_not_found() => {
@@ -569,13 +574,30 @@ async fn note_command(
                 chrome,
                 &order,
                 &probe(svc, &form.who),
-                draft,
-                Some(r.to_string()),
+                refused(r.to_string()),
             );
             Ok(render(req, StatusCode::UNPROCESSABLE_ENTITY, &p.chrome, &p))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`order_command`] for the notes form.
+async fn note_command(
+    req: &HttpRequest,
+    form: &Posted,
+    svc: &Svc,
+    n: u64,
+    cmd: Command,
+    done: &str,
+) -> Result<HttpResponse, PageError> {
+    let note = form.fields.get("body").to_string();
+    order_command(req, form, svc, n, cmd, (done, "notes"), |e| Drafts {
+        note,
+        note_error: Some(e),
+        ..Drafts::default()
+    })
+    .await
 }
 
 async fn add_note(

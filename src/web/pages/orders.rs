@@ -6,11 +6,10 @@ use crate::domain::money::fmt;
 use crate::domain::{FulfillmentStatus, PaymentStatus};
 use crate::ports::{ListQuery, SortField, Summary};
 use crate::web::auth::{self, Posted, SignedIn};
-use crate::web::query::list_query;
+use crate::web::query::{list_query, Params};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use std::collections::HashMap;
 
 /// One row of the orders table.
 pub struct Row {
@@ -25,6 +24,7 @@ pub struct Row {
     pub fulfillment_label: &'static str,
     pub test: bool,
     pub items_count: u32,
+    pub tags: Vec<String>,
 }
 
 impl Row {
@@ -42,8 +42,15 @@ impl Row {
             fulfillment_label: s.fulfillment_status.label(),
             test: s.test,
             items_count: s.items_count,
+            tags: s.tags.clone(),
         }
     }
+}
+
+/// An active tag filter, with the link that drops it.
+pub struct TagFilter {
+    pub tag: String,
+    pub remove_href: String,
 }
 
 /// A status filter chip with its count.
@@ -76,6 +83,7 @@ struct ListPageTpl {
     created_from: String,
     created_to: String,
     sort: String,
+    tags: Vec<TagFilter>,
     payment_options: Vec<(&'static str, &'static str)>,
     fulfillment_options: Vec<(&'static str, &'static str)>,
     sort_options: Vec<(String, String)>,
@@ -104,14 +112,21 @@ const KEPT: &[&str] = &[
     "sort",
 ];
 
-fn query_string(params: &HashMap<String, String>, set: &[(&str, &str)], drop: &[&str]) -> String {
+/// The page's query string with `set` replacing (and `drop` removing) parameters. Every `tag`
+/// is kept unless `tag` is dropped.
+fn query_string(params: &Params, set: &[(&str, &str)], drop: &[&str]) -> String {
     let mut parts = Vec::new();
     for k in KEPT {
         if drop.contains(k) || set.iter().any(|(s, _)| s == k) {
             continue;
         }
-        if let Some(v) = params.get(*k).filter(|v| !v.trim().is_empty()) {
-            parts.push(format!("{k}={}", urlencode(v.trim())));
+        if let Some(v) = params.get(k) {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if !drop.contains(&"tag") {
+        for v in params.all("tag") {
+            parts.push(format!("tag={}", urlencode(v)));
         }
     }
     for (k, v) in set {
@@ -141,7 +156,7 @@ async fn list(
     req: HttpRequest,
     who: SignedIn,
     svc: Svc,
-    params: web::Query<HashMap<String, String>>,
+    params: web::Query<Params>,
 ) -> Result<HttpResponse, PageError> {
     let params = params.into_inner();
     let chrome = Chrome::new(&req, &who, "orders", "Orders");
@@ -161,12 +176,7 @@ async fn list(
         },
     };
     let counts = svc.counts().await?;
-    let get = |k: &str| {
-        params
-            .get(k)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| params.get(k).unwrap_or_default().to_string();
     let payment = get("payment_status");
     let fulfillment = get("fulfillment_status");
     let payment_chips = PaymentStatus::ALL
@@ -256,7 +266,23 @@ async fn list(
             ]
         })
         .collect();
-    let filtered = KEPT.iter().any(|k| *k != "sort" && !get(k).is_empty());
+    let filtered =
+        !query.tags.is_empty() || KEPT.iter().any(|k| *k != "sort" && !get(k).is_empty());
+    let tags = query
+        .tags
+        .iter()
+        .map(|t| {
+            let mut rest = params.clone();
+            rest.0.retain(|(k, v)| {
+                k != "cursor"
+                    && !(k == "tag" && crate::domain::tag_of("tag", v).ok().as_ref() == Some(t))
+            });
+            TagFilter {
+                tag: t.clone(),
+                remove_href: format!("/orders{}", query_string(&rest, &[], &[])),
+            }
+        })
+        .collect();
     let page = ListPageTpl {
         rows,
         q: get("q"),
@@ -270,6 +296,7 @@ async fn list(
         } else {
             get("sort")
         },
+        tags,
         payment_options: PaymentStatus::ALL
             .iter()
             .map(|s| (s.as_str(), s.label()))
@@ -288,7 +315,6 @@ async fn list(
             .map(|c| format!("/orders{}", query_string(&params, &[("cursor", &c)], &[]))),
         first_href: params
             .get("cursor")
-            .filter(|c| !c.is_empty())
             .map(|_| format!("/orders{}", query_string(&params, &[], &[]))),
         export_href: format!("/orders.csv{}", query_string(&params, &[], &[])),
         test_allowed: counts.real == 0,
@@ -345,6 +371,7 @@ fn csv_line(s: &Summary) -> String {
         s.currency.clone(),
         s.payment_status.label().to_string(),
         s.fulfillment_status.label().to_string(),
+        s.tags.join(", "),
     ];
     let mut line = cells
         .iter()
@@ -356,13 +383,13 @@ fn csv_line(s: &Summary) -> String {
 }
 
 const CSV_HEADER: &str =
-    "number,created_at,type,customer_name,customer_email,items,total,currency,payment_status,fulfillment_status\r\n";
+    "number,created_at,type,customer_name,customer_email,items,total,currency,payment_status,fulfillment_status,tags\r\n";
 
 /// The current view as CSV: every matching order, read 200 at a time through the list cursor.
 async fn export_csv(
     who: SignedIn,
     svc: Svc,
-    params: web::Query<HashMap<String, String>>,
+    params: web::Query<Params>,
 ) -> Result<HttpResponse, PageError> {
     let _ = who;
     let mut query = list_query(&params).map_err(|e| PageError::BadRequest(e.0))?;

@@ -7,10 +7,12 @@
 //! table has no description here.
 
 mod schemas;
+mod tools;
 
 pub use schemas::*;
+pub use tools::*;
 
-use super::{actions, orders, outbox, shipping, webhooks};
+use super::{actions, bulk, orders, outbox, saved_views, shipping, webhooks};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -64,6 +66,12 @@ impl Modify for BearerAuth {
         actions::edit_note,
         actions::delete_note,
         actions::change_customer,
+        actions::add_tag,
+        actions::remove_tag,
+        bulk::bulk,
+        saved_views::list,
+        saved_views::create,
+        saved_views::delete,
         shipping::rates,
         shipping::carrier_event,
         outbox::list_outbox,

@@ -321,6 +321,8 @@ pub struct Order {
     pub cancellation: Option<Cancellation>,
     pub notes: Vec<Note>,
     pub timeline: Vec<TimelineEntry>,
+    /// The merchant's tags, lower case and sorted.
+    pub tags: Vec<String>,
 }
 
 /// One row of the order list.
@@ -337,6 +339,7 @@ pub struct OrderRow {
     pub fulfillment_status: FulfillmentStatusName,
     pub test: bool,
     pub items_count: u32,
+    pub tags: Vec<String>,
 }
 
 /// A page of the order list.

@@ -1,0 +1,173 @@
+//! Saved views: named list queries shared by the team, shown as tabs above the orders list.
+//! Kept as settings (`view.<id>`, JSON), so every instance sees a change as it sees any
+//! setting. The query is kept as the list's query parameters; the web layer checks them
+//! before a view is saved and reads them back into a list query.
+
+use super::{Service, ServiceError};
+use crate::domain::rules::required_text;
+use crate::domain::RuleError;
+use crate::ports::{ListQuery, SortField};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Settings key prefix of the views.
+pub const KEY_PREFIX: &str = "view.";
+/// Most views a store keeps (each is a tab).
+pub const MAX_VIEWS: usize = 20;
+/// Longest view name.
+pub const MAX_NAME: usize = 60;
+/// Up to how many orders a tab counts exactly ("1000+" above).
+pub const COUNT_CAP: u64 = 1000;
+
+/// A saved view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub id: Uuid,
+    pub name: String,
+    /// The list's query parameters (`payment_status=paid`, `tag=…` possibly repeated, …).
+    pub query: Vec<(String, String)>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The views in a settings snapshot, oldest first (a damaged value is logged and left out).
+pub fn views_of(all: &BTreeMap<String, String>) -> Vec<SavedView> {
+    let mut out: Vec<SavedView> = all
+        .range(KEY_PREFIX.to_string()..)
+        .take_while(|(k, _)| k.starts_with(KEY_PREFIX))
+        .filter_map(|(k, v)| match serde_json::from_str(v) {
+            Ok(view) => Some(view),
+            Err(e) => {
+                log::error!("saved view {k} does not read: {e}");
+                None
+            }
+        })
+        .collect();
+    out.sort_by_key(|v: &SavedView| (v.created_at, v.id));
+    out
+}
+
+/// How many orders a list matches: exact up to [`COUNT_CAP`], `(COUNT_CAP, true)` above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub n: u64,
+    pub more: bool,
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.more {
+            write!(f, "{}+", self.n)
+        } else {
+            write!(f, "{}", self.n)
+        }
+    }
+}
+
+impl Service {
+    /// Every saved view, oldest first.
+    pub async fn saved_views(&self) -> Result<Vec<SavedView>, ServiceError> {
+        Ok(views_of(&self.settings_snapshot().await?))
+    }
+
+    /// One saved view.
+    pub async fn saved_view(&self, id: Uuid) -> Result<SavedView, ServiceError> {
+        self.saved_views()
+            .await?
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(|| ServiceError::NotFound(format!("View {id} not found")))
+    }
+
+    /// Saves a view under `name` (unique, ignoring case) with the list parameters `query`
+    /// (already checked by the caller).
+    pub async fn save_view(
+        &self,
+        name: &str,
+        query: Vec<(String, String)>,
+    ) -> Result<SavedView, ServiceError> {
+        let name = required_text("name", name, MAX_NAME, false)?;
+        let existing = self.saved_views().await?;
+        if existing
+            .iter()
+            .any(|v| v.name.to_lowercase() == name.to_lowercase())
+        {
+            return Err(RuleError::invalid("name", "is already the name of a view").into());
+        }
+        if existing.len() >= MAX_VIEWS {
+            return Err(RuleError::invalid(
+                "name",
+                format!("cannot be added: a store has at most {MAX_VIEWS} views"),
+            )
+            .into());
+        }
+        let view = SavedView {
+            id: Uuid::now_v7(),
+            name,
+            query,
+            created_at: Utc::now(),
+        };
+        let value = serde_json::to_string(&view)
+            .map_err(|e| ServiceError::Internal(format!("view not encodable: {e}")))?;
+        self.store
+            .put_setting(&format!("{KEY_PREFIX}{}", view.id), &value)
+            .await?;
+        Ok(view)
+    }
+
+    /// Removes a view.
+    pub async fn remove_view(&self, id: Uuid) -> Result<(), ServiceError> {
+        self.saved_view(id).await?;
+        self.store
+            .remove_setting(&format!("{KEY_PREFIX}{id}"))
+            .await?;
+        Ok(())
+    }
+
+    /// How many orders `q` matches. A list with at most one status or type filter is counted
+    /// by the status counters; any other is counted through its index, up to [`COUNT_CAP`].
+    pub async fn count_matching(&self, q: &ListQuery) -> Result<Count, ServiceError> {
+        let plain = q.q.trim().is_empty()
+            && q.tags.is_empty()
+            && q.created_from.is_none()
+            && q.created_before.is_none();
+        let filters =
+            q.payment.is_some() as u8 + q.fulfillment.is_some() as u8 + q.test.is_some() as u8;
+        if plain && filters <= 1 {
+            let c = self.store.counts().await?;
+            let n = if let Some(p) = q.payment {
+                c.payment.get(&p).copied().unwrap_or(0)
+            } else if let Some(f) = q.fulfillment {
+                c.fulfillment.get(&f).copied().unwrap_or(0)
+            } else {
+                match q.test {
+                    Some(true) => c.test,
+                    Some(false) => c.real,
+                    None => c.all,
+                }
+            };
+            return Ok(Count { n, more: false });
+        }
+        let mut q = q.clone();
+        q.limit = 200;
+        q.cursor = None;
+        // Date order reads search results page by page; other sorts would sort in memory.
+        q.sort = SortField::Created;
+        let mut n = 0u64;
+        loop {
+            let page = self.store.list_orders(&q).await?;
+            n += page.orders.len() as u64;
+            if n > COUNT_CAP {
+                return Ok(Count {
+                    n: COUNT_CAP,
+                    more: true,
+                });
+            }
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(Count { n, more: false }),
+            }
+        }
+    }
+}
