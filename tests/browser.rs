@@ -671,6 +671,62 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
     let pages = pdf_pages(&pdf);
     assert_eq!(pages, 2, "two packing slips printed on {pages} A4 sheets");
 
+    // Tags, a saved view and a bulk action: tick two orders (the count follows at once),
+    // pick "Add tag" (only its field shows), preview, confirm.
+    c.goto(&format!("{base}/orders/{n}")).await.unwrap();
+    fill(&c, "#tag-new", "Wholesale").await;
+    click(&c, "#add-tag").await;
+    assert!(page(&c)
+        .await
+        .contains(r#"href="/orders?tag=wholesale">wholesale</a>"#));
+    c.goto(&format!("{base}/orders?tag=wholesale"))
+        .await
+        .unwrap();
+    fill(&c, "#view-name", "Wholesale").await;
+    click(&c, "#save-view-button").await;
+    let tab = text(&c, "#view-tabs a[aria-current='page']").await;
+    assert_eq!(
+        tab.split_whitespace().collect::<Vec<_>>(),
+        ["Wholesale", "1"]
+    );
+    let view_page = url(&c).await;
+    c.goto(&format!("{base}/orders")).await.unwrap();
+    tap(&c, &format!("#pick-{n}")).await;
+    tap(&c, &format!("#pick-{other}")).await;
+    assert_eq!(text(&c, "#selected-count").await, "2 selected");
+    tap(&c, "#bulk-action option[value='tag']").await;
+    assert!(css(&c, "#bulk-tag").await.is_displayed().await.unwrap());
+    assert!(!css(&c, "#bulk-reason").await.is_displayed().await.unwrap());
+    // Dispatch: the worked order is past that (refused, with the rule), the other goes.
+    tap(&c, "#bulk-action option[value='dispatch']").await;
+    assert!(!css(&c, "#bulk-tag").await.is_displayed().await.unwrap());
+    shot(&c, "orders-bulk.png").await;
+    let before = order_json(&app, &token, n).await;
+    let mut bulk_violations = Vec::new();
+    click(&c, "#bulk-preview").await;
+    assert!(text(&c, "h1").await.contains("Review: Mark as dispatched"));
+    assert_eq!(text(&c, "#bulk-ok").await, "1 order");
+    assert!(text(&c, &format!("#bulk-{n}"))
+        .await
+        .contains("dispatch_not_allowed"));
+    if let Some(src) = &axe_source() {
+        bulk_violations.extend(axe_violations(&c, src).await);
+    }
+    shot(&c, "bulk-preview.png").await;
+    click(&c, "#confirm-bulk").await;
+    assert!(text(&c, "h1").await.contains("Done: Mark as dispatched"));
+    if let Some(src) = &axe_source() {
+        bulk_violations.extend(axe_violations(&c, src).await);
+    }
+    assert!(bulk_violations.is_empty(), "{bulk_violations:?}");
+    assert_eq!(
+        order_json(&app, &token, n).await,
+        before,
+        "the refused order is unchanged"
+    );
+    let o = order_json(&app, &token, other).await;
+    assert_eq!(o["fulfillment_status"], "dispatched");
+
     // Settings > Webhooks: the endpoint and its delivery log.
     assert!(
         rx.wait_for(4, 10).await.len() >= 4,
@@ -711,6 +767,7 @@ async fn a_merchant_works_an_order_from_setup_to_return_in_a_real_browser() {
         "/settings/webhooks".to_string(),
         hook_page.trim_start_matches(base.as_str()).to_string(),
         "/workflow".to_string(),
+        view_page.trim_start_matches(base.as_str()).to_string(),
     ] {
         c.goto(&format!("{base}{path}")).await.unwrap();
         if let Some(src) = &axe {

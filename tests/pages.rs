@@ -4,58 +4,11 @@
 mod common;
 
 use common::pages::{
-    cookie_client, input_value, post_login, post_setup, real_order_json, OWNER_PASSWORD,
+    cookie_client, get, input_value, owner, post, real_order_json, sign_in, OWNER_PASSWORD,
 };
 use common::{client_builder, order_body, spawn_app, App};
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
-
-/// Creates the owner through the setup link and signs in; returns the client and its CSRF token.
-async fn owner(app: &App) -> (Client, String) {
-    let c = cookie_client();
-    let link = app
-        .setup_link
-        .clone()
-        .expect("a setup link is printed on first start");
-    let r = post_setup(&c, &link, &app.base, "olive").await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        r.text().await.unwrap()
-    );
-    let csrf = sign_in(app, &c, "olive", OWNER_PASSWORD).await;
-    (c, csrf)
-}
-
-/// Signs in with `c`; returns the session's CSRF token.
-async fn sign_in(app: &App, c: &Client, user: &str, password: &str) -> String {
-    let r = post_login(c, &app.base, user, password).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "sign-in failed: {}",
-        r.text().await.unwrap()
-    );
-    let html = c
-        .get(format!("{}/orders", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    input_value(&html, "csrf").expect("signed-in pages carry the CSRF token")
-}
-
-async fn get(c: &Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-async fn post(c: &Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
-    c.post(url).form(form).send().await.unwrap()
-}
 
 /// The owner (`c`, `csrf`) adds the staff member "sam", who signs in; returns sam's client and
 /// CSRF token.

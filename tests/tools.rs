@@ -402,3 +402,232 @@ async fn a_single_action_during_a_batch_loses_nothing() {
         assert_eq!(o["payment_status"], "paid");
     }
 }
+
+/// The same tools on the pages, without JavaScript: plain forms and links.
+#[tokio::test]
+async fn tags_views_and_bulk_actions_work_on_the_pages_without_javascript() {
+    use common::pages::{get, owner, post};
+    use reqwest::header::LOCATION;
+    let app = spawn_app_with_token();
+    let (c, csrf) = owner(&app).await;
+    let base = app.base.clone();
+    let mut nums = Vec::new();
+    for name in ["Ann Archer", "Bob Baker", "Cid Cole"] {
+        let email = format!(
+            "{}@example.com",
+            name.split(' ').next().unwrap().to_lowercase()
+        );
+        nums.push(
+            app.place(order_body(name, &email)).await["number"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    let n = nums[0];
+
+    // Tags on the order page: added, refused with the rule's words, removed.
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/tags"),
+        &[("csrf", &csrf), ("tag", "VIP")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, html) = get(&c, format!("{base}/orders/{n}")).await;
+    assert!(
+        html.contains(r#"<a class="tag" href="/orders?tag=vip">vip</a>"#),
+        "{html}"
+    );
+    let r = post(
+        &c,
+        format!("{base}/orders/{n}/tags"),
+        &[("csrf", &csrf), ("tag", "a,b")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("tag must not contain commas"), "{html}");
+    assert!(html.contains(r#"value="a,b""#), "the typed tag is kept");
+    assert_eq!(
+        app.get(&format!("/orders/{n}")).await.1["tags"],
+        json!(["vip"])
+    );
+    let r = post(
+        &c,
+        format!("{base}/orders/{}/tags", nums[1]),
+        &[("csrf", &csrf), ("tag", "old")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let r = post(
+        &c,
+        format!("{base}/orders/{}/tags/remove", nums[1]),
+        &[("csrf", &csrf), ("tag", "old")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        app.get(&format!("/orders/{}", nums[1])).await.1["tags"],
+        json!([])
+    );
+
+    // The list filters by tag and shows tags on rows; the filter can be saved as a view.
+    let (_, html) = get(&c, format!("{base}/orders?tag=VIP")).await;
+    assert!(html.contains(&format!("#{n}</a>")));
+    assert!(!html.contains(&format!("#{}</a>", nums[1])));
+    assert!(html.contains("Remove tag filter vip"));
+    let r = post(
+        &c,
+        format!("{base}/orders/views"),
+        &[("csrf", &csrf), ("name", "VIPs"), ("query", "tag=vip")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    let id = to.trim_start_matches("/orders?view=").to_string();
+    let (s, html) = get(&c, format!("{base}{to}")).await;
+    assert_eq!(s.as_u16(), 200);
+    assert!(
+        html.contains(&format!(
+            r#"<a href="/orders?view={id}" aria-current="page">VIPs <b>1</b></a>"#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!("#{n}</a>")));
+    assert!(!html.contains(&format!("#{}</a>", nums[2])));
+    // A view's CSV has a stable URL and exports the view.
+    let (s, csv) = get(&c, format!("{base}/orders.csv?view={id}")).await;
+    assert_eq!(s.as_u16(), 200);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with(",vip"), "{csv}");
+    let r = post(
+        &c,
+        format!("{base}/orders/views"),
+        &[("csrf", &csrf), ("name", "vips"), ("query", "tag=vip")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, html) = get(
+        &c,
+        format!("{base}{}", r.headers()[LOCATION].to_str().unwrap()),
+    )
+    .await;
+    assert!(html.contains("is already the name of a view"), "{html}");
+
+    // Bulk: tick two orders → preview (nothing changes) → confirm → result.
+    let (a, b) = (nums[0].to_string(), nums[1].to_string());
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("query", ""),
+        ("action", "pay"),
+        ("orders", a.as_str()),
+        ("orders", b.as_str()),
+    ];
+    let r = post(&c, format!("{base}/orders/bulk"), &form).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Review: Record payment of the balance"),
+        "{html}"
+    );
+    assert!(html.contains("Payment of 57.50 USD recorded"));
+    assert!(html.contains("115.00"), "the payments' total: {html}");
+    assert_eq!(
+        app.get(&format!("/orders/{a}")).await.1["payment_status"],
+        "in_progress"
+    );
+    let orders = common::pages::input_value(&html, "orders").unwrap();
+    assert_eq!(orders, format!("{a},{b}"));
+    let r = post(
+        &c,
+        format!("{base}/orders/bulk/apply"),
+        &[("csrf", &csrf), ("action", "pay"), ("orders", &orders)],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Done: Record payment of the balance"),
+        "{html}"
+    );
+    for n in [&a, &b] {
+        assert_eq!(
+            app.get(&format!("/orders/{n}")).await.1["payment_status"],
+            "paid"
+        );
+    }
+    // Paying again: the preview shows each refusal and offers nothing to confirm.
+    let r = post(&c, format!("{base}/orders/bulk"), &form).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("already_paid"), "{html}");
+    assert!(!html.contains("confirm-bulk"));
+
+    // Every order matching the list; the action's parameters are checked first.
+    let all = [
+        ("csrf", csrf.as_str()),
+        ("query", "tag=vip"),
+        ("all", "1"),
+        ("action", "tag"),
+        ("tag", "gold"),
+    ];
+    let html = post(&c, format!("{base}/orders/bulk"), &all)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!(r#"id="bulk-{a}""#)));
+    assert!(!html.contains(&format!(r#"id="bulk-{b}""#)));
+    let mut no_tag = all;
+    no_tag[4] = ("tag", "");
+    let r = post(&c, format!("{base}/orders/bulk"), &no_tag).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, html) = get(
+        &c,
+        format!("{base}{}", r.headers()[LOCATION].to_str().unwrap()),
+    )
+    .await;
+    assert!(
+        html.contains("Nothing was changed: tag is required"),
+        "{html}"
+    );
+    let none = [("csrf", csrf.as_str()), ("query", ""), ("action", "pay")];
+    let r = post(&c, format!("{base}/orders/bulk"), &none).await;
+    assert_eq!(r.status().as_u16(), 303);
+    // Printing and CSV go to their pages with the selection.
+    let slips = [
+        ("csrf", csrf.as_str()),
+        ("query", ""),
+        ("action", "slips"),
+        ("orders", a.as_str()),
+    ];
+    let r = post(&c, format!("{base}/orders/bulk"), &slips).await;
+    assert_eq!(
+        r.headers()[LOCATION],
+        format!("/orders/packing-slips?orders={a}").as_str()
+    );
+    let (s, csv) = get(&c, format!("{base}/orders.csv?orders={b},{a}")).await;
+    assert_eq!(s.as_u16(), 200);
+    let firsts: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(firsts, vec![b.as_str(), a.as_str()]);
+
+    // Deleting the view leaves its orders alone.
+    let r = post(
+        &c,
+        format!("{base}/orders/views/{id}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        get(&c, format!("{base}/orders?view={id}")).await.0.as_u16(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/orders/{n}")).await.1["tags"],
+        json!(["vip"])
+    );
+}

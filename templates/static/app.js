@@ -47,4 +47,41 @@
       });
     }
   });
+  // Bulk actions: a live count of the ticked orders, "select the page", and only the fields
+  // the chosen action takes. Without this file every field shows and the server ignores the
+  // ones an action does not take.
+  var bulk = document.getElementById("bulk-form");
+  if (bulk) {
+    var boxes = bulk.querySelectorAll('input[name="orders"]');
+    var pagePick = document.getElementById("pick-page");
+    var all = document.getElementById("pick-all");
+    var count = document.getElementById("selected-count");
+    var action = document.getElementById("bulk-action");
+    var refresh = function () {
+      var n = 0;
+      boxes.forEach(function (b) { if (b.checked) { n += 1; } });
+      if (pagePick) { pagePick.checked = n > 0 && n === boxes.length; pagePick.indeterminate = n > 0 && n < boxes.length; }
+      if (count) {
+        count.hidden = false;
+        count.textContent = all && all.checked ? "All matching orders selected" : n + " selected";
+      }
+    };
+    var fields = function () {
+      if (!action) { return; }
+      bulk.querySelectorAll("[data-for]").forEach(function (f) {
+        f.hidden = f.getAttribute("data-for").split(" ").indexOf(action.value) < 0;
+      });
+    };
+    if (pagePick) {
+      pagePick.hidden = false;
+      pagePick.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = pagePick.checked; });
+        refresh();
+      });
+    }
+    bulk.addEventListener("change", refresh);
+    if (action) { action.addEventListener("change", fields); }
+    fields();
+    refresh();
+  }
 })();

@@ -1,6 +1,7 @@
 //! Helpers for tests that drive the merchant's pages over HTTP.
 
-use super::client_builder;
+use super::{client_builder, App};
+use reqwest::{Client, StatusCode};
 
 /// An HTTP client for the pages: keeps cookies (session, flash) and does not follow redirects.
 pub fn cookie_client() -> reqwest::Client {
@@ -87,4 +88,51 @@ pub async fn post_login(
         .send()
         .await
         .unwrap()
+}
+
+/// Creates the owner through the setup link and signs in; returns the client and its CSRF token.
+pub async fn owner(app: &App) -> (Client, String) {
+    let c = cookie_client();
+    let link = app
+        .setup_link
+        .clone()
+        .expect("a setup link is printed on first start");
+    let r = post_setup(&c, &link, &app.base, "olive").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let csrf = sign_in(app, &c, "olive", OWNER_PASSWORD).await;
+    (c, csrf)
+}
+
+/// Signs in with `c`; returns the session's CSRF token.
+pub async fn sign_in(app: &App, c: &Client, user: &str, password: &str) -> String {
+    let r = post_login(c, &app.base, user, password).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "sign-in failed: {}",
+        r.text().await.unwrap()
+    );
+    let html = c
+        .get(format!("{}/orders", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    input_value(&html, "csrf").expect("signed-in pages carry the CSRF token")
+}
+
+pub async fn get(c: &Client, url: String) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+pub async fn post(c: &Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+    c.post(url).form(form).send().await.unwrap()
 }

@@ -3,6 +3,7 @@
 //! Everything works without JavaScript; `app.js` only improves a few pages.
 
 pub mod actions;
+pub mod bulk;
 pub mod carrier;
 pub mod customers;
 pub mod login;
@@ -339,6 +340,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(orders::configure)
             .configure(print::configure)
+            .configure(bulk::configure)
             .configure(order::configure)
             .configure(tags::configure)
             .configure(carrier::configure)

@@ -5,8 +5,9 @@ use super::{money, ok, urlencode, when, Chrome, PageError, Svc};
 use crate::domain::money::fmt;
 use crate::domain::{FulfillmentStatus, PaymentStatus};
 use crate::ports::{ListQuery, SortField, Summary};
+use crate::service::saved_views::SavedView;
 use crate::web::auth::{self, Posted, SignedIn};
-use crate::web::query::{list_query, Params};
+use crate::web::query::{list_query, refine, Params};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -47,6 +48,14 @@ impl Row {
     }
 }
 
+/// A tab above the list: all orders, or a saved view, with its count.
+pub struct Tab {
+    pub name: String,
+    pub href: String,
+    pub count: String,
+    pub active: bool,
+}
+
 /// An active tag filter, with the link that drops it.
 pub struct TagFilter {
     pub tag: String,
@@ -84,6 +93,15 @@ struct ListPageTpl {
     created_to: String,
     sort: String,
     tags: Vec<TagFilter>,
+    tabs: Vec<Tab>,
+    /// The saved view shown, if any.
+    view: Option<SavedView>,
+    /// The list's query string without cursor (what "all matching" and a new view take).
+    list_query_string: String,
+    /// How many orders the list matches ("1000+" beyond the count's cap).
+    matching: String,
+    bulk_actions: Vec<(&'static str, &'static str)>,
+    shipping_points: Vec<(&'static str, &'static str)>,
     payment_options: Vec<(&'static str, &'static str)>,
     fulfillment_options: Vec<(&'static str, &'static str)>,
     sort_options: Vec<(String, String)>,
@@ -101,8 +119,10 @@ struct ListPageTpl {
     error: Option<String>,
 }
 
-/// The list parameters the page keeps in its links (everything but the cursor).
+/// The list parameters the page keeps in its links (everything but the cursor; `tag` is kept
+/// by [`query_string`] too).
 const KEPT: &[&str] = &[
+    "view",
     "q",
     "payment_status",
     "fulfillment_status",
@@ -158,9 +178,13 @@ async fn list(
     svc: Svc,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, PageError> {
+    // Links keep the request's parameters (a view and its refinements); the list and the
+    // filter form show what they come to.
     let params = params.into_inner();
+    let views = svc.saved_views().await?;
+    let (effective, view) = with_view(&views, &params)?;
     let chrome = Chrome::new(&req, &who, "orders", "Orders");
-    let (query, error) = match list_query(&params) {
+    let (query, error) = match list_query(&effective) {
         Ok(q) => (q, None),
         Err(e) => (ListQuery::default(), Some(e.0)),
     };
@@ -176,7 +200,7 @@ async fn list(
         },
     };
     let counts = svc.counts().await?;
-    let get = |k: &str| params.get(k).unwrap_or_default().to_string();
+    let get = |k: &str| effective.get(k).unwrap_or_default().to_string();
     let payment = get("payment_status");
     let fulfillment = get("fulfillment_status");
     let payment_chips = PaymentStatus::ALL
@@ -266,13 +290,38 @@ async fn list(
             ]
         })
         .collect();
-    let filtered =
-        !query.tags.is_empty() || KEPT.iter().any(|k| *k != "sort" && !get(k).is_empty());
+    let filtered = !query.tags.is_empty()
+        || KEPT
+            .iter()
+            .any(|k| *k != "sort" && *k != "view" && !get(k).is_empty());
+    let mut tabs = vec![Tab {
+        name: "All orders".into(),
+        href: "/orders".into(),
+        count: counts.all.to_string(),
+        active: view.is_none() && !filtered,
+    }];
+    for v in &views {
+        let q = list_query(&Params(v.query.clone())).unwrap_or_default();
+        tabs.push(Tab {
+            name: v.name.clone(),
+            href: format!("/orders?view={}", v.id),
+            count: svc.count_matching(&q).await?.to_string(),
+            active: view.as_ref().is_some_and(|a| a.id == v.id),
+        });
+    }
+    let list_query_string = query_string(&effective, &[], &["view"])
+        .trim_start_matches('?')
+        .to_string();
+    let matching = if rows.is_empty() {
+        "0".to_string()
+    } else {
+        svc.count_matching(&query).await?.to_string()
+    };
     let tags = query
         .tags
         .iter()
         .map(|t| {
-            let mut rest = params.clone();
+            let mut rest = effective.clone();
             rest.0.retain(|(k, v)| {
                 k != "cursor"
                     && !(k == "tag" && crate::domain::tag_of("tag", v).ok().as_ref() == Some(t))
@@ -297,6 +346,15 @@ async fn list(
             get("sort")
         },
         tags,
+        tabs,
+        view,
+        list_query_string,
+        matching,
+        bulk_actions: super::bulk::ACTIONS.to_vec(),
+        shipping_points: crate::domain::ShippingPoint::ALL
+            .iter()
+            .map(|p| (p.as_str(), p.label()))
+            .collect(),
         payment_options: PaymentStatus::ALL
             .iter()
             .map(|s| (s.as_str(), s.label()))
@@ -392,6 +450,11 @@ async fn export_csv(
     params: web::Query<Params>,
 ) -> Result<HttpResponse, PageError> {
     let _ = who;
+    let views = svc.saved_views().await?;
+    let (params, _) = with_view(&views, &params)?;
+    if let Some(list) = params.get("orders") {
+        return export_selected(&svc, list).await;
+    }
     let mut query = list_query(&params).map_err(|e| PageError::BadRequest(e.0))?;
     query.limit = 200;
     query.cursor = None;
@@ -446,11 +509,102 @@ async fn export_csv(
         .streaming(stream))
 }
 
+/// The request's parameters with its saved view's (`view=`) under them, and the view.
+fn with_view(
+    views: &[SavedView],
+    params: &Params,
+) -> Result<(Params, Option<SavedView>), PageError> {
+    match params.get("view") {
+        None => Ok((params.clone(), None)),
+        Some(id) => {
+            let v = views
+                .iter()
+                .find(|v| v.id.to_string() == id)
+                .ok_or_else(|| {
+                    PageError::NotFound("No such saved view; it may have been deleted".into())
+                })?;
+            Ok((refine(&v.query, params), Some(v.clone())))
+        }
+    }
+}
+
+/// The CSV of a selection (`?orders=1001,1002`, from a bulk action), in the order given.
+async fn export_selected(svc: &Svc, list: &str) -> Result<HttpResponse, PageError> {
+    let numbers = super::print::numbers_up_to(list, crate::domain::bulk::MAX_BATCH)?;
+    let mut body = String::from(CSV_HEADER);
+    for n in numbers {
+        body.push_str(&csv_line(&Summary::of(&svc.order(n).await?)));
+    }
+    let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// Saves the list as it stands (the posted `query`) as a view named `name`.
+async fn save_view(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
+    let raw = form.fields.get("query");
+    let back = format!("/orders?{raw}");
+    let params = web::Query::<Params>::from_query(raw)
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    if let Err(e) = list_query(&params) {
+        return Ok(auth::redirect_with_flash(&req, &back, &e.0));
+    }
+    let pairs: Vec<(String, String)> = params
+        .0
+        .into_iter()
+        .filter(|(k, v)| {
+            (k == "tag" || KEPT.contains(&k.as_str())) && k != "view" && !v.trim().is_empty()
+        })
+        .collect();
+    match svc.save_view(form.fields.get("name"), pairs).await {
+        Ok(v) => Ok(auth::redirect_with_flash(
+            &req,
+            &format!("/orders?view={}", v.id),
+            &format!("View “{}” saved.", v.name),
+        )),
+        Err(crate::service::ServiceError::Rule(r)) => Ok(auth::redirect_with_flash(
+            &req,
+            &back,
+            &format!("The view was not saved: {r}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a saved view (the orders stay as they are).
+async fn delete_view(
+    req: HttpRequest,
+    form: Posted,
+    svc: Svc,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let _ = &form;
+    let id = path
+        .parse()
+        .map_err(|_| PageError::NotFound("No such saved view".into()))?;
+    let v = svc.saved_view(id).await?;
+    svc.remove_view(id).await?;
+    Ok(auth::redirect_with_flash(
+        &req,
+        "/orders",
+        &format!("View “{}” deleted.", v.name),
+    ))
+}
+
 /// Registers the orders list, the CSV export and Place Test Order.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::get().to(list))
         .route("/orders.csv", web::get().to(export_csv))
-        .route("/orders/test", web::post().to(place_test_order));
+        .route("/orders/test", web::post().to(place_test_order))
+        .route("/orders/views", web::post().to(save_view))
+        .route("/orders/views/{id}/delete", web::post().to(delete_view));
 }
 
 #[cfg(test)]

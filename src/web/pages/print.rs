@@ -126,23 +126,29 @@ fn sheet(o: &Order) -> Sheet {
 
 /// Order numbers from `orders=1001,1002` (a leading `#` allowed, duplicates dropped).
 fn numbers(raw: &str) -> Result<Vec<u64>, PageError> {
+    numbers_up_to(raw, MAX_ORDERS)
+}
+
+/// Order numbers from `1001,#1002,…` (repeats dropped), at most `max` of them.
+pub(super) fn numbers_up_to(raw: &str, max: usize) -> Result<Vec<u64>, PageError> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let n = part.trim_start_matches('#').parse::<u64>().map_err(|_| {
             PageError::BadRequest(format!("{part:?} is not an order number like 1001"))
         })?;
-        if !out.contains(&n) {
+        if seen.insert(n) {
             out.push(n);
         }
     }
     if out.is_empty() {
         return Err(PageError::BadRequest(
-            "Name the orders to print: ?orders=1001,1002".into(),
+            "Name the orders: ?orders=1001,1002".into(),
         ));
     }
-    if out.len() > MAX_ORDERS {
+    if out.len() > max {
         return Err(PageError::BadRequest(format!(
-            "At most {MAX_ORDERS} orders print at once; {} were asked for",
+            "At most {max} orders at once; {} were asked for",
             out.len()
         )));
     }
