@@ -20,7 +20,7 @@ SIZES=${SIZES:-"10000 100000 1000000"}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/orderdeck-bench.XXXXXX)}
-OUT=$ROOT/bench/RESULTS.md
+OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
 FIGURES=$WORK/figures.tsv
 PORT=18765
 
@@ -85,6 +85,20 @@ for N in $SIZES; do
       echo "| $name | $rps | $pct | $p50 | $p99 | $bad |"
       printf 'row\t%s\t%s\t%s\t%s\t%s\n' "$N" "$id" "$rps" "$p50" "$p99" >> "$FIGURES"
     done
+    # Bulk: one request each, 1,000 orders (tagging applies to any order): the dry run asks the
+    # rules for every order; the apply writes each order on its own, with its webhooks.
+    LIST=$(seq 1001 2000 | paste -sd, -)
+    for mode in true false; do
+      T=$(curl -s -o "$WORK/bulk.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d "{\"action\":\"tag\",\"orders\":[$LIST],\"params\":{\"tag\":\"bench\"},\"dry_run\":$mode}" \
+        "$B/api/v1/orders/bulk")
+      OKS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["ok"])' "$WORK/bulk.json")
+      MS=$(awk -v t="$T" 'BEGIN { printf "%.0fms", t * 1000 }')
+      if [ "$mode" = true ]; then id=bulk_preview; name="bulk preview: 1,000 orders (dry run, $OKS ok)"; else id=bulk_apply; name="bulk apply: 1,000 orders ($OKS ok)"; fi
+      echo "| $name | - | - | $MS | $MS | - |"
+      printf 'row\t%s\t%s\t%s\t%s\t%s\n' "$N" "$id" "0" "$MS" "$MS" >> "$FIGURES"
+    done
     RSS_KB=$(ps -o rss= -p $SPID | tr -d ' ')
     echo
     echo "RSS after the run: $(( RSS_KB / 1024 )) MB; data directory: $(du -shL "$DATA" | cut -f1)."
@@ -124,6 +138,9 @@ if big != small:
         check("%s: p50 at %d within 1.5x of %d" % (rid, big, small), "%.2fx" % (b / a), b <= 1.5 * a)
 check("durable intake >= 5,000 orders/s", "%.0f/s" % rows[(big, "intake")][0], rows[(big, "intake")][0] >= 5000)
 check("status action + render + outbox >= 5,000/s", "%.0f/s" % rows[(big, "payment")][0], rows[(big, "payment")][0] >= 5000)
+if (big, "bulk_preview") in rows:
+    check("bulk preview of 1,000 orders < 1 s", rows[(big, "bulk_preview")][1], ms(rows[(big, "bulk_preview")][1]) < 1000)
+    check("bulk apply of 1,000 orders < 5 s", rows[(big, "bulk_apply")][1], ms(rows[(big, "bulk_apply")][1]) < 5000)
 seed, first, rss = sizes[big]
 check("RSS < 200 MB", "%d MB" % rss, rss < 200)
 check("first response < 1 s", "%d ms" % first, first < 1000)

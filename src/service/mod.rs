@@ -85,6 +85,9 @@ pub struct Service {
     wake: Arc<Notify>,
     scripts: Option<Arc<ScriptRegistry>>,
     scripts_dir: Option<std::path::PathBuf>,
+    /// Recent list counts (the orders page's tabs and "all N matching"), see
+    /// [`saved_views::CountCache`].
+    counts: Arc<saved_views::CountCache>,
 }
 
 impl Service {
@@ -96,6 +99,7 @@ impl Service {
             wake: Arc::new(Notify::new()),
             scripts: None,
             scripts_dir: None,
+            counts: Arc::default(),
         }
     }
 

@@ -9,7 +9,9 @@ use crate::domain::RuleError;
 use crate::ports::{ListQuery, SortField};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Settings key prefix of the views.
@@ -62,6 +64,33 @@ impl std::fmt::Display for Count {
         } else {
             write!(f, "{}", self.n)
         }
+    }
+}
+
+/// How long a count read through an index is reused.
+pub const COUNT_TTL: Duration = Duration::from_secs(5);
+
+/// Counts of lists read through their index, each kept for [`COUNT_TTL`] (at most 256).
+#[derive(Debug, Default)]
+pub struct CountCache(Mutex<HashMap<String, (Instant, Count)>>);
+
+impl CountCache {
+    fn get(&self, key: &str) -> Option<Count> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < COUNT_TTL)
+            .map(|(_, c)| *c)
+    }
+
+    fn put(&self, key: String, c: Count) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 256 {
+            map.retain(|_, (at, _)| at.elapsed() < COUNT_TTL);
+            if map.len() >= 256 {
+                map.clear();
+            }
+        }
+        map.insert(key, (Instant::now(), c));
     }
 }
 
@@ -126,8 +155,28 @@ impl Service {
     }
 
     /// How many orders `q` matches. A list with at most one status or type filter is counted
-    /// by the status counters; any other is counted through its index, up to [`COUNT_CAP`].
+    /// by the status counters; any other is counted through its index, up to [`COUNT_CAP`],
+    /// and that count is reused for [`COUNT_TTL`] (a page shows it on every load).
     pub async fn count_matching(&self, q: &ListQuery) -> Result<Count, ServiceError> {
+        let key = format!(
+            "{:?}",
+            ListQuery {
+                cursor: None,
+                limit: 0,
+                sort: SortField::Created,
+                desc: true,
+                ..q.clone()
+            }
+        );
+        if let Some(c) = self.counts.get(&key) {
+            return Ok(c);
+        }
+        let c = self.count_now(q).await?;
+        self.counts.put(key, c);
+        Ok(c)
+    }
+
+    async fn count_now(&self, q: &ListQuery) -> Result<Count, ServiceError> {
         let plain = q.q.trim().is_empty()
             && q.tags.is_empty()
             && q.created_from.is_none()

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod carrier;
 pub mod customers;
 pub mod login;
+pub mod notes;
 pub mod notifications;
 pub mod order;
 pub mod orders;
@@ -343,6 +344,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(bulk::configure)
             .configure(order::configure)
             .configure(tags::configure)
+            .configure(notes::configure)
             .configure(carrier::configure)
             .configure(actions::configure)
             .configure(outbox::configure)

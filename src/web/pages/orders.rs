@@ -312,8 +312,9 @@ async fn list(
     let list_query_string = query_string(&effective, &[], &["view"])
         .trim_start_matches('?')
         .to_string();
-    let matching = if rows.is_empty() {
-        "0".to_string()
+    // A first page that is the whole list is its own count.
+    let matching = if next.is_none() && query.cursor.is_none() {
+        rows.len().to_string()
     } else {
         svc.count_matching(&query).await?.to_string()
     };
@@ -498,15 +499,20 @@ async fn export_csv(
             }
         }
     });
+    Ok(csv_download().streaming(stream))
+}
+
+/// A CSV download's answer, named after the time of the export and never cached.
+fn csv_download() -> actix_web::HttpResponseBuilder {
     let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
+    let mut r = HttpResponse::Ok();
+    r.content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}\""),
         ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    r
 }
 
 /// The request's parameters with its saved view's (`view=`) under them, and the view.
@@ -535,15 +541,7 @@ async fn export_selected(svc: &Svc, list: &str) -> Result<HttpResponse, PageErro
     for n in numbers {
         body.push_str(&csv_line(&Summary::of(&svc.order(n).await?)));
     }
-    let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    Ok(csv_download().body(body))
 }
 
 /// Saves the list as it stands (the posted `query`) as a view named `name`.
