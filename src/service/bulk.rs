@@ -102,29 +102,13 @@ impl Service {
                 }
                 Ok(numbers)
             }
-            Targets::Matching(q) => {
-                let mut q = q.clone();
-                q.limit = 200;
-                q.cursor = None;
-                // Date order reads search results page by page (other sorts sort in memory).
-                q.sort = crate::ports::SortField::Created;
-                let mut numbers = Vec::new();
-                loop {
-                    let page = self.store.list_orders(&q).await?;
-                    numbers.extend(page.orders.iter().map(|s| s.number));
-                    if numbers.len() > MAX_BATCH {
-                        return Err(too_many("filter"));
-                    }
-                    match page.next_cursor {
-                        Some(c) => q.cursor = Some(c),
-                        None => break,
-                    }
+            Targets::Matching(q) => match self.numbers_matching(q, MAX_BATCH).await? {
+                None => Err(too_many("filter")),
+                Some(numbers) if numbers.is_empty() => {
+                    Err(RuleError::invalid("filter", "matches no orders").into())
                 }
-                if numbers.is_empty() {
-                    return Err(RuleError::invalid("filter", "matches no orders").into());
-                }
-                Ok(numbers)
-            }
+                Some(numbers) => Ok(numbers),
+            },
         }
     }
 

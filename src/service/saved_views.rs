@@ -198,25 +198,15 @@ impl Service {
             };
             return Ok(Count { n, more: false });
         }
-        let mut q = q.clone();
-        q.limit = 200;
-        q.cursor = None;
-        // Date order reads search results page by page; other sorts would sort in memory.
-        q.sort = SortField::Created;
-        let mut n = 0u64;
-        loop {
-            let page = self.store.list_orders(&q).await?;
-            n += page.orders.len() as u64;
-            if n > COUNT_CAP {
-                return Ok(Count {
-                    n: COUNT_CAP,
-                    more: true,
-                });
-            }
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => return Ok(Count { n, more: false }),
-            }
-        }
+        Ok(match self.numbers_matching(q, COUNT_CAP as usize).await? {
+            Some(numbers) => Count {
+                n: numbers.len() as u64,
+                more: false,
+            },
+            None => Count {
+                n: COUNT_CAP,
+                more: true,
+            },
+        })
     }
 }

@@ -170,6 +170,25 @@ pub fn params_from_json(field: &str, v: &serde_json::Value) -> Result<Params, Ba
     Ok(Params(out))
 }
 
+/// Parameters from a query string (`tag=a&q=b`); one that does not read counts as none.
+pub fn params_of(query_string: &str) -> Params {
+    actix_web::web::Query::<Params>::from_query(query_string)
+        .map(actix_web::web::Query::into_inner)
+        .unwrap_or_default()
+}
+
+/// What a saved view keeps of `params`: its list parameters, trimmed, blank ones left out,
+/// once the list has read them (a query it would refuse is refused here).
+pub fn view_query(params: Params) -> Result<Vec<(String, String)>, BadParam> {
+    list_query(&params)?;
+    Ok(params
+        .0
+        .into_iter()
+        .filter(|(k, v)| JSON_QUERY_KEYS.contains(&k.as_str()) && !v.trim().is_empty())
+        .map(|(k, v)| (k, v.trim().to_string()))
+        .collect())
+}
+
 /// A saved view's parameters refined by a request's (`GET /orders?view=…&q=…`): the
 /// request's own value wins for a parameter both give, and tags add up (all must match).
 /// `view` itself is dropped.

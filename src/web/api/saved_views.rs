@@ -6,7 +6,7 @@ use super::{parse, ApiBody, ApiCaller};
 use crate::service::saved_views::SavedView;
 use crate::service::Service;
 use crate::web::error::ApiError;
-use crate::web::query::{list_query, params_from_json, params_to_json, JSON_QUERY_KEYS};
+use crate::web::query::{params_from_json, params_to_json, view_query};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,15 +51,9 @@ pub(super) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let b: ViewBody = parse(&body.0)?;
     let query = b.query.unwrap_or_else(|| json!({}));
-    let params = params_from_json("query", &query).map_err(|e| ApiError::invalid("query", e.0))?;
-    // Read as a list would read it, so a view that cannot list is refused now.
-    list_query(&params).map_err(|e| ApiError::invalid("query", e.0))?;
-    let pairs: Vec<(String, String)> = params
-        .0
-        .into_iter()
-        .filter(|(k, v)| JSON_QUERY_KEYS.contains(&k.as_str()) && !v.trim().is_empty())
-        .map(|(k, v)| (k, v.trim().to_string()))
-        .collect();
+    let pairs = params_from_json("query", &query)
+        .and_then(view_query)
+        .map_err(|e| ApiError::invalid("query", e.0))?;
     let view = svc.save_view(&b.name, pairs).await?;
     Ok(HttpResponse::Created().json(view_json(&view)))
 }

@@ -7,7 +7,7 @@ use super::{money, ok, Chrome, PageError, Svc};
 use crate::domain::bulk::{BulkAction, MAX_BATCH};
 use crate::service::bulk::{BulkLine, Targets};
 use crate::web::auth::{self, Posted};
-use crate::web::query::{list_query, Params};
+use crate::web::query::{list_query, params_of};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use rust_decimal::Decimal;
@@ -150,10 +150,7 @@ async fn preview(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpRespons
     let back = format!("/orders?{list}");
     let refuse = |m: &str| Ok(auth::redirect_with_flash(&req, &back, m));
     let targets = if form.fields.checked("all") {
-        let params = web::Query::<Params>::from_query(&list)
-            .map(web::Query::into_inner)
-            .unwrap_or_default();
-        match list_query(&params) {
+        match list_query(&params_of(&list)) {
             Ok(q) => Targets::Matching(q),
             Err(e) => return refuse(&e.0),
         }

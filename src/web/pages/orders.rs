@@ -7,7 +7,7 @@ use crate::domain::{FulfillmentStatus, PaymentStatus};
 use crate::ports::{ListQuery, SortField, Summary};
 use crate::service::saved_views::SavedView;
 use crate::web::auth::{self, Posted, SignedIn};
-use crate::web::query::{list_query, refine, Params};
+use crate::web::query::{list_query, params_of, refine, view_query, Params};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -548,19 +548,10 @@ async fn export_selected(svc: &Svc, list: &str) -> Result<HttpResponse, PageErro
 async fn save_view(req: HttpRequest, form: Posted, svc: Svc) -> Result<HttpResponse, PageError> {
     let raw = form.fields.get("query");
     let back = format!("/orders?{raw}");
-    let params = web::Query::<Params>::from_query(raw)
-        .map(web::Query::into_inner)
-        .unwrap_or_default();
-    if let Err(e) = list_query(&params) {
-        return Ok(auth::redirect_with_flash(&req, &back, &e.0));
-    }
-    let pairs: Vec<(String, String)> = params
-        .0
-        .into_iter()
-        .filter(|(k, v)| {
-            (k == "tag" || KEPT.contains(&k.as_str())) && k != "view" && !v.trim().is_empty()
-        })
-        .collect();
+    let pairs = match view_query(params_of(raw)) {
+        Ok(p) => p,
+        Err(e) => return Ok(auth::redirect_with_flash(&req, &back, &e.0)),
+    };
     match svc.save_view(form.fields.get("name"), pairs).await {
         Ok(v) => Ok(auth::redirect_with_flash(
             &req,
