@@ -141,8 +141,9 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 /// the database so that a store written with another layout has them rebuilt when opened.
 /// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail; 4: a
 /// phone number is also indexed by every ending of four or more of its digits
-/// ([`phone_terms`]), so the search postings are rebuilt too.
-pub const INDEX_SCHEME: u64 = 4;
+/// ([`phone_terms`]), so the search postings are rebuilt too; 5: no separate vocabulary of
+/// terms (a search word finds its terms in the postings), nothing rebuilt.
+pub const INDEX_SCHEME: u64 = 5;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
 /// within each filter value; every other sort over all orders (a filter is then checked row by

@@ -21,8 +21,6 @@ pub enum ProblemKind {
     TermMissing,
     /// A search posting no order explains.
     TermStale,
-    /// A posted term is not in the vocabulary, so searches cannot find it.
-    VocabMissing,
     /// A status counter differs from a recount.
     CounterWrong,
     /// `order_ids` does not map an order's id to its number, or maps an id to no order.

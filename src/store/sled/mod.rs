@@ -2,7 +2,8 @@
 //! backend. Everything that names sled lives under this folder.
 //!
 //! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
-//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 number → ∅), `vocab` (term → ∅),
+//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 number → ∅; a
+//! search word finds the terms it begins by skipping from one term's postings to the next),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
 //! `tokens` (sha256 → record), `settings` (key → value), `outbox` (id → message), `outbox_due`
@@ -60,7 +61,6 @@ pub struct SledStore {
     order_ids: Tree,
     idx: Tree,
     terms: Tree,
-    vocab: Tree,
     customers: Tree,
     customer_keys: Tree,
     customer_terms: Tree,
@@ -103,7 +103,6 @@ pub(crate) struct StoreTrees<'a> {
     pub order_ids: &'a Tree,
     pub idx: &'a Tree,
     pub terms: &'a Tree,
-    pub vocab: &'a Tree,
     pub customers: &'a Tree,
     pub customer_keys: &'a Tree,
     pub customer_terms: &'a Tree,
@@ -157,7 +156,6 @@ struct OrderTx<'a> {
     order_ids: &'a TransactionalTree,
     idx: &'a TransactionalTree,
     terms: &'a TransactionalTree,
-    vocab: &'a TransactionalTree,
     customers: &'a TransactionalTree,
     customer_keys: &'a TransactionalTree,
     customer_terms: &'a TransactionalTree,
@@ -296,10 +294,6 @@ impl OrderTx<'_> {
         }
         for t in new_terms.difference(&old_terms) {
             self.terms.insert(keys::term_key(t, new.number), &[])?;
-            // Reads are much cheaper than writes in sled: most terms are already known.
-            if self.vocab.get(t.as_bytes())?.is_none() {
-                self.vocab.insert(t.as_bytes(), &[])?;
-            }
         }
         let old_counters = old_f.as_ref().map(counter_keys).unwrap_or_default();
         let new_counters = counter_keys(&new_f);
@@ -502,7 +496,6 @@ impl SledStore {
             order_ids: t("order_ids")?,
             idx: t("idx")?,
             terms: t("terms")?,
-            vocab: t("vocab")?,
             customers: t("customers")?,
             customer_keys: t("customer_keys")?,
             customer_terms: t("customer_terms")?,
@@ -548,7 +541,13 @@ impl SledStore {
         if stored == keys::INDEX_SCHEME {
             return Ok(());
         }
-        if stored != 0 {
+        // Layouts before 5 kept every term once more in a `vocab` tree; nothing else changed
+        // from 4, so a layout-4 store only drops that tree.
+        if stored != 0 && stored < 5 {
+            log::info!("dropping the search vocabulary (layout {stored} -> 5): search words now find their terms in the postings");
+            self.db.drop_tree("vocab")?;
+        }
+        if stored != 0 && stored < 4 {
             log::info!(
                 "rebuilding list rows, indexes and search postings for {} orders (layout {stored} -> {})",
                 self.orders.len(),
@@ -557,12 +556,10 @@ impl SledStore {
             self.idx.clear()?;
             self.summaries.clear()?;
             self.terms.clear()?;
-            self.vocab.clear()?;
             self.customer_terms.clear()?;
             let mut rows = sled::Batch::default();
             let mut idx = sled::Batch::default();
             let mut postings = sled::Batch::default();
-            let mut vocab = sled::Batch::default();
             let mut pending = 0usize;
             for item in self.orders.iter() {
                 let (k, v) = item?;
@@ -570,7 +567,6 @@ impl SledStore {
                 let terms = keys::order_terms(&order);
                 for t in &terms {
                     postings.insert(keys::term_key(t, order.number), &[]);
-                    vocab.insert(t.as_bytes(), &[]);
                 }
                 rows.insert(k, summary_record(&Summary::of(&order), &terms)?);
                 for key in keys::index_keys(&IndexFields::of(&order)) {
@@ -581,14 +577,12 @@ impl SledStore {
                     self.summaries.apply_batch(std::mem::take(&mut rows))?;
                     self.idx.apply_batch(std::mem::take(&mut idx))?;
                     self.terms.apply_batch(std::mem::take(&mut postings))?;
-                    self.vocab.apply_batch(std::mem::take(&mut vocab))?;
                     pending = 0;
                 }
             }
             self.summaries.apply_batch(rows)?;
             self.idx.apply_batch(idx)?;
             self.terms.apply_batch(postings)?;
-            self.vocab.apply_batch(vocab)?;
             let mut customer_postings = sled::Batch::default();
             for (i, item) in self.customers.iter().enumerate() {
                 let (_, v) = item?;
@@ -617,7 +611,6 @@ impl SledStore {
             order_ids: &self.order_ids,
             idx: &self.idx,
             terms: &self.terms,
-            vocab: &self.vocab,
             customers: &self.customers,
             customer_keys: &self.customer_keys,
             customer_terms: &self.customer_terms,
@@ -677,13 +670,12 @@ impl SledStore {
     }
 
     fn order_tx<A>(&self, f: impl Fn(&OrderTx<'_>) -> Tx<A>) -> Result<A, StoreError> {
-        let trees: [&Tree; 14] = [
+        let trees: [&Tree; 13] = [
             &self.orders,
             &self.summaries,
             &self.order_ids,
             &self.idx,
             &self.terms,
-            &self.vocab,
             &self.customers,
             &self.customer_keys,
             &self.customer_terms,
@@ -702,15 +694,14 @@ impl SledStore {
                     order_ids: &v[2],
                     idx: &v[3],
                     terms: &v[4],
-                    vocab: &v[5],
-                    customers: &v[6],
-                    customer_keys: &v[7],
-                    customer_terms: &v[8],
-                    meta: &v[9],
-                    idempotency: &v[10],
-                    outbox: &v[11],
-                    outbox_due: &v[12],
-                    outbox_by_order: &v[13],
+                    customers: &v[5],
+                    customer_keys: &v[6],
+                    customer_terms: &v[7],
+                    meta: &v[8],
+                    idempotency: &v[9],
+                    outbox: &v[10],
+                    outbox_due: &v[11],
+                    outbox_by_order: &v[12],
                     watch: &self.watch,
                 };
                 f(&tx)

@@ -165,3 +165,86 @@ fn a_copy_holds_everything_the_store_held() {
     rt.block_on(crate::store::contract::copies_exactly(src, dst.clone()));
     assert!(check::check(&dst).unwrap().is_clean());
 }
+
+/// The numbers of the orders a search finds (first page).
+fn found(store: &SledStore, q: &str) -> Vec<u64> {
+    let query = crate::ports::ListQuery {
+        q: q.into(),
+        limit: 500,
+        ..Default::default()
+    };
+    let mut n: Vec<u64> = store
+        .list_orders(&query)
+        .unwrap()
+        .orders
+        .iter()
+        .map(|s| s.number)
+        .collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn a_search_word_finds_every_term_it_begins_and_only_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut numbers = Vec::new();
+    for (i, name) in ["Ann Smith", "Bo Smithson", "Cy Smit", "Di Smyth"]
+        .iter()
+        .enumerate()
+    {
+        let mut new = new_order(&store, &format!("buyer{i}@shop.test"), None);
+        new.order.customer.name = (*name).into();
+        numbers.push(number(&store.insert_order(&new).unwrap()));
+    }
+    assert_eq!(found(&store, "smith"), numbers[..2].to_vec());
+    assert_eq!(found(&store, "smi"), numbers[..3].to_vec());
+    assert_eq!(found(&store, "sm"), numbers.clone());
+    assert_eq!(found(&store, "smz"), Vec::<u64>::new());
+    // A term no order has any more is not found (the name changed).
+    let mut o = store.get_order(numbers[1]).unwrap();
+    o.customer.name = "Bo Jones".into();
+    o.version += 1;
+    store.update_order(o.version - 1, &o, &[]).unwrap();
+    assert_eq!(found(&store, "smiths"), Vec::<u64>::new());
+    assert_eq!(found(&store, "smith"), vec![numbers[0]]);
+    // "shop" (the e-mail) begins with "s" too.
+    assert_eq!(found(&store, "s"), numbers);
+}
+
+#[test]
+fn a_layout_4_store_drops_its_vocabulary_and_finds_the_same_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut new = new_order(&store, "vocab@shop.test", None);
+        new.order.customer.name = "Vera Vocab".into();
+        let n = number(&store.insert_order(&new).unwrap());
+        // As a store written by the previous release: layout 4, with its vocabulary tree.
+        let vocab = store.db().open_tree("vocab").unwrap();
+        vocab.insert(b"vera", &[]).unwrap();
+        vocab.insert(b"stale", &[]).unwrap();
+        store
+            .meta
+            .insert(INDEX_SCHEME_KEY, &4u64.to_be_bytes())
+            .unwrap();
+        store.db().flush().unwrap();
+        n
+    };
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(!store
+        .db()
+        .tree_names()
+        .iter()
+        .any(|t| t.as_ref() == b"vocab"));
+    assert_eq!(
+        decode_u64(
+            "scheme",
+            &store.meta.get(INDEX_SCHEME_KEY).unwrap().unwrap()
+        )
+        .unwrap(),
+        keys::INDEX_SCHEME
+    );
+    assert_eq!(found(&store, "vera"), vec![first]);
+    assert!(check::check(&store).unwrap().is_clean());
+}

@@ -736,13 +736,6 @@ mod tests {
     }
 
     #[test]
-    fn stale_vocabulary_is_allowed() {
-        let (_d, store) = filled();
-        store.trees().vocab.insert(b"neverused", &[]).unwrap();
-        assert!(check(&store).unwrap().is_clean());
-    }
-
-    #[test]
     fn a_deleted_summary_is_reported_exactly() {
         let (_d, store) = filled();
         store

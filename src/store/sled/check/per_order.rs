@@ -1,5 +1,5 @@
 //! What the check verifies of one order: its list row, index entries, search postings,
-//! vocabulary and id, and what the tallies need of it.
+//! and id, and what the tallies need of it.
 
 use super::{num, CheckReport, ProblemKind};
 use crate::domain::{CustomerId, FulfillmentStatus, Order, PaymentStatus};
@@ -39,7 +39,7 @@ pub(super) struct Seen {
     pub terms: u32,
 }
 
-/// The per-order checks: summary, index entries, postings, vocabulary, id. Returns what the
+/// The per-order checks: summary, index entries, postings, id. Returns what the
 /// tallies need, or `None` when the order does not decode.
 pub(super) fn check_order(
     t: &crate::store::sled::StoreTrees<'_>,
@@ -93,12 +93,6 @@ pub(super) fn check_order(
             r.report(
                 ProblemKind::TermMissing,
                 format!("order {number}: search term {term:?}"),
-            );
-        }
-        if !t.vocab.contains_key(term.as_bytes())? {
-            r.report(
-                ProblemKind::VocabMissing,
-                format!("order {number}: term {term:?} is not in the vocabulary"),
             );
         }
     }
