@@ -77,7 +77,7 @@ LUA
   echo "### $N orders, embedded store ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD))"
   echo
   echo "- wrk: 2 threads, $CONNECTIONS connections, $DURATION per row (intake 3x); hello-world: $CEILING req/s"
-  echo "- seeded in $SEED; disk after seeding: $(( DISK_SEEDED / 1048576 )) MB, $(( DISK_SEEDED / N )) bytes per order"
+  echo "- seeded in $SEED; disk before the run: $(( DISK_SEEDED / 1048576 )) MB, $(( DISK_SEEDED / N )) bytes per order"
   echo "- first response: $FIRST ms"
   echo
   echo "| what | req/s | % of hello-world | p50 | p99 | empty page with a next cursor |"

@@ -36,8 +36,8 @@ sleep 1
 CEILING=$(measure hello http://127.0.0.1:18766/ | cut -d'|' -f2)
 kill $HPID; wait $HPID 2>/dev/null || true
 
-# The side-by-side section of `--backend postgres` is kept.
-KEEP=$(sed -n '/<!-- backends -->/,/<!-- \/backends -->/p' "$OUT" 2>/dev/null || true)
+# The side-by-side section of `--backend postgres` and the footprint section of bench/lean.sh are kept.
+KEEP=$(sed -n '/<!-- \(backends\|lean\) -->/,/<!-- \/\(backends\|lean\) -->/p' "$OUT" 2>/dev/null || true)
 {
   echo "# orderdeck benchmark results"
   echo
