@@ -155,6 +155,24 @@ async fn orders(s: &dyn Storage) {
         ..ListQuery::default()
     };
     assert_eq!(s.list_orders(&by_number).await.unwrap().orders.len(), 1);
+    // An e-mail domain finds the orders at that domain, typed with its "@" or not.
+    for q in [
+        "@example.com",
+        "example.com",
+        "ada@example.com",
+        "@ADA@example.com",
+    ] {
+        let domain = ListQuery {
+            q: q.into(),
+            ..ListQuery::default()
+        };
+        assert_eq!(s.list_orders(&domain).await.unwrap().orders.len(), 1, "{q}");
+    }
+    let elsewhere = ListQuery {
+        q: "@nowhere.invalid".into(),
+        ..ListQuery::default()
+    };
+    assert!(s.list_orders(&elsewhere).await.unwrap().orders.is_empty());
 
     // Tags: on the list row, filtered (all must match), found by search, and gone when removed.
     let mut tagged = stored.clone();

@@ -317,7 +317,11 @@ pub fn query_terms(q: &str) -> Vec<String> {
         return vec![d];
     }
     let mut set = BTreeSet::new();
-    terms_of_text(q, &mut set);
+    for word in q.split_whitespace() {
+        // "@shop.com" is a domain: whole-address terms ("@ann@shop.com") never begin with it,
+        // so only its words are searched.
+        terms_of_text(word.trim_start_matches('@'), &mut set);
+    }
     // A word that is only a prefix of a longer one adds nothing (both must match anyway).
     let all: Vec<String> = set.into_iter().collect();
     all.iter()
@@ -455,5 +459,19 @@ mod tests {
     fn query_words_drop_prefixes_of_other_words() {
         assert_eq!(query_terms("jo john"), vec!["john".to_string()]);
         assert_eq!(query_terms("#1001"), vec!["1001".to_string()]);
+    }
+
+    #[test]
+    fn an_email_domain_with_its_at_sign_is_searched_by_its_words() {
+        let words = |q: &str| {
+            let mut w = query_terms(q);
+            w.sort();
+            w
+        };
+        assert_eq!(words("@shop.com"), vec!["com", "shop"]);
+        assert_eq!(words("shop.com"), vec!["com", "shop"]);
+        // A whole address still finds exactly that address.
+        assert!(words("Ann@Shop.com").contains(&"@ann@shop.com".to_string()));
+        assert!(words("@ann@shop.com").contains(&"@ann@shop.com".to_string()));
     }
 }
