@@ -18,15 +18,8 @@ WORK=${BENCH_DIR:-$(mktemp -d /tmp/orderdeck-lean.XXXXXX)}
 PORT=18767
 mkdir -p "$WORK"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q
-BIN=$ROOT/target/release/orderdeck
 source "$ROOT/bench/lib.sh"
-build_hello
-"$HELLO/target/release/hello" 127.0.0.1:18768 & HPID=$!
-sleep 1
-CEILING=$(measure hello http://127.0.0.1:18768/ | cut -d'|' -f2)
-kill $HPID; wait $HPID 2>/dev/null || true
+prepare_bench 18768
 
 DATA=$WORK/data-$N
 if [ ! -d "$DATA/db" ]; then

@@ -32,6 +32,18 @@ RS
 fi
 }
 
+prepare_bench() { # PORT: installs wrk, builds release (sets BIN) and the hello-world, and
+# measures the ceiling on PORT (sets CEILING)
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  cargo build --release -q
+  BIN=$ROOT/target/release/orderdeck
+  build_hello
+  "$HELLO/target/release/hello" "127.0.0.1:$1" & local hpid=$!
+  sleep 1
+  CEILING=$(measure hello "http://127.0.0.1:$1/" | cut -d'|' -f2)
+  kill $hpid; wait $hpid 2>/dev/null || true
+}
+
 measure() { # name url [lua] [duration]; req/s counts only 2xx answers
   local name=$1 url=$2 lua=${3:-} dur=${4:-$DURATION}
   local args=(-t2 -c"$CONNECTIONS" -d"$dur" --latency)

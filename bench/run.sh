@@ -24,17 +24,8 @@ OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
 FIGURES=$WORK/figures.tsv
 PORT=18765
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q
-BIN=$ROOT/target/release/orderdeck
-
 source "$ROOT/bench/lib.sh"
-build_hello
-
-"$HELLO/target/release/hello" 127.0.0.1:18766 & HPID=$!
-sleep 1
-CEILING=$(measure hello http://127.0.0.1:18766/ | cut -d'|' -f2)
-kill $HPID; wait $HPID 2>/dev/null || true
+prepare_bench 18766
 
 # The side-by-side section of `--backend postgres` and the footprint section of bench/lean.sh are kept.
 KEEP=$(sed -n '/<!-- \(backends\|lean\) -->/,/<!-- \/\(backends\|lean\) -->/p' "$OUT" 2>/dev/null || true)
