@@ -52,10 +52,14 @@ pub enum Health {
 
 /// An endpoint's health from its deliveries (newest first).
 pub fn health(deliveries: &[OutboxMessage]) -> Health {
-    // The newest delivery that was attempted decides.
-    match deliveries.iter().find(|m| m.attempts > 0) {
+    // The newest delivery that was attempted decides. One sent again keeps its arrival until
+    // the new attempt is recorded (its attempts start again from 0).
+    match deliveries
+        .iter()
+        .find(|m| m.attempts > 0 || m.sent_at.is_some())
+    {
         None => Health::Quiet,
-        Some(m) if m.status == OutboxStatus::Sent => Health::Healthy,
+        Some(m) if m.status == OutboxStatus::Sent || m.attempts == 0 => Health::Healthy,
         Some(m) => Health::Failing {
             last_error: m
                 .last_error
@@ -224,5 +228,62 @@ impl Service {
             .await;
         m.response_status = answer.status;
         answer.result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery() -> OutboxMessage {
+        OutboxMessage::new(
+            Uuid::new_v4(),
+            Some(1001),
+            "order.created",
+            Channel::Webhook,
+            "https://shop.example/in",
+            String::new(),
+            "{}".into(),
+            None,
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn the_newest_attempted_delivery_decides_an_endpoints_health() {
+        assert!(matches!(health(&[]), Health::Quiet));
+        // Written but not yet attempted: still quiet.
+        assert!(matches!(health(&[delivery()]), Health::Quiet));
+        let mut sent = delivery();
+        sent.delivered(Utc::now());
+        let mut failing = delivery();
+        failing.attempt_failed("HTTP 500".into(), Utc::now());
+        // Newest first: a later failure outweighs an earlier arrival, and the other way round.
+        assert!(matches!(
+            health(&[failing.clone(), sent.clone()]),
+            Health::Failing { ref last_error } if last_error == "HTTP 500"
+        ));
+        assert!(matches!(
+            health(&[sent.clone(), failing.clone()]),
+            Health::Healthy
+        ));
+        // A delivery not yet attempted does not hide the one before it.
+        assert!(matches!(
+            health(&[delivery(), failing.clone()]),
+            Health::Failing { .. }
+        ));
+        // One that arrived and is being sent again keeps its arrival until the new attempt is
+        // recorded; one that failed and is sent again waits like a new one, so the delivery
+        // before it decides.
+        let mut resent = sent.clone();
+        resent.status = OutboxStatus::Pending;
+        resent.attempts = 0;
+        assert!(matches!(
+            health(&[resent, failing.clone()]),
+            Health::Healthy
+        ));
+        let mut retried = failing.clone();
+        retried.attempts = 0;
+        assert!(matches!(health(&[retried, sent]), Health::Healthy));
     }
 }
