@@ -142,8 +142,9 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 /// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail; 4: a
 /// phone number is also indexed by every ending of four or more of its digits
 /// ([`phone_terms`]), so the search postings are rebuilt too; 5: no separate vocabulary of
-/// terms (a search word finds its terms in the postings), nothing rebuilt.
-pub const INDEX_SCHEME: u64 = 5;
+/// terms (a search word finds its terms in the postings), nothing rebuilt; 6: the postings of
+/// a term are bitmaps of [`BLOCK_ORDERS`] orders ([`posting_key`]), so they are rebuilt.
+pub const INDEX_SCHEME: u64 = 6;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
 /// within each filter value; every other sort over all orders (a filter is then checked row by
@@ -330,12 +331,46 @@ pub fn query_terms(q: &str) -> Vec<String> {
         .collect()
 }
 
-/// Posting key: term, separator, order number.
-pub fn term_key(term: &str, number: u64) -> Vec<u8> {
+/// Order numbers per search-posting block (a power of two): a term's postings are one value per
+/// run of this many consecutive order numbers, a bitmap of those that have the term. A term
+/// most orders have ("com", a product word) is one entry per 64 orders instead of one per order.
+pub const BLOCK_ORDERS: u64 = 64;
+
+/// Posting key: term, separator, the block of order numbers (`number / BLOCK_ORDERS`).
+pub fn posting_key(term: &str, number: u64) -> Vec<u8> {
     let mut k = term.as_bytes().to_vec();
     k.push(0);
-    k.extend_from_slice(&number.to_be_bytes());
+    k.extend_from_slice(&(number / BLOCK_ORDERS).to_be_bytes());
     k
+}
+
+/// The bit of `number` in its block's bitmap.
+pub fn posting_bit(number: u64) -> u64 {
+    1 << (number % BLOCK_ORDERS)
+}
+
+/// A posting value's bitmap (little-endian; a value of another length is no bitmap).
+pub fn posting_bits(value: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(value.try_into().ok()?))
+}
+
+/// A posting's term (the key without its separator and block).
+pub fn posting_term(key: &[u8]) -> Option<&[u8]> {
+    key.get(..key.len().checked_sub(9)?)
+}
+
+/// The order numbers of a posting (key and value), in ascending order; `None` when the entry
+/// is no posting.
+pub fn posting_numbers(key: &[u8], value: &[u8]) -> Option<Vec<u64>> {
+    posting_term(key)?;
+    let base = number_of_key(key)?.checked_mul(BLOCK_ORDERS)?;
+    let bits = posting_bits(value)?;
+    Some(
+        (0..BLOCK_ORDERS)
+            .filter(|i| bits & (1 << i) != 0)
+            .map(|i| base + i)
+            .collect(),
+    )
 }
 
 /// The status counters an order with these fields counts towards (`c:all`, `c:test:<0|1>`,
@@ -371,6 +406,24 @@ pub fn contact_key(email: &str, phone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_posting_block_holds_the_bits_of_64_consecutive_numbers() {
+        let k = posting_key("ann", 1001);
+        assert_eq!(k, posting_key("ann", 1023));
+        assert_ne!(k, posting_key("ann", 1024));
+        assert_eq!(posting_term(&k), Some(&b"ann"[..]));
+        let bits = posting_bit(1001) | posting_bit(1023) | posting_bit(1006);
+        assert_eq!(
+            posting_numbers(&k, &bits.to_le_bytes()),
+            Some(vec![1001, 1006, 1023])
+        );
+        // Blocks sort by number within a term, and every block of a term before the next term.
+        assert!(posting_key("ann", 5) < posting_key("ann", 1_000_000));
+        assert!(posting_key("ann", u64::MAX) < posting_key("anna", 0));
+        assert_eq!(posting_numbers(&k, b"short"), None);
+        assert_eq!(posting_numbers(b"ann", &bits.to_le_bytes()), None);
+    }
 
     #[test]
     fn keys_sort_like_their_values() {

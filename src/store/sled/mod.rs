@@ -2,8 +2,9 @@
 //! backend. Everything that names sled lives under this folder.
 //!
 //! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
-//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 number → ∅; a
-//! search word finds the terms it begins by skipping from one term's postings to the next),
+//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 block → bitmap of the block's
+//! 64 order numbers that have the term; a search word finds the terms it begins by skipping
+//! from one term's postings to the next),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
 //! `tokens` (sha256 → record), `settings` (key → value), `outbox` (id → message), `outbox_due`
@@ -37,7 +38,7 @@ use sled::transaction::{
     TransactionalTree,
 };
 use sled::Tree;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -85,6 +86,8 @@ pub struct SledStore {
     settings_cache: RwLock<Option<std::collections::BTreeMap<String, String>>>,
     /// Most index entries one list request examines ([`SCAN_BUDGET`] unless tuned).
     scan_budget: usize,
+    /// Most posting blocks a search word's matches are read whole from (see `search.rs`).
+    gather_blocks: usize,
     /// What writes touch while a check runs.
     watch: Watch,
     /// Held by the running check (one at a time).
@@ -254,6 +257,30 @@ pub(crate) fn read_summary(
 }
 
 impl OrderTx<'_> {
+    /// Sets or clears an order's bit in its term's posting block (a block left empty goes).
+    fn set_posting(&self, term: &str, number: u64, on: bool) -> Tx<()> {
+        let key = keys::posting_key(term, number);
+        let was = match self.terms.get(&key)? {
+            Some(v) => match keys::posting_bits(&v) {
+                Some(bits) => bits,
+                None => {
+                    return abort(StoreError::Corrupt(format!(
+                        "search posting of {term:?} is not a bitmap"
+                    )))
+                }
+            },
+            None => 0,
+        };
+        let bit = keys::posting_bit(number);
+        let now = if on { was | bit } else { was & !bit };
+        if now == 0 {
+            self.terms.remove(key)?;
+        } else if now != was {
+            self.terms.insert(key, &now.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Writes an order and brings every derived entry (summary, indexes, terms, counters,
     /// customer order counts) from `old`'s state to `new`'s.
     fn write_order(&self, old: Option<&Order>, new: &Order) -> Tx<()> {
@@ -290,10 +317,10 @@ impl OrderTx<'_> {
             self.idx.insert(k.as_slice(), &[])?;
         }
         for t in old_terms.difference(&new_terms) {
-            self.terms.remove(keys::term_key(t, new.number))?;
+            self.set_posting(t, new.number, false)?;
         }
         for t in new_terms.difference(&old_terms) {
-            self.terms.insert(keys::term_key(t, new.number), &[])?;
+            self.set_posting(t, new.number, true)?;
         }
         let old_counters = old_f.as_ref().map(counter_keys).unwrap_or_default();
         let new_counters = counter_keys(&new_f);
@@ -514,6 +541,7 @@ impl SledStore {
             numbers: AtomicU64::new(FIRST_NUMBER),
             settings_cache: RwLock::new(None),
             scan_budget: SCAN_BUDGET,
+            gather_blocks: search::GATHER_BLOCKS,
             watch: Watch::default(),
             checking: std::sync::Mutex::new(()),
             first_member: std::sync::Mutex::new(()),
@@ -547,7 +575,7 @@ impl SledStore {
             log::info!("dropping the search vocabulary (layout {stored} -> 5): search words now find their terms in the postings");
             self.db.drop_tree("vocab")?;
         }
-        if stored != 0 && stored < 4 {
+        if stored != 0 && stored < 6 {
             log::info!(
                 "rebuilding list rows, indexes and search postings for {} orders (layout {stored} -> {})",
                 self.orders.len(),
@@ -559,30 +587,43 @@ impl SledStore {
             self.customer_terms.clear()?;
             let mut rows = sled::Batch::default();
             let mut idx = sled::Batch::default();
-            let mut postings = sled::Batch::default();
+            // Orders are read in number order, so a block's bits are all gathered before the
+            // batch holding it is written (a block is never split over two batches).
+            let mut postings: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
             let mut pending = 0usize;
+            let mut block = 0;
+            let write_postings = |postings: &mut BTreeMap<Vec<u8>, u64>| -> Result<(), StoreError> {
+                let mut batch = sled::Batch::default();
+                for (k, bits) in std::mem::take(postings) {
+                    batch.insert(k, &bits.to_le_bytes());
+                }
+                Ok(self.terms.apply_batch(batch)?)
+            };
             for item in self.orders.iter() {
                 let (k, v) = item?;
                 let order: Order = decode("order", &v)?;
                 let terms = keys::order_terms(&order);
+                if pending >= 5_000 && order.number / keys::BLOCK_ORDERS != block {
+                    self.summaries.apply_batch(std::mem::take(&mut rows))?;
+                    self.idx.apply_batch(std::mem::take(&mut idx))?;
+                    write_postings(&mut postings)?;
+                    pending = 0;
+                }
+                block = order.number / keys::BLOCK_ORDERS;
                 for t in &terms {
-                    postings.insert(keys::term_key(t, order.number), &[]);
+                    *postings
+                        .entry(keys::posting_key(t, order.number))
+                        .or_default() |= keys::posting_bit(order.number);
                 }
                 rows.insert(k, summary_record(&Summary::of(&order), &terms)?);
                 for key in keys::index_keys(&IndexFields::of(&order)) {
                     idx.insert(key, &[]);
                 }
                 pending += 1;
-                if pending >= 5_000 {
-                    self.summaries.apply_batch(std::mem::take(&mut rows))?;
-                    self.idx.apply_batch(std::mem::take(&mut idx))?;
-                    self.terms.apply_batch(std::mem::take(&mut postings))?;
-                    pending = 0;
-                }
             }
             self.summaries.apply_batch(rows)?;
             self.idx.apply_batch(idx)?;
-            self.terms.apply_batch(postings)?;
+            write_postings(&mut postings)?;
             let mut customer_postings = sled::Batch::default();
             for (i, item) in self.customers.iter().enumerate() {
                 let (_, v) = item?;

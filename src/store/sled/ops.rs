@@ -149,10 +149,14 @@ impl SledStore {
         let mut prefix = t.into_bytes();
         prefix.push(0);
         let mut out = Vec::new();
-        for item in self.terms.scan_prefix(&prefix).rev().take(limit) {
-            let (k, _) = item?;
-            if let Some(n) = keys::number_of_key(&k) {
-                out.push(n);
+        for item in self.terms.scan_prefix(&prefix).rev() {
+            let (k, v) = item?;
+            let numbers = keys::posting_numbers(&k, &v)
+                .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?;
+            out.extend(numbers.into_iter().rev());
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
             }
         }
         Ok(out)

@@ -13,8 +13,85 @@ use std::time::Instant;
 /// phone digits to every number ending that starts with them: merging a couple of hundred
 /// posting lists reads about one posting per order shown, where the fallback reads every row.
 const MAX_EXPANSION: usize = 256;
+/// Most posting blocks, and order numbers, a search word's matches are read whole from; a
+/// word with more is merged term by term.
+pub(super) const GATHER_BLOCKS: usize = 4_096;
+const GATHER_NUMBERS: usize = 20_000;
 /// Most matches a search sorts in memory when sorted by something other than date.
 const SORT_CAP: usize = 2_000;
+
+/// One term's postings as order numbers, in the merge's direction: blocks are read one at a
+/// time, and numbers at or before the cursor are skipped.
+struct Postings {
+    blocks: KvIter,
+    /// The current block's numbers still to hand out, the next one last.
+    ready: Vec<u64>,
+    desc: bool,
+    after: Option<u64>,
+}
+
+impl Postings {
+    fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
+        loop {
+            if let Some(n) = self.ready.pop() {
+                return Ok(Some(n));
+            }
+            let Some(item) = self.blocks.next() else {
+                return Ok(None);
+            };
+            let (k, v) = item?;
+            let numbers = keys::posting_numbers(&k, &v)
+                .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?;
+            let (desc, after) = (self.desc, self.after);
+            self.ready = numbers
+                .into_iter()
+                .filter(|n| match after {
+                    Some(c) if desc => *n < c,
+                    Some(c) => *n > c,
+                    None => true,
+                })
+                .collect();
+            // Ascending from the block; handed out from the end.
+            if !desc {
+                self.ready.reverse();
+            }
+        }
+    }
+}
+
+/// A search word's matching order numbers, in the order the page wants them.
+enum Matches {
+    /// Read whole ([`SledStore::gather`]); the next one last.
+    Read(Vec<u64>),
+    /// Merged from its terms' posting lists (may repeat a number).
+    Merged {
+        streams: Vec<Postings>,
+        heap: BinaryHeap<(u64, usize)>,
+        desc: bool,
+    },
+}
+
+impl Matches {
+    fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
+        match self {
+            Matches::Read(numbers) => Ok(numbers.pop()),
+            Matches::Merged {
+                streams,
+                heap,
+                desc,
+            } => {
+                let Some((hk, i)) = heap.pop() else {
+                    return Ok(None);
+                };
+                let n = if *desc { hk } else { u64::MAX - hk };
+                if let Some(m) = streams[i].next_number()? {
+                    heap.push(if *desc { (m, i) } else { (u64::MAX - m, i) });
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+}
 
 fn bad_cursor(message: &str) -> StoreError {
     StoreError::Refused(Refusal::BadCursor(message.to_string()))
@@ -29,6 +106,14 @@ impl SledStore {
     /// found and a cursor to go on from (the default is [`super::SCAN_BUDGET`]).
     pub fn with_scan_budget(mut self, entries: usize) -> Self {
         self.scan_budget = entries.max(1);
+        self
+    }
+
+    /// Sets the most posting blocks a search word's matches are read whole from (0: always merge
+    /// its terms' posting lists).
+    #[cfg(test)]
+    pub(crate) fn with_gather_blocks(mut self, blocks: usize) -> Self {
+        self.gather_blocks = blocks;
         self
     }
 
@@ -162,11 +247,8 @@ impl SledStore {
             };
             let Some(item) = next else { break };
             let (k, _) = item?;
-            let term = k
-                .len()
-                .checked_sub(9)
-                .map(|n| &k[..n])
-                .ok_or_else(|| StoreError::Corrupt("search posting without a number".into()))?;
+            let term = keys::posting_term(&k)
+                .ok_or_else(|| StoreError::Corrupt("search posting without a block".into()))?;
             out.push(String::from_utf8_lossy(term).into_owned());
             from = term.to_vec();
             from.push(1);
@@ -174,31 +256,76 @@ impl SledStore {
         Ok(out)
     }
 
-    /// Search: merge the posting lists of the most selective word's terms in number order.
-    pub(super) fn search(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
-        let mut best: Option<Vec<String>> = None;
-        for w in words {
-            let terms = self.expand(w, MAX_EXPANSION)?;
-            if terms.is_empty() {
-                if q.cursor
-                    .as_deref()
-                    .is_some_and(|c| !c.starts_with('s') && !c.starts_with('o'))
-                {
-                    return Err(bad_cursor("The cursor does not belong to this search"));
-                }
-                return Ok(ListPage {
-                    orders: Vec::new(),
-                    next_cursor: None,
-                });
+    /// The order numbers of every term that begins with `word`, ascending, read in one pass over
+    /// the term's postings when they are at most [`GATHER_BLOCKS`] blocks and [`GATHER_NUMBERS`]
+    /// numbers; `None` when there are more. A surname that also begins a hundred e-mail user
+    /// parts ("andersen12") is one short read this way instead of a hundred list merges.
+    fn gather(&self, word: &str) -> Result<Option<Vec<u64>>, StoreError> {
+        let from = word.as_bytes().to_vec();
+        let iter = match prefix_end(word.as_bytes()) {
+            Some(end) => self.terms.range(from..end),
+            None => self.terms.range(from..),
+        };
+        let mut out = Vec::new();
+        for (i, item) in iter.enumerate() {
+            if i >= self.gather_blocks || out.len() > GATHER_NUMBERS {
+                return Ok(None);
             }
-            if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
-                best = Some(terms);
+            let (k, v) = item?;
+            out.extend(
+                keys::posting_numbers(&k, &v)
+                    .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?,
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(Some(out))
+    }
+
+    /// Search: the matches of the most selective word, read whole when they are few
+    /// ([`Self::gather`]), otherwise by merging the posting lists of its terms in number order;
+    /// other words are checked on each row.
+    pub(super) fn search(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
+        let nothing = || {
+            if q.cursor
+                .as_deref()
+                .is_some_and(|c| !c.starts_with('s') && !c.starts_with('o'))
+            {
+                return Err(bad_cursor("The cursor does not belong to this search"));
+            }
+            Ok(ListPage {
+                orders: Vec::new(),
+                next_cursor: None,
+            })
+        };
+        let mut gathered: Option<Vec<u64>> = None;
+        for w in words {
+            if let Some(numbers) = self.gather(w)? {
+                if numbers.is_empty() {
+                    return nothing();
+                }
+                if gathered.as_ref().is_none_or(|g| numbers.len() < g.len()) {
+                    gathered = Some(numbers);
+                }
             }
         }
-        let driver = best.unwrap_or_default();
-        if driver.len() > MAX_EXPANSION {
-            // Every word is very short: walk the chosen index and check each row (bounded).
-            return self.list_by_index(q, words);
+        let mut driver = Vec::new();
+        if gathered.is_none() {
+            let mut best: Option<Vec<String>> = None;
+            for w in words {
+                let terms = self.expand(w, MAX_EXPANSION)?;
+                if terms.is_empty() {
+                    return nothing();
+                }
+                if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
+                    best = Some(terms);
+                }
+            }
+            driver = best.unwrap_or_default();
+            if driver.len() > MAX_EXPANSION {
+                // Every word is very short: walk the chosen index and check each row (bounded).
+                return self.list_by_index(q, words);
+            }
         }
         let by_date = matches!(q.sort, SortField::Created | SortField::Number);
         let (desc, cursor_number, offset) = if by_date {
@@ -222,46 +349,59 @@ impl SledStore {
             };
             (true, None, off)
         };
-        let mut iters: Vec<KvIter> = Vec::new();
-        for t in &driver {
-            let start = keys::term_key(t, 0);
-            let end = keys::term_key(t, u64::MAX);
-            let (lo, hi) = match (cursor_number, desc) {
-                (Some(n), true) => (
-                    Bound::Included(start),
-                    Bound::Excluded(keys::term_key(t, n)),
-                ),
-                (Some(n), false) => (Bound::Excluded(keys::term_key(t, n)), Bound::Included(end)),
-                (None, _) => (Bound::Included(start), Bound::Included(end)),
-            };
-            let r = self.terms.range::<Vec<u8>, _>((lo, hi));
-            iters.push(if desc { Box::new(r.rev()) } else { Box::new(r) });
-        }
-        // k-way merge on order number.
-        let mut heap = BinaryHeap::new();
-        let key_num = |k: &[u8]| keys::number_of_key(k);
-        for (i, it) in iters.iter_mut().enumerate() {
-            if let Some(item) = it.next() {
-                let (k, _) = item?;
-                if let Some(n) = key_num(&k) {
-                    heap.push(if desc { (n, i) } else { (u64::MAX - n, i) });
+        let mut matches = match gathered {
+            Some(mut numbers) => {
+                numbers.retain(|n| match cursor_number {
+                    Some(c) if desc => *n < c,
+                    Some(c) => *n > c,
+                    None => true,
+                });
+                // Handed out from the end.
+                if !desc {
+                    numbers.reverse();
+                }
+                Matches::Read(numbers)
+            }
+            None => {
+                let mut streams: Vec<Postings> = Vec::new();
+                for t in &driver {
+                    let start = keys::posting_key(t, 0);
+                    let end = keys::posting_key(t, u64::MAX);
+                    // The cursor's own block is read too; its numbers past the cursor are skipped.
+                    let (lo, hi) = match (cursor_number, desc) {
+                        (Some(n), true) => (start, keys::posting_key(t, n)),
+                        (Some(n), false) => (keys::posting_key(t, n), end),
+                        (None, _) => (start, end),
+                    };
+                    let r = self.terms.range(lo..=hi);
+                    streams.push(Postings {
+                        blocks: if desc { Box::new(r.rev()) } else { Box::new(r) },
+                        ready: Vec::new(),
+                        desc,
+                        after: cursor_number,
+                    });
+                }
+                // k-way merge on order number.
+                let mut heap = BinaryHeap::new();
+                for (i, it) in streams.iter_mut().enumerate() {
+                    if let Some(n) = it.next_number()? {
+                        heap.push(if desc { (n, i) } else { (u64::MAX - n, i) });
+                    }
+                }
+                Matches::Merged {
+                    streams,
+                    heap,
+                    desc,
                 }
             }
-        }
+        };
         let limit = if by_date { q.limit } else { SORT_CAP };
         let mut rows: Vec<Summary> = Vec::new();
         let mut seen = HashSet::new();
         let mut examined = 0usize;
         let mut last_number = None;
         let started = Instant::now();
-        while let Some((hk, i)) = heap.pop() {
-            let n = if desc { hk } else { u64::MAX - hk };
-            if let Some(item) = iters[i].next() {
-                let (k, _) = item?;
-                if let Some(m) = key_num(&k) {
-                    heap.push(if desc { (m, i) } else { (u64::MAX - m, i) });
-                }
-            }
+        while let Some(n) = matches.next_number()? {
             if !seen.insert(n) {
                 continue;
             }

@@ -213,14 +213,22 @@ fn a_search_word_finds_every_term_it_begins_and_only_live_ones() {
 }
 
 #[test]
-fn a_layout_4_store_drops_its_vocabulary_and_finds_the_same_orders() {
+fn a_layout_4_store_drops_its_vocabulary_rebuilds_its_postings_and_finds_the_same_orders() {
     let dir = tempfile::tempdir().unwrap();
     let first = {
         let store = SledStore::open(dir.path()).unwrap();
         let mut new = new_order(&store, "vocab@shop.test", None);
         new.order.customer.name = "Vera Vocab".into();
         let n = number(&store.insert_order(&new).unwrap());
-        // As a store written by the previous release: layout 4, with its vocabulary tree.
+        // As a store written by an earlier release: layout 4, with its vocabulary tree and a
+        // posting per term and order (term 0 number → nothing).
+        store.terms.clear().unwrap();
+        for t in keys::order_terms(&store.get_order(n).unwrap()) {
+            let mut k = t.into_bytes();
+            k.push(0);
+            k.extend_from_slice(&n.to_be_bytes());
+            store.terms.insert(k, &[]).unwrap();
+        }
         let vocab = store.db().open_tree("vocab").unwrap();
         vocab.insert(b"vera", &[]).unwrap();
         vocab.insert(b"stale", &[]).unwrap();
@@ -247,4 +255,64 @@ fn a_layout_4_store_drops_its_vocabulary_and_finds_the_same_orders() {
     );
     assert_eq!(found(&store, "vera"), vec![first]);
     assert!(check::check(&store).unwrap().is_clean());
+}
+
+/// Every "blocky" order, newest first and oldest first, seven per page.
+fn blocky_pages(store: &SledStore) -> [Vec<u64>; 2] {
+    [true, false].map(|desc| {
+        let mut got = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_orders(&crate::ports::ListQuery {
+                    q: "blocky".into(),
+                    limit: 7,
+                    desc,
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                })
+                .unwrap();
+            got.extend(page.orders.iter().map(|s| s.number));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        got
+    })
+}
+
+#[test]
+fn search_pages_through_posting_blocks_in_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    // 150 orders over three blocks of 64 numbers; every third one is Blocky's.
+    let mut want = Vec::new();
+    for i in 0..150 {
+        let mut new = new_order(&store, &format!("b{i}@shop.test"), None);
+        if i % 3 == 0 {
+            new.order.customer.name = "Bea Blocky".into();
+        }
+        let n = number(&store.insert_order(&new).unwrap());
+        if i % 3 == 0 {
+            want.push(n);
+        }
+    }
+    // One leaves the term (its bit is cleared in a block others still use).
+    let gone = want.remove(10);
+    let mut o = store.get_order(gone).unwrap();
+    o.customer.name = "Bea Other".into();
+    o.version += 1;
+    store.update_order(o.version - 1, &o, &[]).unwrap();
+    let newest_first: Vec<u64> = want.iter().rev().copied().collect();
+    // Read whole, and merged from the posting lists.
+    assert_eq!(blocky_pages(&store), [newest_first.clone(), want.clone()]);
+    assert_eq!(
+        store.orders_with_term("Blocky", 5).unwrap(),
+        newest_first[..5].to_vec()
+    );
+    assert!(check::check(&store).unwrap().is_clean());
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap().with_gather_blocks(0);
+    assert_eq!(blocky_pages(&store), [newest_first, want]);
 }

@@ -37,11 +37,11 @@ fn show(k: &[u8]) -> String {
     }
 }
 
-/// A term posting key shown as `term#number`.
-fn show_term(k: &[u8]) -> String {
-    match (keys::number_of_key(k), k.len().checked_sub(9)) {
-        (Some(n), Some(end)) => format!("{:?}#{n}", String::from_utf8_lossy(&k[..end])),
-        _ => hex::encode(k),
+/// An order's search posting shown as `term#number`.
+fn show_term(k: &[u8], n: u64) -> String {
+    match keys::posting_term(k) {
+        Some(term) => format!("{:?}#{n}", String::from_utf8_lossy(term)),
+        None => hex::encode(k),
     }
 }
 
@@ -149,12 +149,16 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
         "search postings",
         0,
         &mut reporter,
-        |k, _| {
-            match keys::number_of_key(k) {
-                Some(n) => *terms_per_order.entry(n).or_default() += 1,
-                None => r.report(
+        |k, v| {
+            match keys::posting_numbers(k, v) {
+                Some(numbers) if !numbers.is_empty() => {
+                    for n in numbers {
+                        *terms_per_order.entry(n).or_default() += 1;
+                    }
+                }
+                _ => r.report(
                     ProblemKind::TermStale,
-                    format!("search posting {}", show_term(k)),
+                    format!("search posting {} is no bitmap of orders", hex::encode(k)),
                 ),
             }
             Ok(())
@@ -607,20 +611,20 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
             "stale search postings",
             0,
             &mut reporter,
-            |k, _| {
-                let Some(n) = keys::number_of_key(k).filter(|n| suspects.contains(n)) else {
-                    return Ok(());
-                };
-                let wanted = match (explained(n)?, k.len().checked_sub(9)) {
-                    (Some(o), Some(end)) => std::str::from_utf8(&k[..end])
-                        .is_ok_and(|term| keys::order_terms(&o).contains(term)),
-                    _ => false,
-                };
-                if !wanted {
-                    r.report(
-                        ProblemKind::TermStale,
-                        format!("search posting {}", show_term(k)),
-                    );
+            |k, v| {
+                let numbers = keys::posting_numbers(k, v).unwrap_or_default();
+                for n in numbers.into_iter().filter(|n| suspects.contains(n)) {
+                    let wanted = match (explained(n)?, keys::posting_term(k)) {
+                        (Some(o), Some(term)) => std::str::from_utf8(term)
+                            .is_ok_and(|term| keys::order_terms(&o).contains(term)),
+                        _ => false,
+                    };
+                    if !wanted {
+                        r.report(
+                            ProblemKind::TermStale,
+                            format!("search posting {}", show_term(k, n)),
+                        );
+                    }
                 }
                 Ok(())
             },
@@ -728,7 +732,10 @@ mod tests {
         store
             .trees()
             .terms
-            .insert(keys::term_key("zzzghost", 1005), &[])
+            .insert(
+                keys::posting_key("zzzghost", 1005),
+                &keys::posting_bit(1005).to_le_bytes(),
+            )
             .unwrap();
         let r = check(&store).unwrap();
         only(&r, ProblemKind::TermStale);

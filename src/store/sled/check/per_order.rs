@@ -88,7 +88,12 @@ pub(super) fn check_order(
         }
     }
     for term in &terms {
-        if !t.terms.contains_key(keys::term_key(term, number))? {
+        let has = t
+            .terms
+            .get(keys::posting_key(term, number))?
+            .and_then(|v| keys::posting_bits(&v))
+            .is_some_and(|bits| bits & keys::posting_bit(number) != 0);
+        if !has {
             missing_for.insert(number);
             r.report(
                 ProblemKind::TermMissing,
