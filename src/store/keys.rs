@@ -278,14 +278,75 @@ fn phone_query(q: &str) -> Option<String> {
     (phone_like && d.len() >= MIN_PHONE_DIGITS).then_some(d)
 }
 
-/// Every search term of an order: number, customer name, email, phone, item names and SKUs,
-/// tracking numbers, tags.
+/// Marks a phone number's terms in an order's postings and list row ([`phone_grams`]): no
+/// search word begins with it.
+pub const PHONE_MARK: char = '%';
+
+/// An order's phone number as posted search terms: each run of four of its digits, marked
+/// ("%5231"). Unlike every ending of the number ([`phone_terms`]), which no other order shares,
+/// a run of four digits is one of 10,000, so its postings fill blocks. A number of fewer digits
+/// is a plain term.
+pub fn phone_grams(phone: &str, out: &mut BTreeSet<String>) {
+    let d = digits(phone);
+    if d.len() < MIN_PHONE_DIGITS {
+        push_term(out, &d);
+        return;
+    }
+    for start in 0..=d.len() - MIN_PHONE_DIGITS {
+        out.insert(format!(
+            "{PHONE_MARK}{}",
+            &d[start..start + MIN_PHONE_DIGITS]
+        ));
+    }
+}
+
+/// Whether a search word is four or more digits: it also finds the orders whose phone number
+/// holds it ([`phone_grams`], then checked on the list row).
+pub fn is_digit_word(word: &str) -> bool {
+    word.len() >= MIN_PHONE_DIGITS && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a list row's terms ([`row_terms`]) match a search word: a term begins with it, or
+/// for a digit word, the phone number holds it.
+pub fn row_matches(word: &str, terms: &[String]) -> bool {
+    let in_phone = is_digit_word(word);
+    terms.iter().any(|t| {
+        t.starts_with(word)
+            || (in_phone
+                && t.strip_prefix(PHONE_MARK)
+                    .is_some_and(|digits| digits.contains(word)))
+    })
+}
+
+/// An order's search terms as the embedded store posts them: [`search_words`], with the phone
+/// number as [`phone_grams`].
 pub fn order_terms(order: &Order) -> BTreeSet<String> {
+    terms_with(order, phone_grams)
+}
+
+/// The terms kept in an order's list row: its postings' terms and its phone number's digits,
+/// marked, so a search for more than four digits is checked on the row.
+pub fn row_terms(order: &Order) -> BTreeSet<String> {
+    let mut out = order_terms(order);
+    let d = digits(&order.customer.phone);
+    if d.len() > MIN_PHONE_DIGITS {
+        out.insert(format!("{PHONE_MARK}{d}"));
+    }
+    out
+}
+
+/// Every search word of an order: number, customer name, email, phone (with every ending of
+/// four or more digits, [`phone_terms`]), item names and SKUs, tracking numbers, tags.
+pub fn search_words(order: &Order) -> BTreeSet<String> {
+    terms_with(order, phone_terms)
+}
+
+fn terms_with(order: &Order, phone: fn(&str, &mut BTreeSet<String>)) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     push_term(&mut out, &order.number.to_string());
     terms_of_text(&order.customer.name, &mut out);
     terms_of_text(&order.customer.email, &mut out);
-    phone_terms(&order.customer.phone, &mut out);
+    phone(&order.customer.phone, &mut out);
     for item in &order.items {
         terms_of_text(&item.name, &mut out);
         push_term(&mut out, &item.sku.to_lowercase());
@@ -332,9 +393,13 @@ pub fn query_terms(q: &str) -> Vec<String> {
 }
 
 /// Order numbers per search-posting block (a power of two): a term's postings are one value per
-/// run of this many consecutive order numbers, a bitmap of those that have the term. A term
-/// most orders have ("com", a product word) is one entry per 64 orders instead of one per order.
-pub const BLOCK_ORDERS: u64 = 64;
+/// run of this many consecutive order numbers, naming those that have the term. A term most
+/// orders have ("com", a product word) is one entry per 4,096 orders instead of one per order,
+/// and so is a phone number's four-digit run ([`phone_grams`]).
+pub const BLOCK_ORDERS: u64 = 4096;
+/// A block with at least this many orders is a bitmap (one bit per number); fewer are a list
+/// of 2-byte offsets, so a value never exceeds this many bytes.
+const BITMAP_BYTES: usize = (BLOCK_ORDERS / 8) as usize;
 
 /// Posting key: term, separator, the block of order numbers (`number / BLOCK_ORDERS`).
 pub fn posting_key(term: &str, number: u64) -> Vec<u8> {
@@ -344,19 +409,75 @@ pub fn posting_key(term: &str, number: u64) -> Vec<u8> {
     k
 }
 
-/// The bit of `number` in its block's bitmap.
-pub fn posting_bit(number: u64) -> u64 {
-    1 << (number % BLOCK_ORDERS)
-}
-
-/// A posting value's bitmap (little-endian; a value of another length is no bitmap).
-pub fn posting_bits(value: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(value.try_into().ok()?))
-}
-
 /// A posting's term (the key without its separator and block).
 pub fn posting_term(key: &[u8]) -> Option<&[u8]> {
     key.get(..key.len().checked_sub(9)?)
+}
+
+/// A posting value's offsets within its block, ascending; `None` when it is neither a bitmap
+/// nor an ascending list of offsets.
+pub fn block_offsets(value: &[u8]) -> Option<Vec<u16>> {
+    if value.len() == BITMAP_BYTES {
+        let mut out = Vec::new();
+        for (i, byte) in value.iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (1 << bit) != 0 {
+                    out.push((i * 8 + bit) as u16);
+                }
+            }
+        }
+        return Some(out);
+    }
+    if !value.len().is_multiple_of(2) || value.len() > BITMAP_BYTES {
+        return None;
+    }
+    let out: Vec<u16> = value
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let ascending = out.windows(2).all(|w| w[0] < w[1]);
+    (ascending && out.last().is_none_or(|o| u64::from(*o) < BLOCK_ORDERS)).then_some(out)
+}
+
+/// The value of a block holding `offsets` (ascending, at least one).
+pub fn block_value(offsets: &[u16]) -> Vec<u8> {
+    if offsets.len() * 2 >= BITMAP_BYTES {
+        let mut bits = vec![0u8; BITMAP_BYTES];
+        for o in offsets {
+            bits[usize::from(*o) / 8] |= 1 << (o % 8);
+        }
+        bits
+    } else {
+        offsets.iter().flat_map(|o| o.to_le_bytes()).collect()
+    }
+}
+
+/// `number`'s offset within its block.
+pub fn block_offset(number: u64) -> u16 {
+    (number % BLOCK_ORDERS) as u16
+}
+
+/// A block's value after `number` is added (`on`) or taken out: `Some(None)` when the block is
+/// left empty, `None` when `value` is no posting value.
+pub fn posting_with(value: Option<&[u8]>, number: u64, on: bool) -> Option<Option<Vec<u8>>> {
+    let mut offsets = match value {
+        Some(v) => block_offsets(v)?,
+        None => Vec::new(),
+    };
+    let o = block_offset(number);
+    match (offsets.binary_search(&o), on) {
+        (Err(at), true) => offsets.insert(at, o),
+        (Ok(at), false) => {
+            offsets.remove(at);
+        }
+        _ => {}
+    }
+    Some((!offsets.is_empty()).then(|| block_value(&offsets)))
+}
+
+/// Whether a posting value names `number` (of the block it is stored under).
+pub fn posting_has(value: &[u8], number: u64) -> bool {
+    block_offsets(value).is_some_and(|o| o.binary_search(&block_offset(number)).is_ok())
 }
 
 /// The order numbers of a posting (key and value), in ascending order; `None` when the entry
@@ -364,11 +485,10 @@ pub fn posting_term(key: &[u8]) -> Option<&[u8]> {
 pub fn posting_numbers(key: &[u8], value: &[u8]) -> Option<Vec<u64>> {
     posting_term(key)?;
     let base = number_of_key(key)?.checked_mul(BLOCK_ORDERS)?;
-    let bits = posting_bits(value)?;
     Some(
-        (0..BLOCK_ORDERS)
-            .filter(|i| bits & (1 << i) != 0)
-            .map(|i| base + i)
+        block_offsets(value)?
+            .into_iter()
+            .map(|o| base + u64::from(o))
             .collect(),
     )
 }
@@ -408,21 +528,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_posting_block_holds_the_bits_of_64_consecutive_numbers() {
-        let k = posting_key("ann", 1001);
-        assert_eq!(k, posting_key("ann", 1023));
-        assert_ne!(k, posting_key("ann", 1024));
+    fn a_posting_block_names_the_orders_of_4096_consecutive_numbers() {
+        let k = posting_key("ann", 4096 + 7);
+        assert_eq!(k, posting_key("ann", 8191));
+        assert_ne!(k, posting_key("ann", 8192));
+        assert_ne!(k, posting_key("ann", 4095));
         assert_eq!(posting_term(&k), Some(&b"ann"[..]));
-        let bits = posting_bit(1001) | posting_bit(1023) | posting_bit(1006);
+        // A few orders: a list of offsets; adding one already there changes nothing.
+        let mut v = None;
+        for n in [4096 + 900, 4096 + 7, 4096 + 4095, 4096 + 7] {
+            v = posting_with(v.as_deref(), n, true).unwrap();
+        }
+        let v = v.unwrap();
+        assert_eq!(v.len(), 6);
+        assert_eq!(posting_numbers(&k, &v), Some(vec![4103, 4996, 8191]));
+        assert!(posting_has(&v, 4996) && !posting_has(&v, 4997));
+        // Taking out the last one leaves nothing; one not there changes nothing.
+        let one = posting_with(Some(&v), 4103, false).unwrap().unwrap();
+        let one = posting_with(Some(&one), 8191, false).unwrap().unwrap();
         assert_eq!(
-            posting_numbers(&k, &bits.to_le_bytes()),
-            Some(vec![1001, 1006, 1023])
+            posting_with(Some(&one), 5000, false),
+            Some(Some(one.clone()))
         );
+        assert_eq!(posting_with(Some(&one), 4996, false), Some(None));
+        // Many orders: a bitmap of 512 bytes, never more, that reads back the same.
+        let all: Vec<u16> = (0..4096).step_by(3).collect();
+        let bitmap = block_value(&all);
+        assert_eq!(bitmap.len(), 512);
+        assert_eq!(block_offsets(&bitmap), Some(all.clone()));
+        let list = block_value(&all[..255]);
+        assert_eq!(list.len(), 510);
+        assert_eq!(block_offsets(&list), Some(all[..255].to_vec()));
+        assert_eq!(block_value(&all[..256]).len(), 512);
         // Blocks sort by number within a term, and every block of a term before the next term.
         assert!(posting_key("ann", 5) < posting_key("ann", 1_000_000));
         assert!(posting_key("ann", u64::MAX) < posting_key("anna", 0));
-        assert_eq!(posting_numbers(&k, b"short"), None);
-        assert_eq!(posting_numbers(b"ann", &bits.to_le_bytes()), None);
+        // Not posting values: odd lengths, offsets out of order, keys without a block.
+        assert_eq!(block_offsets(b"abc"), None);
+        assert_eq!(block_offsets(&[2, 0, 1, 0]), None);
+        assert_eq!(posting_numbers(b"ann", &v), None);
+        assert_eq!(posting_with(Some(b"abc"), 1, true), None);
     }
 
     #[test]
@@ -463,6 +608,55 @@ mod tests {
         // Three digits are too few to be a phone search (they stay an ordinary word).
         assert_eq!(query_terms("506"), vec!["506".to_string()]);
         assert!(!terms.iter().any(|t| t.starts_with("9999")));
+    }
+
+    #[test]
+    fn an_orders_phone_is_posted_as_runs_of_four_digits_and_checked_whole_on_its_row() {
+        let mut o = crate::domain::sample::sample_order(false)
+            .validate()
+            .unwrap()
+            .build(
+                &crate::domain::intake::NewOrderIds {
+                    order_id: uuid::Uuid::nil(),
+                    number: 1001,
+                    customer_id: crate::domain::CustomerId(uuid::Uuid::nil()),
+                    item_ids: vec![uuid::Uuid::nil(); 8],
+                    payment_id: uuid::Uuid::nil(),
+                },
+                "USD",
+                chrono::Utc::now(),
+                &crate::domain::Actor::Token("t".into()),
+            );
+        o.customer.phone = "+1 555 446 5066".into();
+        let posted = order_terms(&o);
+        let grams: Vec<&String> = posted
+            .iter()
+            .filter(|t| t.starts_with(PHONE_MARK))
+            .collect();
+        // Eleven digits: eight runs of four, and no ending of the number is posted.
+        assert_eq!(grams.len(), 8, "{grams:?}");
+        assert!(posted.contains("%4465") && !posted.contains("15554465066"));
+        let row: Vec<String> = row_terms(&o).into_iter().collect();
+        assert!(row.contains(&"%15554465066".to_string()));
+        for q in [
+            "+1 555 446 5066",
+            "5554465066",
+            "446 5066",
+            "(555) 446-5066",
+            "4465",
+            "5066",
+        ] {
+            let words = query_terms(q);
+            assert_eq!(words.len(), 1, "{q}: one digit term");
+            assert!(is_digit_word(&words[0]), "{q}");
+            assert!(row_matches(&words[0], &row), "{q} finds the number");
+        }
+        // Digits the number does not hold in that order, and three digits (an ordinary word
+        // that only begins terms), do not find it by its phone.
+        assert!(!row_matches("5066555", &row));
+        assert!(!is_digit_word("506") && !row_matches("506", &row));
+        // PostgreSQL's search text keeps every ending of the number.
+        assert!(search_words(&o).contains("4465066"));
     }
 
     #[test]

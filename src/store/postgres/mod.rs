@@ -177,7 +177,7 @@ impl Columns {
         Ok(Columns {
             summary: Summary::of(o),
             customer_sort: customer_sort(&o.customer.name),
-            search: search_text(&keys::order_terms(o)),
+            search: search_text(&keys::search_words(o)),
             body: crate::store::codec::encode(o)?,
         })
     }

@@ -2,8 +2,8 @@
 //! backend. Everything that names sled lives under this folder.
 //!
 //! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
-//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 block → bitmap of the block's
-//! 64 order numbers that have the term; a search word finds the terms it begins by skipping
+//! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 block → which of the block's
+//! 4,096 order numbers have the term; a search word finds the terms it begins by skipping
 //! from one term's postings to the next),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
@@ -257,28 +257,25 @@ pub(crate) fn read_summary(
 }
 
 impl OrderTx<'_> {
-    /// Sets or clears an order's bit in its term's posting block (a block left empty goes).
+    /// Adds an order to its term's posting block, or takes it out (a block left empty goes).
     fn set_posting(&self, term: &str, number: u64, on: bool) -> Tx<()> {
         let key = keys::posting_key(term, number);
-        let was = match self.terms.get(&key)? {
-            Some(v) => match keys::posting_bits(&v) {
-                Some(bits) => bits,
-                None => {
-                    return abort(StoreError::Corrupt(format!(
-                        "search posting of {term:?} is not a bitmap"
-                    )))
+        let was = self.terms.get(&key)?;
+        match keys::posting_with(was.as_deref(), number, on) {
+            None => abort(StoreError::Corrupt(format!(
+                "search posting of {term:?} is not a list of orders"
+            ))),
+            Some(None) => {
+                self.terms.remove(key)?;
+                Ok(())
+            }
+            Some(Some(v)) => {
+                if was.as_deref() != Some(v.as_slice()) {
+                    self.terms.insert(key, v)?;
                 }
-            },
-            None => 0,
-        };
-        let bit = keys::posting_bit(number);
-        let now = if on { was | bit } else { was & !bit };
-        if now == 0 {
-            self.terms.remove(key)?;
-        } else if now != was {
-            self.terms.insert(key, &now.to_le_bytes())?;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Writes an order and brings every derived entry (summary, indexes, terms, counters,
@@ -301,10 +298,11 @@ impl OrderTx<'_> {
         let new_terms = keys::order_terms(new);
         let old_terms = old.map(keys::order_terms).unwrap_or_default();
         let summary = Summary::of(new);
+        let row_terms = keys::row_terms(new);
         // A note or a timeline line leaves the list row as it was: no need to write it again.
-        if old.is_none_or(|o| Summary::of(o) != summary || old_terms != new_terms) {
+        if old.is_none_or(|o| Summary::of(o) != summary || keys::row_terms(o) != row_terms) {
             self.summaries
-                .insert(&number, lift(summary_record(&summary, &new_terms))?)?;
+                .insert(&number, lift(summary_record(&summary, &row_terms))?)?;
         }
         let new_f = IndexFields::of(new);
         let old_f = old.map(IndexFields::of);
@@ -589,16 +587,17 @@ impl SledStore {
             let mut idx = sled::Batch::default();
             // Orders are read in number order, so a block's bits are all gathered before the
             // batch holding it is written (a block is never split over two batches).
-            let mut postings: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+            let mut postings: BTreeMap<Vec<u8>, Vec<u16>> = BTreeMap::new();
             let mut pending = 0usize;
             let mut block = 0;
-            let write_postings = |postings: &mut BTreeMap<Vec<u8>, u64>| -> Result<(), StoreError> {
-                let mut batch = sled::Batch::default();
-                for (k, bits) in std::mem::take(postings) {
-                    batch.insert(k, &bits.to_le_bytes());
-                }
-                Ok(self.terms.apply_batch(batch)?)
-            };
+            let write_postings =
+                |postings: &mut BTreeMap<Vec<u8>, Vec<u16>>| -> Result<(), StoreError> {
+                    let mut batch = sled::Batch::default();
+                    for (k, offsets) in std::mem::take(postings) {
+                        batch.insert(k, keys::block_value(&offsets));
+                    }
+                    Ok(self.terms.apply_batch(batch)?)
+                };
             for item in self.orders.iter() {
                 let (k, v) = item?;
                 let order: Order = decode("order", &v)?;
@@ -611,11 +610,16 @@ impl SledStore {
                 }
                 block = order.number / keys::BLOCK_ORDERS;
                 for t in &terms {
-                    *postings
+                    // Numbers ascend, so each list stays in order.
+                    postings
                         .entry(keys::posting_key(t, order.number))
-                        .or_default() |= keys::posting_bit(order.number);
+                        .or_default()
+                        .push(keys::block_offset(order.number));
                 }
-                rows.insert(k, summary_record(&Summary::of(&order), &terms)?);
+                rows.insert(
+                    k,
+                    summary_record(&Summary::of(&order), &keys::row_terms(&order))?,
+                );
                 for key in keys::index_keys(&IndexFields::of(&order)) {
                     idx.insert(key, &[]);
                 }

@@ -151,8 +151,9 @@ impl SledStore {
         let mut out = Vec::new();
         for item in self.terms.scan_prefix(&prefix).rev() {
             let (k, v) = item?;
-            let numbers = keys::posting_numbers(&k, &v)
-                .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?;
+            let numbers = keys::posting_numbers(&k, &v).ok_or_else(|| {
+                StoreError::Corrupt("search posting is not a list of orders".into())
+            })?;
             out.extend(numbers.into_iter().rev());
             if out.len() >= limit {
                 out.truncate(limit);

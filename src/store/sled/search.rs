@@ -40,8 +40,9 @@ impl Postings {
                 return Ok(None);
             };
             let (k, v) = item?;
-            let numbers = keys::posting_numbers(&k, &v)
-                .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?;
+            let numbers = keys::posting_numbers(&k, &v).ok_or_else(|| {
+                StoreError::Corrupt("search posting is not a list of orders".into())
+            })?;
             let (desc, after) = (self.desc, self.after);
             self.ready = numbers
                 .into_iter()
@@ -91,6 +92,11 @@ impl Matches {
             }
         }
     }
+}
+
+/// The phone term of a digit word's first four digits ([`keys::phone_grams`]).
+fn phone_gram(word: &str) -> String {
+    format!("{}{}", keys::PHONE_MARK, &word[..keys::MIN_PHONE_DIGITS])
 }
 
 fn bad_cursor(message: &str) -> StoreError {
@@ -145,9 +151,7 @@ impl SledStore {
     }
 
     fn matches_words(words: &[String], terms: &[String]) -> bool {
-        words
-            .iter()
-            .all(|w| terms.iter().any(|t| t.starts_with(w.as_str())))
+        words.iter().all(|w| keys::row_matches(w, terms))
     }
 
     /// A list straight off one index (no search words, or too broad ones checked row by row).
@@ -272,14 +276,31 @@ impl SledStore {
                 return Ok(None);
             }
             let (k, v) = item?;
-            out.extend(
-                keys::posting_numbers(&k, &v)
-                    .ok_or_else(|| StoreError::Corrupt("search posting is not a bitmap".into()))?,
-            );
+            out.extend(keys::posting_numbers(&k, &v).ok_or_else(|| {
+                StoreError::Corrupt("search posting is not a list of orders".into())
+            })?);
         }
         out.sort_unstable();
         out.dedup();
         Ok(Some(out))
+    }
+
+    /// [`Self::gather`] for a search word; a word of four or more digits also gathers the
+    /// orders whose phone number has its first four digits ([`keys::phone_grams`]; each row is
+    /// then checked for the whole word).
+    fn gather_word(&self, word: &str) -> Result<Option<Vec<u64>>, StoreError> {
+        let Some(mut numbers) = self.gather(word)? else {
+            return Ok(None);
+        };
+        if keys::is_digit_word(word) {
+            let Some(phones) = self.gather(&phone_gram(word))? else {
+                return Ok(None);
+            };
+            numbers.extend(phones);
+            numbers.sort_unstable();
+            numbers.dedup();
+        }
+        Ok(Some(numbers))
     }
 
     /// Search: the matches of the most selective word, read whole when they are few
@@ -300,7 +321,7 @@ impl SledStore {
         };
         let mut gathered: Option<Vec<u64>> = None;
         for w in words {
-            if let Some(numbers) = self.gather(w)? {
+            if let Some(numbers) = self.gather_word(w)? {
                 if numbers.is_empty() {
                     return nothing();
                 }
@@ -313,7 +334,10 @@ impl SledStore {
         if gathered.is_none() {
             let mut best: Option<Vec<String>> = None;
             for w in words {
-                let terms = self.expand(w, MAX_EXPANSION)?;
+                let mut terms = self.expand(w, MAX_EXPANSION)?;
+                if keys::is_digit_word(w) {
+                    terms.extend(self.expand(&phone_gram(w), 0)?);
+                }
                 if terms.is_empty() {
                     return nothing();
                 }
@@ -327,6 +351,7 @@ impl SledStore {
                 return self.list_by_index(q, words);
             }
         }
+        let check_rows = words.len() > 1 || words.iter().any(|w| keys::is_digit_word(w));
         let by_date = matches!(q.sort, SortField::Created | SortField::Number);
         let (desc, cursor_number, offset) = if by_date {
             let n = match &q.cursor {
@@ -422,13 +447,12 @@ impl SledStore {
                 }
                 return Err(too_broad("The search matches too many orders to sort this way; refine it or sort by date".into()));
             }
-            // One word: its postings are the matches. More: check the others on the row.
-            let Some((s, terms)) = self.summary(n, words.len() > 1)? else {
+            // One word: its postings are the matches. More, or digits that may be in a phone
+            // number: check them on the row.
+            let Some((s, terms)) = self.summary(n, check_rows)? else {
                 continue;
             };
-            if Self::matches_filters(q, &s)
-                && (words.len() < 2 || Self::matches_words(words, &terms))
-            {
+            if Self::matches_filters(q, &s) && (!check_rows || Self::matches_words(words, &terms)) {
                 if rows.len() == limit {
                     if by_date {
                         return Ok(ListPage {

@@ -286,9 +286,13 @@ fn blocky_pages(store: &SledStore) -> [Vec<u64>; 2] {
 fn search_pages_through_posting_blocks_in_both_directions() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    // 150 orders over three blocks of 64 numbers; every third one is Blocky's.
+    // 150 orders over four blocks of numbers (numbers are skipped between them); every third
+    // one is Blocky's.
     let mut want = Vec::new();
     for i in 0..150 {
+        if i % 40 == 39 {
+            store.reserve_numbers(keys::BLOCK_ORDERS).unwrap();
+        }
         let mut new = new_order(&store, &format!("b{i}@shop.test"), None);
         if i % 3 == 0 {
             new.order.customer.name = "Bea Blocky".into();
@@ -298,7 +302,8 @@ fn search_pages_through_posting_blocks_in_both_directions() {
             want.push(n);
         }
     }
-    // One leaves the term (its bit is cleared in a block others still use).
+    assert!(want.last().unwrap() / keys::BLOCK_ORDERS - want[0] / keys::BLOCK_ORDERS >= 3);
+    // One leaves the term (taken out of a block others still use).
     let gone = want.remove(10);
     let mut o = store.get_order(gone).unwrap();
     o.customer.name = "Bea Other".into();

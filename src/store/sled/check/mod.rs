@@ -158,7 +158,7 @@ fn run(store: &SledStore, progress: &mut dyn FnMut(&Progress)) -> Result<CheckRe
                 }
                 _ => r.report(
                     ProblemKind::TermStale,
-                    format!("search posting {} is no bitmap of orders", hex::encode(k)),
+                    format!("search posting {} is no list of orders", hex::encode(k)),
                 ),
             }
             Ok(())
@@ -734,7 +734,7 @@ mod tests {
             .terms
             .insert(
                 keys::posting_key("zzzghost", 1005),
-                &keys::posting_bit(1005).to_le_bytes(),
+                keys::block_value(&[keys::block_offset(1005)]),
             )
             .unwrap();
         let r = check(&store).unwrap();

@@ -68,7 +68,9 @@ pub(super) fn check_order(
             format!("order {number} has no summary"),
         ),
         Some(b) => match crate::store::sled::read_summary(&b, true) {
-            Ok((s, stored)) if s == Summary::of(&order) && stored.iter().eq(terms.iter()) => {}
+            Ok((s, stored))
+                if s == Summary::of(&order) && stored.iter().eq(keys::row_terms(&order).iter()) => {
+            }
             Ok(_) => r.report(
                 ProblemKind::SummaryMismatch,
                 format!("order {number}: the summary differs from the order"),
@@ -91,8 +93,7 @@ pub(super) fn check_order(
         let has = t
             .terms
             .get(keys::posting_key(term, number))?
-            .and_then(|v| keys::posting_bits(&v))
-            .is_some_and(|bits| bits & keys::posting_bit(number) != 0);
+            .is_some_and(|v| keys::posting_has(&v, number));
         if !has {
             missing_for.insert(number);
             r.report(
