@@ -142,8 +142,10 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 /// 1: 24 index keys per order; 2: nine; 3: compact list rows with their terms as a tail; 4: a
 /// phone number is also indexed by every ending of four or more of its digits
 /// ([`phone_terms`]), so the search postings are rebuilt too; 5: no separate vocabulary of
-/// terms (a search word finds its terms in the postings), nothing rebuilt; 6: the postings of
-/// a term are bitmaps of [`BLOCK_ORDERS`] orders ([`posting_key`]), so they are rebuilt.
+/// terms (a search word finds its terms in the postings), nothing rebuilt; 6: a term's postings
+/// are one value per block of [`BLOCK_ORDERS`] orders ([`posting_key`]), an order's phone
+/// number is posted as its runs of four digits ([`phone_grams`]) and kept whole in its list
+/// row ([`row_terms`]), so rows and postings are rebuilt.
 pub const INDEX_SCHEME: u64 = 6;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
