@@ -567,8 +567,7 @@ impl SledStore {
         if stored == keys::INDEX_SCHEME {
             return Ok(());
         }
-        // Layouts before 5 kept every term once more in a `vocab` tree; nothing else changed
-        // from 4, so a layout-4 store only drops that tree.
+        // Layouts before 5 kept every term once more in a `vocab` tree.
         if stored != 0 && stored < 5 {
             log::info!("dropping the search vocabulary (layout {stored} -> 5): search words now find their terms in the postings");
             self.db.drop_tree("vocab")?;
@@ -582,7 +581,6 @@ impl SledStore {
             self.idx.clear()?;
             self.summaries.clear()?;
             self.terms.clear()?;
-            self.customer_terms.clear()?;
             let mut rows = sled::Batch::default();
             let mut idx = sled::Batch::default();
             // Orders are read in number order, so a block's bits are all gathered before the
@@ -628,6 +626,10 @@ impl SledStore {
             self.summaries.apply_batch(rows)?;
             self.idx.apply_batch(idx)?;
             write_postings(&mut postings)?;
+        }
+        // Customer postings last changed in layout 4.
+        if stored != 0 && stored < 4 {
+            self.customer_terms.clear()?;
             let mut customer_postings = sled::Batch::default();
             for (i, item) in self.customers.iter().enumerate() {
                 let (_, v) = item?;
