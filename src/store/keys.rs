@@ -143,7 +143,7 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 /// phone number is also indexed by every ending of four or more of its digits
 /// ([`phone_terms`]), so the search postings are rebuilt too; 5: no separate vocabulary of
 /// terms (a search word finds its terms in the postings), nothing rebuilt; 6: a term's postings
-/// are one value per block of [`BLOCK_ORDERS`] orders ([`posting_key`]), an order's phone
+/// are one value per block of [`BLOCK_ORDERS`] orders ([`posting_key`]; wider for phone terms), an order's phone
 /// number is posted as its runs of four digits ([`phone_grams`]) and kept whole in its list
 /// row ([`row_terms`]), so rows and postings are rebuilt.
 pub const INDEX_SCHEME: u64 = 6;
@@ -394,20 +394,30 @@ pub fn query_terms(q: &str) -> Vec<String> {
         .collect()
 }
 
-/// Order numbers per search-posting block (a power of two): a term's postings are one value per
-/// run of this many consecutive order numbers, naming those that have the term. A term most
-/// orders have ("com", a product word) is one entry per 4,096 orders instead of one per order,
-/// and so is a phone number's four-digit run ([`phone_grams`]).
-pub const BLOCK_ORDERS: u64 = 4096;
-/// A block with at least this many orders is a bitmap (one bit per number); fewer are a list
-/// of 2-byte offsets, so a value never exceeds this many bytes.
-const BITMAP_BYTES: usize = (BLOCK_ORDERS / 8) as usize;
+/// Order numbers per search-posting block of an ordinary term (a power of two): a term's
+/// postings are one value per run of this many consecutive order numbers, naming those that
+/// have the term. A term most orders have ("com", a product word) is one entry per 256 orders
+/// instead of one per order, and its value (at most a 32-byte bitmap) stays small, because
+/// every new order rewrites it.
+pub const BLOCK_ORDERS: u64 = 256;
+/// Order numbers per posting block of a phone term ([`phone_grams`]): each of the 10,000 runs
+/// of four digits is in about one order in a thousand, so only a wide block gathers several.
+pub const PHONE_BLOCK_ORDERS: u64 = 4096;
 
-/// Posting key: term, separator, the block of order numbers (`number / BLOCK_ORDERS`).
+/// The block width of a term's postings.
+pub fn block_orders(term: &[u8]) -> u64 {
+    if term.first() == Some(&(PHONE_MARK as u8)) {
+        PHONE_BLOCK_ORDERS
+    } else {
+        BLOCK_ORDERS
+    }
+}
+
+/// Posting key: term, separator, the block of order numbers (`number / width`).
 pub fn posting_key(term: &str, number: u64) -> Vec<u8> {
     let mut k = term.as_bytes().to_vec();
     k.push(0);
-    k.extend_from_slice(&(number / BLOCK_ORDERS).to_be_bytes());
+    k.extend_from_slice(&(number / block_orders(term.as_bytes())).to_be_bytes());
     k
 }
 
@@ -416,21 +426,28 @@ pub fn posting_term(key: &[u8]) -> Option<&[u8]> {
     key.get(..key.len().checked_sub(9)?)
 }
 
-/// A posting value's offsets within its block, ascending; `None` when it is neither a bitmap
-/// nor an ascending list of offsets.
-pub fn block_offsets(value: &[u8]) -> Option<Vec<u16>> {
-    if value.len() == BITMAP_BYTES {
+/// A block holding at least `width / 16` orders is a bitmap (one bit per number); fewer are a
+/// list of 2-byte offsets, so a value is never longer than the bitmap.
+fn bitmap_bytes(width: u64) -> usize {
+    (width / 8) as usize
+}
+
+/// A posting value's offsets within its block of `width` numbers, ascending; `None` when it
+/// is neither a bitmap nor an ascending list of offsets.
+pub fn block_offsets(width: u64, value: &[u8]) -> Option<Vec<u16>> {
+    let bitmap = bitmap_bytes(width);
+    if value.len() == bitmap {
         let mut out = Vec::new();
         for (i, byte) in value.iter().enumerate() {
-            for bit in 0..8 {
-                if byte & (1 << bit) != 0 {
-                    out.push((i * 8 + bit) as u16);
-                }
+            let mut b = *byte;
+            while b != 0 {
+                out.push((i * 8) as u16 + b.trailing_zeros() as u16);
+                b &= b - 1;
             }
         }
         return Some(out);
     }
-    if !value.len().is_multiple_of(2) || value.len() > BITMAP_BYTES {
+    if !value.len().is_multiple_of(2) || value.len() > bitmap {
         return None;
     }
     let out: Vec<u16> = value
@@ -438,13 +455,23 @@ pub fn block_offsets(value: &[u8]) -> Option<Vec<u16>> {
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
     let ascending = out.windows(2).all(|w| w[0] < w[1]);
-    (ascending && out.last().is_none_or(|o| u64::from(*o) < BLOCK_ORDERS)).then_some(out)
+    (ascending && out.last().is_none_or(|o| u64::from(*o) < width)).then_some(out)
 }
 
-/// The value of a block holding `offsets` (ascending, at least one).
-pub fn block_value(offsets: &[u16]) -> Vec<u8> {
-    if offsets.len() * 2 >= BITMAP_BYTES {
-        let mut bits = vec![0u8; BITMAP_BYTES];
+/// How many orders a posting value names, without reading them.
+pub fn block_len(width: u64, value: &[u8]) -> usize {
+    if value.len() == bitmap_bytes(width) {
+        value.iter().map(|b| b.count_ones() as usize).sum()
+    } else {
+        value.len() / 2
+    }
+}
+
+/// The value of a block of `width` numbers holding `offsets` (ascending, at least one).
+pub fn block_value(width: u64, offsets: &[u16]) -> Vec<u8> {
+    let bitmap = bitmap_bytes(width);
+    if offsets.len() * 2 >= bitmap {
+        let mut bits = vec![0u8; bitmap];
         for o in offsets {
             bits[usize::from(*o) / 8] |= 1 << (o % 8);
         }
@@ -454,19 +481,25 @@ pub fn block_value(offsets: &[u16]) -> Vec<u8> {
     }
 }
 
-/// `number`'s offset within its block.
-pub fn block_offset(number: u64) -> u16 {
-    (number % BLOCK_ORDERS) as u16
+/// `number`'s offset within its block of `width` numbers.
+pub fn block_offset(width: u64, number: u64) -> u16 {
+    (number % width) as u16
 }
 
-/// A block's value after `number` is added (`on`) or taken out: `Some(None)` when the block is
-/// left empty, `None` when `value` is no posting value.
-pub fn posting_with(value: Option<&[u8]>, number: u64, on: bool) -> Option<Option<Vec<u8>>> {
+/// The value of `term`'s block after `number` is added (`on`) or taken out: `Some(None)` when
+/// the block is left empty, `None` when `value` is no posting value.
+pub fn posting_with(
+    term: &str,
+    value: Option<&[u8]>,
+    number: u64,
+    on: bool,
+) -> Option<Option<Vec<u8>>> {
+    let width = block_orders(term.as_bytes());
     let mut offsets = match value {
-        Some(v) => block_offsets(v)?,
+        Some(v) => block_offsets(width, v)?,
         None => Vec::new(),
     };
-    let o = block_offset(number);
+    let o = block_offset(width, number);
     match (offsets.binary_search(&o), on) {
         (Err(at), true) => offsets.insert(at, o),
         (Ok(at), false) => {
@@ -474,25 +507,32 @@ pub fn posting_with(value: Option<&[u8]>, number: u64, on: bool) -> Option<Optio
         }
         _ => {}
     }
-    Some((!offsets.is_empty()).then(|| block_value(&offsets)))
+    Some((!offsets.is_empty()).then(|| block_value(width, &offsets)))
 }
 
-/// Whether a posting value names `number` (of the block it is stored under).
-pub fn posting_has(value: &[u8], number: u64) -> bool {
-    block_offsets(value).is_some_and(|o| o.binary_search(&block_offset(number)).is_ok())
+/// Whether `term`'s posting value names `number` (of the block it is stored under).
+pub fn posting_has(term: &str, value: &[u8], number: u64) -> bool {
+    let width = block_orders(term.as_bytes());
+    block_offsets(width, value)
+        .is_some_and(|o| o.binary_search(&block_offset(width, number)).is_ok())
 }
 
 /// The order numbers of a posting (key and value), in ascending order; `None` when the entry
 /// is no posting.
 pub fn posting_numbers(key: &[u8], value: &[u8]) -> Option<Vec<u64>> {
-    posting_term(key)?;
-    let base = number_of_key(key)?.checked_mul(BLOCK_ORDERS)?;
+    let width = block_orders(posting_term(key)?);
+    let base = number_of_key(key)?.checked_mul(width)?;
     Some(
-        block_offsets(value)?
+        block_offsets(width, value)?
             .into_iter()
             .map(|o| base + u64::from(o))
             .collect(),
     )
+}
+
+/// How many orders a posting names, without reading them (0 for an entry that is no posting).
+pub fn posting_len(key: &[u8], value: &[u8]) -> usize {
+    posting_term(key).map_or(0, |t| block_len(block_orders(t), value))
 }
 
 /// The status counters an order with these fields counts towards (`c:all`, `c:test:<0|1>`,
@@ -530,46 +570,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_posting_block_names_the_orders_of_4096_consecutive_numbers() {
-        let k = posting_key("ann", 4096 + 7);
-        assert_eq!(k, posting_key("ann", 8191));
-        assert_ne!(k, posting_key("ann", 8192));
-        assert_ne!(k, posting_key("ann", 4095));
+    fn a_posting_block_names_the_orders_of_consecutive_numbers() {
+        let k = posting_key("ann", 256 + 7);
+        assert_eq!(k, posting_key("ann", 511));
+        assert_ne!(k, posting_key("ann", 512));
+        assert_ne!(k, posting_key("ann", 255));
         assert_eq!(posting_term(&k), Some(&b"ann"[..]));
+        // Phone terms have wider blocks.
+        assert_eq!(posting_key("%5231", 7), posting_key("%5231", 4095));
+        assert_ne!(posting_key("%5231", 7), posting_key("%5231", 4096));
         // A few orders: a list of offsets; adding one already there changes nothing.
         let mut v = None;
-        for n in [4096 + 900, 4096 + 7, 4096 + 4095, 4096 + 7] {
-            v = posting_with(v.as_deref(), n, true).unwrap();
+        for n in [256 + 90, 256 + 7, 256 + 255, 256 + 7] {
+            v = posting_with("ann", v.as_deref(), n, true).unwrap();
         }
         let v = v.unwrap();
         assert_eq!(v.len(), 6);
-        assert_eq!(posting_numbers(&k, &v), Some(vec![4103, 4996, 8191]));
-        assert!(posting_has(&v, 4996) && !posting_has(&v, 4997));
+        assert_eq!(posting_len(&k, &v), 3);
+        assert_eq!(posting_numbers(&k, &v), Some(vec![263, 346, 511]));
+        assert!(posting_has("ann", &v, 346) && !posting_has("ann", &v, 347));
         // Taking out the last one leaves nothing; one not there changes nothing.
-        let one = posting_with(Some(&v), 4103, false).unwrap().unwrap();
-        let one = posting_with(Some(&one), 8191, false).unwrap().unwrap();
+        let one = posting_with("ann", Some(&v), 263, false).unwrap().unwrap();
+        let one = posting_with("ann", Some(&one), 511, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            posting_with(Some(&one), 5000, false),
+            posting_with("ann", Some(&one), 300, false),
             Some(Some(one.clone()))
         );
-        assert_eq!(posting_with(Some(&one), 4996, false), Some(None));
-        // Many orders: a bitmap of 512 bytes, never more, that reads back the same.
-        let all: Vec<u16> = (0..4096).step_by(3).collect();
-        let bitmap = block_value(&all);
-        assert_eq!(bitmap.len(), 512);
-        assert_eq!(block_offsets(&bitmap), Some(all.clone()));
-        let list = block_value(&all[..255]);
-        assert_eq!(list.len(), 510);
-        assert_eq!(block_offsets(&list), Some(all[..255].to_vec()));
-        assert_eq!(block_value(&all[..256]).len(), 512);
+        assert_eq!(posting_with("ann", Some(&one), 346, false), Some(None));
+        // Many orders: a bitmap (32 bytes for 256 numbers, 512 for 4,096), never longer, that
+        // reads back the same.
+        for width in [BLOCK_ORDERS, PHONE_BLOCK_ORDERS] {
+            let all: Vec<u16> = (0..width as u16).step_by(3).collect();
+            let bitmap = block_value(width, &all);
+            assert_eq!(bitmap.len(), width as usize / 8);
+            assert_eq!(block_offsets(width, &bitmap), Some(all.clone()));
+            assert_eq!(block_len(width, &bitmap), all.len());
+            let short = width as usize / 16 - 1;
+            let list = block_value(width, &all[..short]);
+            assert_eq!(list.len(), short * 2);
+            assert_eq!(block_offsets(width, &list), Some(all[..short].to_vec()));
+            assert_eq!(
+                block_value(width, &all[..short + 1]).len(),
+                width as usize / 8
+            );
+        }
         // Blocks sort by number within a term, and every block of a term before the next term.
         assert!(posting_key("ann", 5) < posting_key("ann", 1_000_000));
         assert!(posting_key("ann", u64::MAX) < posting_key("anna", 0));
-        // Not posting values: odd lengths, offsets out of order, keys without a block.
-        assert_eq!(block_offsets(b"abc"), None);
-        assert_eq!(block_offsets(&[2, 0, 1, 0]), None);
+        // Not posting values: odd lengths, offsets out of order or past the block, keys
+        // without a block.
+        assert_eq!(block_offsets(BLOCK_ORDERS, b"abc"), None);
+        assert_eq!(block_offsets(BLOCK_ORDERS, &[2, 0, 1, 0]), None);
+        assert_eq!(block_offsets(BLOCK_ORDERS, &[0, 1]), None);
         assert_eq!(posting_numbers(b"ann", &v), None);
-        assert_eq!(posting_with(Some(b"abc"), 1, true), None);
+        assert_eq!(posting_with("ann", Some(b"abc"), 1, true), None);
     }
 
     #[test]

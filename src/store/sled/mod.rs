@@ -3,7 +3,7 @@
 //!
 //! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
 //! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 block → which of the block's
-//! 4,096 order numbers have the term; a search word finds the terms it begins by skipping
+//! 256 order numbers, 4,096 for a phone term, have the term; a search word finds the terms it begins by skipping
 //! from one term's postings to the next),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
@@ -261,7 +261,7 @@ impl OrderTx<'_> {
     fn set_posting(&self, term: &str, number: u64, on: bool) -> Tx<()> {
         let key = keys::posting_key(term, number);
         let was = self.terms.get(&key)?;
-        match keys::posting_with(was.as_deref(), number, on) {
+        match keys::posting_with(term, was.as_deref(), number, on) {
             None => abort(StoreError::Corrupt(format!(
                 "search posting of {term:?} is not a list of orders"
             ))),
@@ -585,34 +585,37 @@ impl SledStore {
             let mut idx = sled::Batch::default();
             // Orders are read in number order, so a block's bits are all gathered before the
             // batch holding it is written (a block is never split over two batches).
-            let mut postings: BTreeMap<Vec<u8>, Vec<u16>> = BTreeMap::new();
+            type Blocks = BTreeMap<Vec<u8>, (u64, Vec<u16>)>;
+            let mut postings: Blocks = BTreeMap::new();
             let mut pending = 0usize;
             let mut block = 0;
-            let write_postings =
-                |postings: &mut BTreeMap<Vec<u8>, Vec<u16>>| -> Result<(), StoreError> {
-                    let mut batch = sled::Batch::default();
-                    for (k, offsets) in std::mem::take(postings) {
-                        batch.insert(k, keys::block_value(&offsets));
-                    }
-                    Ok(self.terms.apply_batch(batch)?)
-                };
+            let write_postings = |postings: &mut Blocks| -> Result<(), StoreError> {
+                let mut batch = sled::Batch::default();
+                for (k, (width, offsets)) in std::mem::take(postings) {
+                    batch.insert(k, keys::block_value(width, &offsets));
+                }
+                Ok(self.terms.apply_batch(batch)?)
+            };
             for item in self.orders.iter() {
                 let (k, v) = item?;
                 let order: Order = decode("order", &v)?;
                 let terms = keys::order_terms(&order);
-                if pending >= 5_000 && order.number / keys::BLOCK_ORDERS != block {
+                // Every block width divides the widest.
+                if pending >= 5_000 && order.number / keys::PHONE_BLOCK_ORDERS != block {
                     self.summaries.apply_batch(std::mem::take(&mut rows))?;
                     self.idx.apply_batch(std::mem::take(&mut idx))?;
                     write_postings(&mut postings)?;
                     pending = 0;
                 }
-                block = order.number / keys::BLOCK_ORDERS;
+                block = order.number / keys::PHONE_BLOCK_ORDERS;
                 for t in &terms {
                     // Numbers ascend, so each list stays in order.
+                    let width = keys::block_orders(t.as_bytes());
                     postings
                         .entry(keys::posting_key(t, order.number))
-                        .or_default()
-                        .push(keys::block_offset(order.number));
+                        .or_insert_with(|| (width, Vec::new()))
+                        .1
+                        .push(keys::block_offset(width, order.number));
                 }
                 rows.insert(
                     k,

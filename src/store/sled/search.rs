@@ -261,21 +261,28 @@ impl SledStore {
     }
 
     /// The order numbers of every term that begins with `word`, ascending, read in one pass over
-    /// the term's postings when they are at most [`GATHER_BLOCKS`] blocks and [`GATHER_NUMBERS`]
-    /// numbers; `None` when there are more. A surname that also begins a hundred e-mail user
-    /// parts ("andersen12") is one short read this way instead of a hundred list merges.
-    fn gather(&self, word: &str) -> Result<Option<Vec<u64>>, StoreError> {
+    /// the term's postings when they are at most [`GATHER_BLOCKS`] blocks and `max` numbers
+    /// (counted before they are read); `None` when there are more. A surname that also begins
+    /// a hundred e-mail user parts ("andersen12") is one short read this way instead of a
+    /// hundred list merges.
+    fn gather(&self, word: &str, max: usize) -> Result<Option<Vec<u64>>, StoreError> {
         let from = word.as_bytes().to_vec();
         let iter = match prefix_end(word.as_bytes()) {
             Some(end) => self.terms.range(from..end),
             None => self.terms.range(from..),
         };
-        let mut out = Vec::new();
-        for (i, item) in iter.enumerate() {
-            if i >= self.gather_blocks || out.len() > GATHER_NUMBERS {
+        let mut blocks = Vec::new();
+        let mut count = 0;
+        for item in iter {
+            let (k, v) = item?;
+            count += keys::posting_len(&k, &v);
+            if blocks.len() >= self.gather_blocks || count > max {
                 return Ok(None);
             }
-            let (k, v) = item?;
+            blocks.push((k, v));
+        }
+        let mut out = Vec::with_capacity(count);
+        for (k, v) in blocks {
             out.extend(keys::posting_numbers(&k, &v).ok_or_else(|| {
                 StoreError::Corrupt("search posting is not a list of orders".into())
             })?);
@@ -286,19 +293,36 @@ impl SledStore {
     }
 
     /// [`Self::gather`] for a search word; a word of four or more digits also gathers the
-    /// orders whose phone number has its first four digits ([`keys::phone_grams`]; each row is
-    /// then checked for the whole word).
-    fn gather_word(&self, word: &str) -> Result<Option<Vec<u64>>, StoreError> {
-        let Some(mut numbers) = self.gather(word)? else {
+    /// orders whose phone number has each of its runs of four digits ([`keys::phone_grams`];
+    /// each row is then checked for the whole word).
+    fn gather_word(&self, word: &str, max: usize) -> Result<Option<Vec<u64>>, StoreError> {
+        let Some(mut numbers) = self.gather(word, max)? else {
             return Ok(None);
         };
         if keys::is_digit_word(word) {
-            let Some(phones) = self.gather(&phone_gram(word))? else {
+            // Orders with every run; a run too common to gather narrows nothing.
+            let mut phones: Option<Vec<u64>> = None;
+            for start in 0..=word.len() - keys::MIN_PHONE_DIGITS {
+                let gram = phone_gram(&word[start..]);
+                if let Some(with) = self.gather(&gram, GATHER_NUMBERS)? {
+                    phones = Some(match phones {
+                        None => with,
+                        Some(p) => p
+                            .into_iter()
+                            .filter(|n| with.binary_search(n).is_ok())
+                            .collect(),
+                    });
+                }
+            }
+            let Some(phones) = phones else {
                 return Ok(None);
             };
             numbers.extend(phones);
             numbers.sort_unstable();
             numbers.dedup();
+            if numbers.len() > max {
+                return Ok(None);
+            }
         }
         Ok(Some(numbers))
     }
@@ -319,9 +343,14 @@ impl SledStore {
                 next_cursor: None,
             })
         };
+        // The longest words first: they tend to match fewest, and a word is read only while it
+        // matches fewer orders than the best so far.
+        let mut by_length: Vec<&String> = words.iter().collect();
+        by_length.sort_by_key(|w| std::cmp::Reverse(w.len()));
         let mut gathered: Option<Vec<u64>> = None;
-        for w in words {
-            if let Some(numbers) = self.gather_word(w)? {
+        for w in by_length {
+            let max = gathered.as_ref().map_or(GATHER_NUMBERS, |g| g.len());
+            if let Some(numbers) = self.gather_word(w, max)? {
                 if numbers.is_empty() {
                     return nothing();
                 }

@@ -291,7 +291,7 @@ fn search_pages_through_posting_blocks_in_both_directions() {
     let mut want = Vec::new();
     for i in 0..150 {
         if i % 40 == 39 {
-            store.reserve_numbers(keys::BLOCK_ORDERS).unwrap();
+            store.reserve_numbers(keys::PHONE_BLOCK_ORDERS).unwrap();
         }
         let mut new = new_order(&store, &format!("b{i}@shop.test"), None);
         if i % 3 == 0 {

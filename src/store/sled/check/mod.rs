@@ -734,7 +734,10 @@ mod tests {
             .terms
             .insert(
                 keys::posting_key("zzzghost", 1005),
-                keys::block_value(&[keys::block_offset(1005)]),
+                keys::block_value(
+                    keys::BLOCK_ORDERS,
+                    &[keys::block_offset(keys::BLOCK_ORDERS, 1005)],
+                ),
             )
             .unwrap();
         let r = check(&store).unwrap();

@@ -93,7 +93,7 @@ pub(super) fn check_order(
         let has = t
             .terms
             .get(keys::posting_key(term, number))?
-            .is_some_and(|v| keys::posting_has(&v, number));
+            .is_some_and(|v| keys::posting_has(term, &v, number));
         if !has {
             missing_for.insert(number);
             r.report(
