@@ -644,18 +644,21 @@ mod tests {
         assert!(std::str::from_utf8(k.split(|b| *b == 0).next().unwrap()).is_ok());
     }
 
+    /// The number "+1 555 446 5066" as a merchant may type it, whole or in part.
+    const PHONE_QUERIES: [&str; 6] = [
+        "+1 555 446 5066",
+        "5554465066",
+        "446 5066",
+        "(555) 446-5066",
+        "4465",
+        "5066",
+    ];
+
     #[test]
     fn any_run_of_four_or_more_phone_digits_finds_the_number() {
         let mut terms = BTreeSet::new();
         phone_terms("+1 555 446 5066", &mut terms);
-        for q in [
-            "+1 555 446 5066",
-            "5554465066",
-            "446 5066",
-            "(555) 446-5066",
-            "4465",
-            "5066",
-        ] {
+        for q in PHONE_QUERIES {
             let words = query_terms(q);
             assert_eq!(words.len(), 1, "{q}: one digit term");
             assert!(
@@ -696,14 +699,7 @@ mod tests {
         assert!(posted.contains("%4465") && !posted.contains("15554465066"));
         let row: Vec<String> = row_terms(&o).into_iter().collect();
         assert!(row.contains(&"%15554465066".to_string()));
-        for q in [
-            "+1 555 446 5066",
-            "5554465066",
-            "446 5066",
-            "(555) 446-5066",
-            "4465",
-            "5066",
-        ] {
+        for q in PHONE_QUERIES {
             let words = query_terms(q);
             assert_eq!(words.len(), 1, "{q}: one digit term");
             assert!(is_digit_word(&words[0]), "{q}");
