@@ -3,8 +3,8 @@
 //!
 //! Trees: `orders` (number → order), `summaries` (number → list row), `order_ids` (id → number),
 //! `idx` (sort/partition/sort-key/number → ∅), `terms` (term 0 block → which of the block's
-//! 256 order numbers, 4,096 for a phone term, have the term; a search word finds the terms it begins by skipping
-//! from one term's postings to the next),
+//! 256 order numbers, 4,096 for a phone term, have the term; a search word finds the terms it
+//! begins by skipping from one term's postings to the next),
 //! `customers` (id → record), `customer_keys` ("e:"email / "p:"digits → id), `customer_terms`
 //! (term 0 id → ∅), `meta` (counters, next number), `idempotency` (key → hash+number),
 //! `tokens` (sha256 → record), `settings` (key → value), `outbox` (id → message), `outbox_due`
@@ -583,7 +583,7 @@ impl SledStore {
             self.terms.clear()?;
             let mut rows = sled::Batch::default();
             let mut idx = sled::Batch::default();
-            // Orders are read in number order, so a block's bits are all gathered before the
+            // Orders are read in number order, so a block's orders are all gathered before the
             // batch holding it is written (a block is never split over two batches).
             type Blocks = BTreeMap<Vec<u8>, (u64, Vec<u16>)>;
             let mut postings: Blocks = BTreeMap::new();
