@@ -9,9 +9,9 @@ use std::ops::Bound;
 use std::time::Instant;
 
 /// Most terms a search word may expand to before the search falls back to a bounded index scan.
-/// A surname expands to itself and to each e-mail user part it begins ("andersen12"), a few
-/// phone digits to every number ending that starts with them: merging a couple of hundred
-/// posting lists reads about one posting per order shown, where the fallback reads every row.
+/// A surname expands to itself and to each e-mail user part it begins ("andersen12"): merging
+/// a couple of hundred posting lists reads about one posting per order shown, where the
+/// fallback reads every row.
 const MAX_EXPANSION: usize = 256;
 /// Most posting blocks, and order numbers, a search word's matches are read whole from; a
 /// word with more is merged term by term.
@@ -94,7 +94,7 @@ impl Matches {
     }
 }
 
-/// The phone term of a digit word's first four digits ([`keys::phone_grams`]).
+/// The phone term of the first four digits of `word` ([`keys::phone_grams`]).
 fn phone_gram(word: &str) -> String {
     format!("{}{}", keys::PHONE_MARK, &word[..keys::MIN_PHONE_DIGITS])
 }
