@@ -145,8 +145,9 @@ pub fn index_key(sort: SortField, part: Partition, f: &IndexFields) -> Vec<u8> {
 /// terms (a search word finds its terms in the postings), nothing rebuilt; 6: a term's postings
 /// are one value per block of [`BLOCK_ORDERS`] orders ([`posting_key`]; wider for phone terms), an order's phone
 /// number is posted as its runs of four digits ([`phone_grams`]) and kept whole in its list
-/// row ([`row_terms`]), so rows and postings are rebuilt.
-pub const INDEX_SCHEME: u64 = 6;
+/// row ([`row_terms`]), so rows and postings are rebuilt; 7: a term of letters and digits
+/// ("patel42") also posts its letters ([`letter_stem`]), rows and postings rebuilt.
+pub const INDEX_SCHEME: u64 = 7;
 
 /// Every index key an order has. The default sort (newest first) is indexed over all orders and
 /// within each filter value; every other sort over all orders (a filter is then checked row by
@@ -321,9 +322,46 @@ pub fn row_matches(word: &str, terms: &[String]) -> bool {
 }
 
 /// An order's search terms as the embedded store posts them: [`search_words`], with the phone
-/// number as [`phone_grams`].
+/// number as [`phone_grams`], and the [`letter_stem`] of each term that has one.
 pub fn order_terms(order: &Order) -> BTreeSet<String> {
-    terms_with(order, phone_grams)
+    let mut out = terms_with(order, phone_grams);
+    let stems: Vec<String> = out
+        .iter()
+        .filter_map(|t| letter_stem(t))
+        .map(str::to_string)
+        .collect();
+    out.extend(stems);
+    out
+}
+
+/// The letters a term begins with when a digit follows them ("patel" of "patel42", an e-mail
+/// user part). The embedded store posts the stem too, so every term that begins with a stem
+/// and a digit matches a subset of the stem's orders: a search word that the stem begins with
+/// reads the stem's postings and skips the whole run of such terms ([`stem_run_end`]) instead
+/// of merging a posting list per e-mail address.
+pub fn letter_stem(term: &str) -> Option<&str> {
+    let end = term
+        .char_indices()
+        .find(|(_, c)| !c.is_alphabetic())
+        .map(|(i, _)| i)?;
+    (end > 0 && term.as_bytes()[end].is_ascii_digit()).then(|| &term[..end])
+}
+
+/// Where the run of terms that begin with `stem` and a digit ends, in key order (`:` follows
+/// `9`): every term between `stem0` and here has `stem` as its [`letter_stem`].
+pub fn stem_run_end(stem: &str) -> Vec<u8> {
+    let mut k = stem.as_bytes().to_vec();
+    k.push(b':');
+    k
+}
+
+/// The first key after the run of terms that `term` belongs to when those terms' orders are
+/// all among the orders of their stem and `word` begins that stem too (so the stem's own
+/// postings, read for `word`, already hold them).
+pub fn skip_within_stem(word: &str, term: &[u8]) -> Option<Vec<u8>> {
+    let term = std::str::from_utf8(term).ok()?;
+    let stem = letter_stem(term)?;
+    (word.len() <= stem.len() && stem.starts_with(word)).then(|| stem_run_end(stem))
 }
 
 /// The terms kept in an order's list row: its postings' terms and its phone number's digits,
@@ -711,6 +749,54 @@ mod tests {
         assert!(!is_digit_word("506") && !row_matches("506", &row));
         // PostgreSQL's search text keeps every ending of the number.
         assert!(search_words(&o).contains("4465066"));
+    }
+
+    #[test]
+    fn a_term_of_letters_and_digits_posts_its_letters_and_its_run_is_skipped_for_them() {
+        assert_eq!(letter_stem("patel42"), Some("patel"));
+        assert_eq!(letter_stem("chloé7x"), Some("chloé"));
+        for none in ["patel", "42", "a-5", "%4465", "@ann1@x.com", "#vip1", ""] {
+            assert_eq!(letter_stem(none), None, "{none}");
+        }
+        // A word the stem begins skips the run; one that reaches into the digits does not.
+        assert_eq!(
+            skip_within_stem("pat", b"patel42"),
+            Some(b"patel:".to_vec())
+        );
+        assert_eq!(
+            skip_within_stem("patel", b"patel42"),
+            Some(b"patel:".to_vec())
+        );
+        assert_eq!(skip_within_stem("patel4", b"patel42"), None);
+        assert_eq!(skip_within_stem("patel", b"patella"), None);
+        // Every term of the run sorts between the stem's own postings and the run's end.
+        for t in ["patel0", "patel42", "patel9zz", "patel99999"] {
+            assert!(posting_key("patel", u64::MAX) < posting_key(t, 0), "{t}");
+            assert!(posting_key(t, u64::MAX) < stem_run_end("patel"), "{t}");
+        }
+        assert!(stem_run_end("patel") < posting_key("patela", 0));
+
+        let mut o = crate::domain::sample::sample_order(false)
+            .validate()
+            .unwrap()
+            .build(
+                &crate::domain::intake::NewOrderIds {
+                    order_id: uuid::Uuid::nil(),
+                    number: 1001,
+                    customer_id: crate::domain::CustomerId(uuid::Uuid::nil()),
+                    item_ids: vec![uuid::Uuid::nil(); 8],
+                    payment_id: uuid::Uuid::nil(),
+                },
+                "USD",
+                chrono::Utc::now(),
+                &crate::domain::Actor::Token("t".into()),
+            );
+        o.customer.name = "Ann Smith".into();
+        o.customer.email = "jpatel42@example.com".into();
+        let posted = order_terms(&o);
+        assert!(posted.contains("jpatel42") && posted.contains("jpatel"));
+        // PostgreSQL's search text matches inside words and needs no stems.
+        assert!(!search_words(&o).contains("jpatel"));
     }
 
     #[test]

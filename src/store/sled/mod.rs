@@ -539,7 +539,7 @@ impl SledStore {
             numbers: AtomicU64::new(FIRST_NUMBER),
             settings_cache: RwLock::new(None),
             scan_budget: SCAN_BUDGET,
-            gather_blocks: search::GATHER_BLOCKS,
+            gather_blocks: search::WORD_GATHER_BLOCKS,
             watch: Watch::default(),
             checking: std::sync::Mutex::new(()),
             first_member: std::sync::Mutex::new(()),
@@ -572,7 +572,7 @@ impl SledStore {
             log::info!("dropping the search vocabulary (layout {stored} -> 5): search words now find their terms in the postings");
             self.db.drop_tree("vocab")?;
         }
-        if stored != 0 && stored < 6 {
+        if stored != 0 && stored < 7 {
             log::info!(
                 "rebuilding list rows, indexes and search postings for {} orders (layout {stored} -> {})",
                 self.orders.len(),

@@ -8,14 +8,18 @@ use std::collections::{BinaryHeap, HashSet};
 use std::ops::Bound;
 use std::time::Instant;
 
-/// Most terms a search word may expand to before the search falls back to a bounded index scan.
-/// A surname expands to itself and to each e-mail user part it begins ("andersen12"): merging
-/// a couple of hundred posting lists reads about one posting per order shown, where the
-/// fallback reads every row.
+/// Most terms a search word may expand to before the search falls back to a bounded index scan
+/// (a short word begins many terms; a surname's e-mail user parts, "andersen12", are skipped
+/// for its stem, [`keys::letter_stem`]).
 const MAX_EXPANSION: usize = 256;
-/// Most posting blocks, and order numbers, a search word's matches are read whole from; a
-/// word with more is merged term by term.
-pub(super) const GATHER_BLOCKS: usize = 4_096;
+/// Most posting blocks a search word's matches are read whole from; a word with more is read
+/// as it is needed, its terms' postings merged newest first, so a page of a common word costs
+/// the page, not the word.
+pub(super) const WORD_GATHER_BLOCKS: usize = 16;
+/// Most posting blocks of a phone run ([`keys::phone_grams`]) read whole: digits are narrowed
+/// to the orders with every run of them.
+const GATHER_BLOCKS: usize = 4_096;
+/// Most order numbers a search word's matches are read whole from.
 const GATHER_NUMBERS: usize = 20_000;
 /// Most matches a search sorts in memory when sorted by something other than date.
 const SORT_CAP: usize = 2_000;
@@ -116,7 +120,7 @@ impl SledStore {
     }
 
     /// Sets the most posting blocks a search word's matches are read whole from (0: always merge
-    /// its terms' posting lists).
+    /// its terms' posting lists; default [`WORD_GATHER_BLOCKS`]).
     #[cfg(test)]
     pub(crate) fn with_gather_blocks(mut self, blocks: usize) -> Self {
         self.gather_blocks = blocks;
@@ -253,6 +257,10 @@ impl SledStore {
             let (k, _) = item?;
             let term = keys::posting_term(&k)
                 .ok_or_else(|| StoreError::Corrupt("search posting without a block".into()))?;
+            if let Some(next) = keys::skip_within_stem(word, term) {
+                from = next;
+                continue;
+            }
             out.push(String::from_utf8_lossy(term).into_owned());
             from = term.to_vec();
             from.push(1);
@@ -261,25 +269,40 @@ impl SledStore {
     }
 
     /// The order numbers of every term that begins with `word`, ascending, read in one pass over
-    /// the term's postings when they are at most [`GATHER_BLOCKS`] blocks and `max` numbers
-    /// (counted before they are read); `None` when there are more. A surname that also begins
-    /// a hundred e-mail user parts ("andersen12") is one short read this way instead of a
-    /// hundred list merges.
-    fn gather(&self, word: &str, max: usize) -> Result<Option<Vec<u64>>, StoreError> {
-        let from = word.as_bytes().to_vec();
-        let iter = match prefix_end(word.as_bytes()) {
-            Some(end) => self.terms.range(from..end),
-            None => self.terms.range(from..),
-        };
+    /// the terms' postings when they are at most `max_blocks` blocks and `max` numbers (counted
+    /// before they are read); `None` when there are more. Terms within a stem the word begins
+    /// ("patel42" for "patel", [`keys::letter_stem`]) are skipped: the stem's postings hold
+    /// their orders.
+    fn gather(
+        &self,
+        word: &str,
+        max: usize,
+        max_blocks: usize,
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        let end = prefix_end(word.as_bytes());
+        let mut from = word.as_bytes().to_vec();
         let mut blocks = Vec::new();
         let mut count = 0;
-        for item in iter {
-            let (k, v) = item?;
-            count += keys::posting_len(&k, &v);
-            if blocks.len() >= self.gather_blocks || count > max {
-                return Ok(None);
+        'runs: loop {
+            let iter = match &end {
+                Some(end) => self.terms.range(from.clone()..end.clone()),
+                None => self.terms.range(from.clone()..),
+            };
+            for item in iter {
+                let (k, v) = item?;
+                let term = keys::posting_term(&k)
+                    .ok_or_else(|| StoreError::Corrupt("search posting without a block".into()))?;
+                if let Some(next) = keys::skip_within_stem(word, term) {
+                    from = next;
+                    continue 'runs;
+                }
+                count += keys::posting_len(&k, &v);
+                if blocks.len() >= max_blocks || count > max {
+                    return Ok(None);
+                }
+                blocks.push((k, v));
             }
-            blocks.push((k, v));
+            break;
         }
         let mut out = Vec::with_capacity(count);
         for (k, v) in blocks {
@@ -296,7 +319,7 @@ impl SledStore {
     /// orders whose phone number has each of its runs of four digits ([`keys::phone_grams`];
     /// each row is then checked for the whole word).
     fn gather_word(&self, word: &str, max: usize) -> Result<Option<Vec<u64>>, StoreError> {
-        let Some(mut numbers) = self.gather(word, max)? else {
+        let Some(mut numbers) = self.gather(word, max, self.gather_blocks)? else {
             return Ok(None);
         };
         if keys::is_digit_word(word) {
@@ -304,7 +327,7 @@ impl SledStore {
             let mut phones: Option<Vec<u64>> = None;
             for start in 0..=word.len() - keys::MIN_PHONE_DIGITS {
                 let gram = phone_gram(&word[start..]);
-                if let Some(with) = self.gather(&gram, GATHER_NUMBERS)? {
+                if let Some(with) = self.gather(&gram, GATHER_NUMBERS, GATHER_BLOCKS)? {
                     phones = Some(match phones {
                         None => with,
                         Some(p) => p

@@ -321,3 +321,67 @@ fn search_pages_through_posting_blocks_in_both_directions() {
     let store = SledStore::open(dir.path()).unwrap().with_gather_blocks(0);
     assert_eq!(blocky_pages(&store), [newest_first, want]);
 }
+
+/// Every order a search finds, newest first, seven per page.
+fn search_all(store: &SledStore, q: &str) -> Vec<u64> {
+    let mut got = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_orders(&crate::ports::ListQuery {
+                q: q.into(),
+                limit: 7,
+                desc: true,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .unwrap();
+        got.extend(page.orders.iter().map(|s| s.number));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    got
+}
+
+#[test]
+fn a_surname_finds_its_email_addresses_through_their_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut with_digits = Vec::new();
+    let mut all = Vec::new();
+    for i in 0..60 {
+        let mut new = new_order(&store, &format!("zorblat{i}@shop.test"), None);
+        new.order.customer.name = "Ann Other".into();
+        let n = number(&store.insert_order(&new).unwrap());
+        all.push(n);
+        if i == 4 || (40..50).contains(&i) {
+            with_digits.push(n);
+        }
+    }
+    for email in ["x1@shop.test", "zorblatt@shop.test", "zorblat7x@shop.test"] {
+        let mut new = new_order(&store, email, None);
+        if email.starts_with('x') {
+            new.order.customer.name = "Zed Zorblat".into();
+        } else {
+            new.order.customer.name = "Ann Other".into();
+        }
+        all.push(number(&store.insert_order(&new).unwrap()));
+    }
+    let odd_one = *all.last().unwrap();
+    all.reverse();
+    with_digits.reverse();
+    let finds = |store: &SledStore| {
+        assert_eq!(search_all(store, "zorblat"), all);
+        assert_eq!(search_all(store, "zorb"), all);
+        assert_eq!(search_all(store, "zorblat4"), with_digits);
+        assert_eq!(search_all(store, "zorblat7x"), vec![odd_one]);
+        assert_eq!(search_all(store, "zorblat Zed"), vec![all[2]]);
+    };
+    // Read whole, and merged from the posting lists.
+    finds(&store);
+    assert!(check::check(&store).unwrap().is_clean());
+    drop(store);
+    finds(&SledStore::open(dir.path()).unwrap().with_gather_blocks(0));
+}
