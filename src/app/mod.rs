@@ -32,6 +32,8 @@ pub struct Config {
     pub scripts_dir: Option<PathBuf>,
     /// Most index entries one list page examines (see `SledStore::with_scan_budget`).
     pub scan_budget: usize,
+    /// Megabytes of sled's cache of tree nodes (see `SledStore::open_with_cache`).
+    pub cache_mb: u64,
     /// A `postgres://` URL: keep everything in that database instead of `data_dir`.
     pub database_url: Option<String>,
 }
@@ -126,7 +128,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
                 (Arc::new(pg), None)
             }
             None => {
-                let s = SledStore::open(&config.data_dir)
+                let s = SledStore::open_with_cache(&config.data_dir, config.cache_mb)
                     .map(|s| Arc::new(s.with_scan_budget(config.scan_budget)))
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 (s.clone(), Some(s))
