@@ -709,9 +709,9 @@ mod tests {
         assert!(!terms.iter().any(|t| t.starts_with("9999")));
     }
 
-    #[test]
-    fn an_orders_phone_is_posted_as_runs_of_four_digits_and_checked_whole_on_its_row() {
-        let mut o = crate::domain::sample::sample_order(false)
+    /// A random sample order, numbered 1001.
+    fn sample_order_1001() -> Order {
+        crate::domain::sample::sample_order(false)
             .validate()
             .unwrap()
             .build(
@@ -725,7 +725,12 @@ mod tests {
                 "USD",
                 chrono::Utc::now(),
                 &crate::domain::Actor::Token("t".into()),
-            );
+            )
+    }
+
+    #[test]
+    fn an_orders_phone_is_posted_as_runs_of_four_digits_and_checked_whole_on_its_row() {
+        let mut o = sample_order_1001();
         o.customer.phone = "+1 555 446 5066".into();
         let posted = order_terms(&o);
         let grams: Vec<&String> = posted
@@ -776,21 +781,7 @@ mod tests {
         }
         assert!(stem_run_end("patel") < posting_key("patela", 0));
 
-        let mut o = crate::domain::sample::sample_order(false)
-            .validate()
-            .unwrap()
-            .build(
-                &crate::domain::intake::NewOrderIds {
-                    order_id: uuid::Uuid::nil(),
-                    number: 1001,
-                    customer_id: crate::domain::CustomerId(uuid::Uuid::nil()),
-                    item_ids: vec![uuid::Uuid::nil(); 8],
-                    payment_id: uuid::Uuid::nil(),
-                },
-                "USD",
-                chrono::Utc::now(),
-                &crate::domain::Actor::Token("t".into()),
-            );
+        let mut o = sample_order_1001();
         o.customer.name = "Ann Smith".into();
         o.customer.email = "jpatel42@example.com".into();
         let posted = order_terms(&o);

@@ -257,29 +257,32 @@ fn a_layout_4_store_drops_its_vocabulary_rebuilds_its_postings_and_finds_the_sam
     assert!(check::check(&store).unwrap().is_clean());
 }
 
-/// Every "blocky" order, newest first and oldest first, seven per page.
-fn blocky_pages(store: &SledStore) -> [Vec<u64>; 2] {
-    [true, false].map(|desc| {
-        let mut got = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = store
-                .list_orders(&crate::ports::ListQuery {
-                    q: "blocky".into(),
-                    limit: 7,
-                    desc,
-                    cursor: cursor.clone(),
-                    ..Default::default()
-                })
-                .unwrap();
-            got.extend(page.orders.iter().map(|s| s.number));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
+/// Every order a search finds, seven per page, following the cursors.
+fn search_pages(store: &SledStore, q: &str, desc: bool) -> Vec<u64> {
+    let mut got = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_orders(&crate::ports::ListQuery {
+                q: q.into(),
+                limit: 7,
+                desc,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .unwrap();
+        got.extend(page.orders.iter().map(|s| s.number));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
         }
-        got
-    })
+    }
+    got
+}
+
+/// Every "blocky" order, newest first and oldest first.
+fn blocky_pages(store: &SledStore) -> [Vec<u64>; 2] {
+    [true, false].map(|desc| search_pages(store, "blocky", desc))
 }
 
 #[test]
@@ -322,27 +325,9 @@ fn search_pages_through_posting_blocks_in_both_directions() {
     assert_eq!(blocky_pages(&store), [newest_first, want]);
 }
 
-/// Every order a search finds, newest first, seven per page.
+/// Every order a search finds, newest first.
 fn search_all(store: &SledStore, q: &str) -> Vec<u64> {
-    let mut got = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_orders(&crate::ports::ListQuery {
-                q: q.into(),
-                limit: 7,
-                desc: true,
-                cursor: cursor.clone(),
-                ..Default::default()
-            })
-            .unwrap();
-        got.extend(page.orders.iter().map(|s| s.number));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    got
+    search_pages(store, q, true)
 }
 
 #[test]
