@@ -17,11 +17,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_arena_eager_commit` (4 in the v3 library this build links; see
 /// `mimalloc.h`). Off, an arena's memory is committed as it is used: a 100,000-order store
 /// opened with ~220 MB resident instead of ~260 MB, at the same speed.
+#[cfg(target_os = "linux")]
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Runs before `main` and before Rust's first allocation (an `.init_array` constructor): the
 /// option is read when mimalloc reserves its first arena, which an allocation in `main` would
 /// already have done.
+#[cfg(target_os = "linux")]
 extern "C" fn tune_allocator() {
     // SAFETY: sets a process-wide allocator option before any thread or allocation exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
