@@ -76,7 +76,7 @@ LUA
   echo "| what | req/s | % of hello-world | p50 | p99 | empty page with a next cursor |"
   echo "|---|---|---|---|---|---|"
   for pair in "surname|$SURNAME" "first name|$NAME" "e-mail domain|$DOMAIN" "SKU|$SKU" \
-      "four phone digits|$PHONE4" "order number|$MID" "no match|zqxjv"; do
+      "full name|$NAME $SURNAME" "four phone digits|$PHONE4" "order number|$MID" "no match|zqxjv"; do
     IFS='|' read -r label term <<<"$pair"
     Q=$(enc "$term")
     # Follow the API's cursors for a few pages: none may be empty while it offers a next one.

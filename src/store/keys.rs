@@ -355,13 +355,30 @@ pub fn stem_run_end(stem: &str) -> Vec<u8> {
     k
 }
 
-/// The first key after the run of terms that `term` belongs to when those terms' orders are
-/// all among the orders of their stem and `word` begins that stem too (so the stem's own
-/// postings, read for `word`, already hold them).
-pub fn skip_within_stem(word: &str, term: &[u8]) -> Option<Vec<u8>> {
+/// The first key after the run of terms that `term` belongs to when every term of that run
+/// matches a subset of the orders of a shorter term that `word` begins too, so that term's
+/// postings, read for `word`, already hold them:
+/// - letters then a digit ("patel42", an e-mail user part): the run under its [`letter_stem`]
+///   ("patel"), posted by [`order_terms`];
+/// - a whole SKU or tracking number ("btl-stl-1l"): the run of terms that begin with its first
+///   part and the same separator ("btl-"); [`search_words`] posts the parts too.
+pub fn skip_covered(word: &str, term: &[u8]) -> Option<Vec<u8>> {
     let term = std::str::from_utf8(term).ok()?;
-    let stem = letter_stem(term)?;
-    (word.len() <= stem.len() && stem.starts_with(word)).then(|| stem_run_end(stem))
+    if let Some(stem) = letter_stem(term) {
+        if word.len() <= stem.len() && stem.starts_with(word) {
+            return Some(stem_run_end(stem));
+        }
+    }
+    let (at, sep) = term.char_indices().find(|(_, c)| !c.is_alphanumeric())?;
+    let first = &term[..at];
+    if at == 0 || word.len() > first.len() || !first.starts_with(word) {
+        return None;
+    }
+    // Past every term that begins with the first part and this separator (UTF-8 never holds
+    // 0xFF, so the last byte can always go up by one).
+    let mut end = term.as_bytes()[..at + sep.len_utf8()].to_vec();
+    *end.last_mut()? += 1;
+    Some(end)
 }
 
 /// The terms kept in an order's list row: its postings' terms and its phone number's digits,
@@ -757,6 +774,39 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_sku_is_skipped_for_its_first_part_which_is_posted_too() {
+        assert_eq!(skip_covered("btl", b"btl-stl-1l"), Some(b"btl.".to_vec()));
+        assert_eq!(skip_covered("bt", b"btl-stl-1l"), Some(b"btl.".to_vec()));
+        assert_eq!(
+            skip_covered("sku", "sku 12".as_bytes()),
+            Some(b"sku!".to_vec())
+        );
+        let mut past_dash = "ab–".as_bytes().to_vec();
+        *past_dash.last_mut().unwrap() += 1;
+        assert_eq!(skip_covered("ab", "ab–7".as_bytes()), Some(past_dash));
+        for (word, term) in [
+            ("btlx", "btl-stl"),
+            ("stl", "btl-stl"),
+            ("ann", "@ann@shop.test"),
+            ("vip", "#vip"),
+            ("btl", "btl"),
+        ] {
+            assert_eq!(skip_covered(word, term.as_bytes()), None, "{word} {term}");
+        }
+        // Every term of the run sorts between the first part's postings and the run's end.
+        for t in ["btl-a", "btl-stl-1l", "btl-zzz-9"] {
+            assert!(posting_key("btl", u64::MAX) < posting_key(t, 0), "{t}");
+            assert!(posting_key(t, u64::MAX) < b"btl.".to_vec(), "{t}");
+        }
+        assert!(b"btl.".to_vec() < posting_key("btl0", 0));
+        // The whole SKU and tracking number are posted with their first parts.
+        let mut o = sample_order_1001();
+        o.items[0].sku = "BTL-STL-1L".into();
+        let terms = search_words(&o);
+        assert!(terms.contains("btl-stl-1l") && terms.contains("btl"));
+    }
+
+    #[test]
     fn a_term_of_letters_and_digits_posts_its_letters_and_its_run_is_skipped_for_them() {
         assert_eq!(letter_stem("patel42"), Some("patel"));
         assert_eq!(letter_stem("chloé7x"), Some("chloé"));
@@ -764,16 +814,10 @@ mod tests {
             assert_eq!(letter_stem(none), None, "{none}");
         }
         // A word the stem begins skips the run; one that reaches into the digits does not.
-        assert_eq!(
-            skip_within_stem("pat", b"patel42"),
-            Some(b"patel:".to_vec())
-        );
-        assert_eq!(
-            skip_within_stem("patel", b"patel42"),
-            Some(b"patel:".to_vec())
-        );
-        assert_eq!(skip_within_stem("patel4", b"patel42"), None);
-        assert_eq!(skip_within_stem("patel", b"patella"), None);
+        assert_eq!(skip_covered("pat", b"patel42"), Some(b"patel:".to_vec()));
+        assert_eq!(skip_covered("patel", b"patel42"), Some(b"patel:".to_vec()));
+        assert_eq!(skip_covered("patel4", b"patel42"), None);
+        assert_eq!(skip_covered("patel", b"patella"), None);
         // Every term of the run sorts between the stem's own postings and the run's end.
         for t in ["patel0", "patel42", "patel9zz", "patel99999"] {
             assert!(posting_key("patel", u64::MAX) < posting_key(t, 0), "{t}");

@@ -11,11 +11,13 @@ use std::time::Instant;
 /// Most terms a search word may expand to before the search falls back to a bounded index scan
 /// (a short word begins many terms; a surname's e-mail user parts, "andersen12", are skipped
 /// for its stem, [`keys::letter_stem`]).
-const MAX_EXPANSION: usize = 256;
-/// Most posting blocks a search word's matches are read whole from; a word with more is read
-/// as it is needed, its terms' postings merged newest first, so a page of a common word costs
-/// the page, not the word.
+pub(super) const MAX_EXPANSION: usize = 256;
+/// Most posting blocks besides each term's first that a search word's matches are read whole
+/// from; a word with more is read as it is needed, its terms' postings merged newest first, so
+/// a page of a common word costs the page, not the word.
 pub(super) const WORD_GATHER_BLOCKS: usize = 16;
+/// Most terms a search word's matches are read whole from (one block each at least).
+const MAX_GATHER_TERMS: usize = 512;
 /// Most posting blocks of a phone run ([`keys::phone_grams`]) read whole: digits are narrowed
 /// to the orders with every run of them.
 const GATHER_BLOCKS: usize = 4_096;
@@ -27,14 +29,53 @@ const SORT_CAP: usize = 2_000;
 /// One term's postings as order numbers, in the merge's direction: blocks are read one at a
 /// time, and numbers at or before the cursor are skipped.
 struct Postings {
+    tree: sled::Tree,
+    term: String,
     blocks: KvIter,
     /// The current block's numbers still to hand out, the next one last.
     ready: Vec<u64>,
+    /// The block the last numbers were read from.
+    block: Option<u64>,
     desc: bool,
     after: Option<u64>,
 }
 
 impl Postings {
+    /// `term`'s postings in the direction `desc`, after the order number `after` (exclusive).
+    fn open(tree: &sled::Tree, term: &str, desc: bool, after: Option<u64>) -> Self {
+        let mut p = Postings {
+            tree: tree.clone(),
+            term: term.to_string(),
+            blocks: Box::new(std::iter::empty()),
+            ready: Vec::new(),
+            block: None,
+            desc,
+            after,
+        };
+        p.read_from(after);
+        p
+    }
+
+    /// Reads blocks from the one holding `number` on (from the first or last without one).
+    /// That block is read whole; its numbers up to `after` are skipped.
+    fn read_from(&mut self, number: Option<u64>) {
+        let start = keys::posting_key(&self.term, 0);
+        let end = keys::posting_key(&self.term, u64::MAX);
+        let (lo, hi) = match (number, self.desc) {
+            (Some(n), true) => (start, keys::posting_key(&self.term, n)),
+            (Some(n), false) => (keys::posting_key(&self.term, n), end),
+            (None, _) => (start, end),
+        };
+        let r = self.tree.range(lo..=hi);
+        self.blocks = if self.desc {
+            Box::new(r.rev())
+        } else {
+            Box::new(r)
+        };
+        self.ready.clear();
+        self.block = None;
+    }
+
     fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
         loop {
             if let Some(n) = self.ready.pop() {
@@ -47,6 +88,7 @@ impl Postings {
             let numbers = keys::posting_numbers(&k, &v).ok_or_else(|| {
                 StoreError::Corrupt("search posting is not a list of orders".into())
             })?;
+            self.block = keys::number_of_key(&k);
             let (desc, after) = (self.desc, self.after);
             self.ready = numbers
                 .into_iter()
@@ -60,6 +102,36 @@ impl Postings {
             if !desc {
                 self.ready.reverse();
             }
+        }
+    }
+
+    /// Skips to `target`: the next number handed out is `target` or one after it. Within the
+    /// current block or the next one the numbers are skipped; further on, the blocks are read
+    /// again from `target`'s own (one seek instead of every block between).
+    fn seek(&mut self, target: u64) {
+        let desc = self.desc;
+        let past = |n: u64| if desc { n > target } else { n < target };
+        while self.ready.last().is_some_and(|&n| past(n)) {
+            self.ready.pop();
+        }
+        self.after = if desc {
+            target.checked_add(1)
+        } else {
+            target.checked_sub(1)
+        };
+        if !self.ready.is_empty() {
+            return;
+        }
+        let to = target / keys::block_orders(self.term.as_bytes());
+        let near = self.block.is_some_and(|b| {
+            if desc {
+                to.saturating_add(1) >= b
+            } else {
+                to <= b.saturating_add(1)
+            }
+        });
+        if !near {
+            self.read_from(Some(target));
         }
     }
 }
@@ -77,6 +149,31 @@ enum Matches {
 }
 
 impl Matches {
+    /// A word's terms' postings merged, after the order number `after`.
+    fn merged(
+        tree: &sled::Tree,
+        terms: &[String],
+        desc: bool,
+        after: Option<u64>,
+    ) -> Result<Self, StoreError> {
+        let mut streams: Vec<Postings> = terms
+            .iter()
+            .map(|t| Postings::open(tree, t, desc, after))
+            .collect();
+        // k-way merge on order number.
+        let mut heap = BinaryHeap::new();
+        for (i, it) in streams.iter_mut().enumerate() {
+            if let Some(n) = it.next_number()? {
+                heap.push(heap_key(desc, n, i));
+            }
+        }
+        Ok(Matches::Merged {
+            streams,
+            heap,
+            desc,
+        })
+    }
+
     fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
         match self {
             Matches::Read(numbers) => Ok(numbers.pop()),
@@ -90,9 +187,166 @@ impl Matches {
                 };
                 let n = if *desc { hk } else { u64::MAX - hk };
                 if let Some(m) = streams[i].next_number()? {
-                    heap.push(if *desc { (m, i) } else { (u64::MAX - m, i) });
+                    heap.push(heap_key(*desc, m, i));
                 }
                 Ok(Some(n))
+            }
+        }
+    }
+
+    /// Skips to `target` ([`Postings::seek`]) in the direction `desc`.
+    fn seek(&mut self, target: u64, desc: bool) -> Result<(), StoreError> {
+        match self {
+            Matches::Read(numbers) => {
+                // The next one last: ascending when read newest first, descending otherwise.
+                let keep = if desc {
+                    numbers.partition_point(|&n| n <= target)
+                } else {
+                    numbers.partition_point(|&n| n >= target)
+                };
+                numbers.truncate(keep);
+            }
+            Matches::Merged { streams, heap, .. } => {
+                let heads = std::mem::take(heap).into_vec();
+                for (hk, i) in heads {
+                    let n = if desc { hk } else { u64::MAX - hk };
+                    let past = if desc { n > target } else { n < target };
+                    if !past {
+                        heap.push((hk, i));
+                        continue;
+                    }
+                    streams[i].seek(target);
+                    if let Some(m) = streams[i].next_number()? {
+                        heap.push(heap_key(desc, m, i));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a search's order numbers come from: one word's matches, or several words' together.
+enum Source {
+    One(Matches),
+    All(Intersection),
+}
+
+impl Source {
+    fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
+        match self {
+            Source::One(m) => m.next_number(),
+            Source::All(all) => all.next_number(),
+        }
+    }
+}
+
+/// The heap key of order number `n` from stream `i`: the heap pops the largest, so an
+/// ascending merge stores numbers reversed.
+fn heap_key(desc: bool, n: u64, i: usize) -> (u64, usize) {
+    if desc {
+        (n, i)
+    } else {
+        (u64::MAX - n, i)
+    }
+}
+
+/// The order numbers every word matches, found by leapfrogging: the word that is furthest
+/// behind skips to where the furthest ahead stands, so two common words that seldom meet cost
+/// their postings, block by block, never their orders' rows. Bounded like a list request: it
+/// stops after [`TIME_BUDGET`] (or its step budget) and says where to go on from.
+struct Intersection {
+    words: Vec<Matches>,
+    /// Each word's next number; empty until the first is asked for.
+    heads: Vec<u64>,
+    desc: bool,
+    done: bool,
+    steps: usize,
+    max_steps: usize,
+    started: Instant,
+    /// Where a search stopped for its budget goes on from: the cursor number (exclusive).
+    paused: Option<u64>,
+}
+
+impl Intersection {
+    fn new(words: Vec<Matches>, desc: bool, max_steps: usize, started: Instant) -> Self {
+        Intersection {
+            words,
+            heads: Vec::new(),
+            desc,
+            done: false,
+            steps: 0,
+            max_steps,
+            started,
+            paused: None,
+        }
+    }
+
+    fn next_number(&mut self) -> Result<Option<u64>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.heads.is_empty() {
+            for w in &mut self.words {
+                match w.next_number()? {
+                    Some(n) => self.heads.push(n),
+                    None => {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let desc = self.desc;
+        loop {
+            let furthest = if desc {
+                self.heads.iter().min()
+            } else {
+                self.heads.iter().max()
+            };
+            let Some(&target) = furthest else {
+                self.done = true;
+                return Ok(None);
+            };
+            if self.heads.iter().all(|&h| h == target) {
+                // A match: every word moves past it (a word's terms may repeat it).
+                for (w, head) in self.words.iter_mut().zip(self.heads.iter_mut()) {
+                    loop {
+                        match w.next_number()? {
+                            Some(n) if n == target => continue,
+                            Some(n) => *head = n,
+                            None => self.done = true,
+                        }
+                        break;
+                    }
+                }
+                return Ok(Some(target));
+            }
+            self.steps += 1;
+            if self.steps > self.max_steps
+                || (self.steps.is_multiple_of(64) && self.started.elapsed() > TIME_BUDGET)
+            {
+                // Every match before `target` has been handed out; go on from it.
+                self.paused = if desc {
+                    target.checked_add(1)
+                } else {
+                    target.checked_sub(1)
+                };
+                self.done = true;
+                return Ok(None);
+            }
+            for (w, head) in self.words.iter_mut().zip(self.heads.iter_mut()) {
+                if *head == target {
+                    continue;
+                }
+                w.seek(target, desc)?;
+                match w.next_number()? {
+                    Some(n) => *head = n,
+                    None => {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                }
             }
         }
     }
@@ -119,8 +373,9 @@ impl SledStore {
         self
     }
 
-    /// Sets the most posting blocks a search word's matches are read whole from (0: always merge
-    /// its terms' posting lists; default [`WORD_GATHER_BLOCKS`]).
+    /// Sets the most posting blocks besides each term's first that a search word's matches are
+    /// read whole from (0: never, always merge its terms' posting lists; default
+    /// [`WORD_GATHER_BLOCKS`]).
     #[cfg(test)]
     pub(crate) fn with_gather_blocks(mut self, blocks: usize) -> Self {
         self.gather_blocks = blocks;
@@ -257,7 +512,7 @@ impl SledStore {
             let (k, _) = item?;
             let term = keys::posting_term(&k)
                 .ok_or_else(|| StoreError::Corrupt("search posting without a block".into()))?;
-            if let Some(next) = keys::skip_within_stem(word, term) {
+            if let Some(next) = keys::skip_covered(word, term) {
                 from = next;
                 continue;
             }
@@ -269,20 +524,25 @@ impl SledStore {
     }
 
     /// The order numbers of every term that begins with `word`, ascending, read in one pass over
-    /// the terms' postings when they are at most `max_blocks` blocks and `max` numbers (counted
-    /// before they are read); `None` when there are more. Terms within a stem the word begins
-    /// ("patel42" for "patel", [`keys::letter_stem`]) are skipped: the stem's postings hold
-    /// their orders.
+    /// the terms' postings when they are at most `max` numbers, [`MAX_GATHER_TERMS`] terms and
+    /// `max_blocks` blocks besides each term's first (counted before they are read; 0: never);
+    /// `None` when there are more. A term's first block is as dear to merge as to read (one seek
+    /// each), so a word of many small terms (four digits beginning a hundred order numbers) is
+    /// read whole. Terms within a stem the word begins ("patel42" for "patel",
+    /// [`keys::letter_stem`]) are skipped: the stem's postings hold their orders.
     fn gather(
         &self,
         word: &str,
         max: usize,
         max_blocks: usize,
     ) -> Result<Option<Vec<u64>>, StoreError> {
+        if max_blocks == 0 {
+            return Ok(None);
+        }
         let end = prefix_end(word.as_bytes());
         let mut from = word.as_bytes().to_vec();
-        let mut blocks = Vec::new();
-        let mut count = 0;
+        let mut blocks: Vec<(sled::IVec, sled::IVec)> = Vec::new();
+        let (mut count, mut terms, mut more_blocks) = (0, 0, 0);
         'runs: loop {
             let iter = match &end {
                 Some(end) => self.terms.range(from.clone()..end.clone()),
@@ -292,12 +552,21 @@ impl SledStore {
                 let (k, v) = item?;
                 let term = keys::posting_term(&k)
                     .ok_or_else(|| StoreError::Corrupt("search posting without a block".into()))?;
-                if let Some(next) = keys::skip_within_stem(word, term) {
+                if let Some(next) = keys::skip_covered(word, term) {
                     from = next;
                     continue 'runs;
                 }
+                let same_term = blocks
+                    .last()
+                    .and_then(|(last, _)| keys::posting_term(last))
+                    .is_some_and(|last| last == term);
+                if same_term {
+                    more_blocks += 1;
+                } else {
+                    terms += 1;
+                }
                 count += keys::posting_len(&k, &v);
-                if blocks.len() >= max_blocks || count > max {
+                if more_blocks > max_blocks || terms > MAX_GATHER_TERMS || count > max {
                     return Ok(None);
                 }
                 blocks.push((k, v));
@@ -350,9 +619,10 @@ impl SledStore {
         Ok(Some(numbers))
     }
 
-    /// Search: the matches of the most selective word, read whole when they are few
-    /// ([`Self::gather`]), otherwise by merging the posting lists of its terms in number order;
-    /// other words are checked on each row.
+    /// Search: each word's matches, read whole when they are few ([`Self::gather`]), otherwise
+    /// by merging the posting lists of its terms in number order; several words are intersected
+    /// on their postings ([`Intersection`]). A word that begins too many terms to merge, and
+    /// digits that may be in a phone number, are checked on each row.
     pub(super) fn search(&self, q: &ListQuery, words: &[String]) -> Result<ListPage, StoreError> {
         let nothing = || {
             if q.cursor
@@ -366,44 +636,10 @@ impl SledStore {
                 next_cursor: None,
             })
         };
-        // The longest words first: they tend to match fewest, and a word is read only while it
-        // matches fewer orders than the best so far.
-        let mut by_length: Vec<&String> = words.iter().collect();
-        by_length.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        let mut gathered: Option<Vec<u64>> = None;
-        for w in by_length {
-            let max = gathered.as_ref().map_or(GATHER_NUMBERS, |g| g.len());
-            if let Some(numbers) = self.gather_word(w, max)? {
-                if numbers.is_empty() {
-                    return nothing();
-                }
-                if gathered.as_ref().is_none_or(|g| numbers.len() < g.len()) {
-                    gathered = Some(numbers);
-                }
-            }
+        if q.cursor.as_deref().is_some_and(|c| c.starts_with('k')) {
+            // A search of very short words goes on along the index it began on.
+            return self.list_by_index(q, words);
         }
-        let mut driver = Vec::new();
-        if gathered.is_none() {
-            let mut best: Option<Vec<String>> = None;
-            for w in words {
-                let mut terms = self.expand(w, MAX_EXPANSION)?;
-                if keys::is_digit_word(w) {
-                    terms.extend(self.expand(&phone_gram(w), 0)?);
-                }
-                if terms.is_empty() {
-                    return nothing();
-                }
-                if best.as_ref().is_none_or(|b| terms.len() < b.len()) {
-                    best = Some(terms);
-                }
-            }
-            driver = best.unwrap_or_default();
-            if driver.len() > MAX_EXPANSION {
-                // Every word is very short: walk the chosen index and check each row (bounded).
-                return self.list_by_index(q, words);
-            }
-        }
-        let check_rows = words.len() > 1 || words.iter().any(|w| keys::is_digit_word(w));
         let by_date = matches!(q.sort, SortField::Created | SortField::Number);
         let (desc, cursor_number, offset) = if by_date {
             let n = match &q.cursor {
@@ -426,58 +662,71 @@ impl SledStore {
             };
             (true, None, off)
         };
-        let mut matches = match gathered {
-            Some(mut numbers) => {
-                numbers.retain(|n| match cursor_number {
-                    Some(c) if desc => *n < c,
-                    Some(c) => *n > c,
-                    None => true,
-                });
-                // Handed out from the end.
-                if !desc {
-                    numbers.reverse();
-                }
-                Matches::Read(numbers)
-            }
-            None => {
-                let mut streams: Vec<Postings> = Vec::new();
-                for t in &driver {
-                    let start = keys::posting_key(t, 0);
-                    let end = keys::posting_key(t, u64::MAX);
-                    // The cursor's own block is read too; its numbers past the cursor are skipped.
-                    let (lo, hi) = match (cursor_number, desc) {
-                        (Some(n), true) => (start, keys::posting_key(t, n)),
-                        (Some(n), false) => (keys::posting_key(t, n), end),
-                        (None, _) => (start, end),
-                    };
-                    let r = self.terms.range(lo..=hi);
-                    streams.push(Postings {
-                        blocks: if desc { Box::new(r.rev()) } else { Box::new(r) },
-                        ready: Vec::new(),
-                        desc,
-                        after: cursor_number,
+        // Words read whole first, the longest first (they tend to match fewest): a word that
+        // matches nothing ends the search before any other is read.
+        let mut by_length: Vec<&String> = words.iter().collect();
+        by_length.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        let mut sources: Vec<Matches> = Vec::new();
+        let mut common = Vec::new();
+        for w in by_length {
+            match self.gather_word(w, GATHER_NUMBERS)? {
+                Some(numbers) if numbers.is_empty() => return nothing(),
+                Some(mut numbers) => {
+                    numbers.retain(|n| match cursor_number {
+                        Some(c) if desc => *n < c,
+                        Some(c) => *n > c,
+                        None => true,
                     });
-                }
-                // k-way merge on order number.
-                let mut heap = BinaryHeap::new();
-                for (i, it) in streams.iter_mut().enumerate() {
-                    if let Some(n) = it.next_number()? {
-                        heap.push(if desc { (n, i) } else { (u64::MAX - n, i) });
+                    // Handed out from the end.
+                    if !desc {
+                        numbers.reverse();
                     }
+                    sources.push(Matches::Read(numbers));
                 }
-                Matches::Merged {
-                    streams,
-                    heap,
-                    desc,
-                }
+                None => common.push(w),
             }
+        }
+        let mut expansions = Vec::new();
+        for w in common {
+            let mut terms = self.expand(w, MAX_EXPANSION)?;
+            if keys::is_digit_word(w) {
+                terms.extend(self.expand(&phone_gram(w), 0)?);
+            }
+            if terms.is_empty() {
+                return nothing();
+            }
+            expansions.push(terms);
+        }
+        let mut unmerged = false;
+        for terms in expansions {
+            if terms.len() > MAX_EXPANSION {
+                // Checked on each row instead.
+                unmerged = true;
+                continue;
+            }
+            sources.push(Matches::merged(&self.terms, &terms, desc, cursor_number)?);
+        }
+        if sources.is_empty() {
+            // Every word is very short: walk the chosen index and check each row (bounded).
+            return self.list_by_index(q, words);
+        }
+        let check_rows = unmerged || words.iter().any(|w| keys::is_digit_word(w));
+        let started = Instant::now();
+        let mut matches = if sources.len() == 1 {
+            Source::One(sources.remove(0))
+        } else {
+            Source::All(Intersection::new(
+                sources,
+                desc,
+                self.scan_budget.saturating_mul(4),
+                started,
+            ))
         };
         let limit = if by_date { q.limit } else { SORT_CAP };
         let mut rows: Vec<Summary> = Vec::new();
         let mut seen = HashSet::new();
         let mut examined = 0usize;
         let mut last_number = None;
-        let started = Instant::now();
         while let Some(n) = matches.next_number()? {
             if !seen.insert(n) {
                 continue;
@@ -519,6 +768,21 @@ impl SledStore {
                 rows.push(s);
             }
             last_number = Some(n);
+        }
+        if let Source::All(Intersection {
+            paused: Some(from), ..
+        }) = matches
+        {
+            // The words' postings took the whole budget: what was found, and where to go on.
+            if by_date {
+                return Ok(ListPage {
+                    orders: rows,
+                    next_cursor: Some(format!("s{from}")),
+                });
+            }
+            return Err(too_broad(
+                "The search takes too long to sort this way; refine it or sort by date".into(),
+            ));
         }
         if by_date {
             return Ok(ListPage {

@@ -370,3 +370,101 @@ fn a_surname_finds_its_email_addresses_through_their_stem() {
     drop(store);
     finds(&SledStore::open(dir.path()).unwrap().with_gather_blocks(0));
 }
+
+/// Every order a search finds sorted by total (read whole, then sorted), as a set.
+fn search_by_total(store: &SledStore, q: &str) -> std::collections::BTreeSet<u64> {
+    let page = store
+        .list_orders(&crate::ports::ListQuery {
+            q: q.into(),
+            limit: 1_000,
+            sort: crate::ports::SortField::Total,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.next_cursor, None);
+    page.orders.iter().map(|s| s.number).collect()
+}
+
+#[test]
+fn two_words_are_intersected_on_their_postings_in_both_directions_and_under_a_small_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    // 400 orders over about twenty blocks of numbers, with gaps of several blocks between
+    // runs of them. "quin" begins two first names; "vor" two surnames and an e-mail stem.
+    let mut want = Vec::new();
+    let mut rare = 0;
+    for i in 0..400u64 {
+        if i % 50 == 49 {
+            store.reserve_numbers(3 * keys::BLOCK_ORDERS).unwrap();
+        }
+        let email = if i == 201 {
+            "rarebird@shop.test".to_string()
+        } else if i % 7 == 0 {
+            format!("vorbox{i}@shop.test")
+        } else {
+            format!("c{i}@shop.test")
+        };
+        let mut new = new_order(&store, &email, None);
+        let first = ["Quinzel", "Quinby", "Ann"][(i % 3) as usize];
+        let last = ["Vortex", "Vorpal", "Smith", "Jones", "Brown"][(i % 5) as usize];
+        new.order.customer.name = format!("{first} {last}");
+        let n = number(&store.insert_order(&new).unwrap());
+        if i == 201 {
+            rare = n;
+        }
+        if i % 3 != 2 && (i % 5 < 2 || i % 7 == 0) {
+            want.push(n);
+        }
+    }
+    let newest_first: Vec<u64> = want.iter().rev().copied().collect();
+    let finds = |store: &SledStore, sorts: bool| {
+        for q in ["quin vor", "vor quin", "quin vor quin"] {
+            assert_eq!(search_pages(store, q, true), newest_first, "{q}");
+            assert_eq!(search_pages(store, q, false), want, "{q}");
+        }
+        if sorts {
+            assert_eq!(
+                search_by_total(store, "quin vor"),
+                want.iter().copied().collect()
+            );
+        }
+        // A word that meets the others nowhere.
+        assert_eq!(
+            search_pages(store, "quinzel vorbox ann", true),
+            Vec::<u64>::new()
+        );
+        // A rare word (read whole) with common ones (merged).
+        assert_eq!(search_all(store, "rarebird quin vor"), vec![rare]);
+        assert_eq!(search_all(store, "vor rarebird ann"), Vec::<u64>::new());
+    };
+    // Words read whole, merged, and merged under a budget that stops every few steps.
+    finds(&store, true);
+    drop(store);
+    finds(
+        &SledStore::open(dir.path()).unwrap().with_gather_blocks(0),
+        true,
+    );
+    finds(
+        &SledStore::open(dir.path())
+            .unwrap()
+            .with_gather_blocks(0)
+            .with_scan_budget(1),
+        false,
+    );
+}
+
+#[test]
+fn a_word_that_begins_too_many_terms_pages_along_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap().with_gather_blocks(0);
+    let mut want = Vec::new();
+    for i in 0..(search::MAX_EXPANSION as u64 + 20) {
+        let mut new = new_order(&store, &format!("c{i}@shop.test"), None);
+        new.order.customer.name = format!("Buyer 7000{i:04}");
+        want.push(number(&store.insert_order(&new).unwrap()));
+    }
+    let newest_first: Vec<u64> = want.iter().rev().copied().collect();
+    assert_eq!(search_pages(&store, "7000", true), newest_first);
+    assert_eq!(search_pages(&store, "7000", false), want);
+    assert_eq!(search_pages(&store, "7000 buyer", true), newest_first);
+}
