@@ -22,6 +22,7 @@ mod ops;
 mod repos;
 mod search;
 mod slices;
+mod streams;
 #[cfg(test)]
 mod tests;
 mod transfer;
