@@ -120,7 +120,7 @@ impl Postings {
 
 /// A search word's matching order numbers, in the order the page wants them.
 pub(super) enum Matches {
-    /// Read whole ([`SledStore::gather`]); the next one last.
+    /// Read whole from its terms' postings (`SledStore::gather`); the next one last.
     Read(Vec<u64>),
     /// Merged from its terms' posting lists (may repeat a number).
     Merged {
