@@ -346,22 +346,11 @@ impl SledStore {
         for w in by_length {
             match self.gather_word(w, GATHER_NUMBERS)? {
                 Some(numbers) if numbers.is_empty() => return nothing(),
-                Some(mut numbers) => {
-                    numbers.retain(|n| match cursor_number {
-                        Some(c) if desc => *n < c,
-                        Some(c) => *n > c,
-                        None => true,
-                    });
-                    // Handed out from the end.
-                    if !desc {
-                        numbers.reverse();
-                    }
-                    sources.push(Matches::Read(numbers));
-                }
+                Some(numbers) => sources.push(Matches::read(numbers, desc, cursor_number)),
                 None => common.push(w),
             }
         }
-        let mut expansions = Vec::new();
+        let mut unmerged = false;
         for w in common {
             let mut terms = self.expand(w, MAX_EXPANSION)?;
             if keys::is_digit_word(w) {
@@ -370,10 +359,6 @@ impl SledStore {
             if terms.is_empty() {
                 return nothing();
             }
-            expansions.push(terms);
-        }
-        let mut unmerged = false;
-        for terms in expansions {
             if terms.len() > MAX_EXPANSION {
                 // Checked on each row instead.
                 unmerged = true;

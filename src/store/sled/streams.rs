@@ -74,11 +74,7 @@ impl Postings {
             let (desc, after) = (self.desc, self.after);
             self.ready = numbers
                 .into_iter()
-                .filter(|n| match after {
-                    Some(c) if desc => *n < c,
-                    Some(c) => *n > c,
-                    None => true,
-                })
+                .filter(|&n| comes_after(n, after, desc))
                 .collect();
             // Ascending from the block; handed out from the end.
             if !desc {
@@ -131,6 +127,16 @@ pub(super) enum Matches {
 }
 
 impl Matches {
+    /// A word's matches read whole (ascending), those after the order number `after`.
+    pub(super) fn read(mut numbers: Vec<u64>, desc: bool, after: Option<u64>) -> Self {
+        numbers.retain(|&n| comes_after(n, after, desc));
+        // Handed out from the end.
+        if !desc {
+            numbers.reverse();
+        }
+        Matches::Read(numbers)
+    }
+
     /// A word's terms' postings merged, after the order number `after`.
     pub(super) fn merged(
         tree: &sled::Tree,
@@ -220,6 +226,15 @@ impl Source {
             Source::One(m) => m.next_number(),
             Source::All(all) => all.next_number(),
         }
+    }
+}
+
+/// Whether order number `n` comes after `cursor` (exclusive) in the direction `desc`.
+fn comes_after(n: u64, cursor: Option<u64>, desc: bool) -> bool {
+    match cursor {
+        Some(c) if desc => n < c,
+        Some(c) => n > c,
+        None => true,
     }
 }
 
