@@ -310,6 +310,32 @@ pub trait OrderRepo: Send + Sync {
     ) -> Result<(), StoreError>;
     /// One page of orders, through an index and a keyset cursor.
     async fn list_orders(&self, q: &ListQuery) -> Result<ListPage, StoreError>;
+    /// The numbers of the orders `q` matches (its sort, cursor and limit aside) in date order,
+    /// in the query's direction; `None` when there are more than `cap`. By default read through [`Self::list_orders`] a
+    /// page at a time, in date order.
+    async fn numbers_matching(
+        &self,
+        q: &ListQuery,
+        cap: usize,
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        let mut q = q.clone();
+        q.limit = 200;
+        q.cursor = None;
+        // Date order reads search results page by page (other sorts sort in memory).
+        q.sort = SortField::Created;
+        let mut numbers = Vec::new();
+        loop {
+            let page = self.list_orders(&q).await?;
+            numbers.extend(page.orders.iter().map(|s| s.number));
+            if numbers.len() > cap {
+                return Ok(None);
+            }
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(Some(numbers)),
+            }
+        }
+    }
     /// Numbers of the orders indexed under exactly this search term (e.g. a tracking number).
     async fn orders_with_term(&self, term: &str, limit: usize) -> Result<Vec<u64>, StoreError>;
     /// Status counters.

@@ -325,30 +325,14 @@ impl Service {
         Ok(self.store.list_orders(q).await?)
     }
 
-    /// The numbers of the orders `q` matches, in date order, read through its index a page at
-    /// a time (its sort and cursor do not matter); `None` when there are more than `cap`.
+    /// The numbers of the orders `q` matches in date order (its sort and cursor do not
+    /// matter); `None` when there are more than `cap`.
     pub(super) async fn numbers_matching(
         &self,
         q: &ListQuery,
         cap: usize,
     ) -> Result<Option<Vec<u64>>, ServiceError> {
-        let mut q = q.clone();
-        q.limit = 200;
-        q.cursor = None;
-        // Date order reads search results page by page (other sorts sort in memory).
-        q.sort = crate::ports::SortField::Created;
-        let mut numbers = Vec::new();
-        loop {
-            let page = self.store.list_orders(&q).await?;
-            numbers.extend(page.orders.iter().map(|s| s.number));
-            if numbers.len() > cap {
-                return Ok(None);
-            }
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => return Ok(Some(numbers)),
-            }
-        }
+        Ok(self.store.numbers_matching(q, cap).await?)
     }
 
     /// Status counters.

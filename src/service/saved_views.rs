@@ -10,7 +10,7 @@ use crate::ports::{ListQuery, SortField};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -70,20 +70,35 @@ impl std::fmt::Display for Count {
 /// How long a count read through an index is reused.
 pub const COUNT_TTL: Duration = Duration::from_secs(5);
 
-/// Counts of lists read through their index, each kept for [`COUNT_TTL`] (at most 256).
+/// Counts of lists read through their index, each kept for [`COUNT_TTL`] (at most 256). One
+/// list is counted by one request at a time: the others that want it wait for that count
+/// rather than each reading the same index again.
 #[derive(Debug, Default)]
-pub struct CountCache(Mutex<HashMap<String, (Instant, Count)>>);
+pub struct CountCache {
+    counts: Mutex<HashMap<String, (Instant, Count)>>,
+    counting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
 
 impl CountCache {
+    /// The lock held while `key` is counted.
+    fn counting(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        // Locks nobody holds or waits for are dropped as the map grows.
+        if map.len() >= 256 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry(key.to_string()).or_default().clone()
+    }
+
     fn get(&self, key: &str) -> Option<Count> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         map.get(key)
             .filter(|(at, _)| at.elapsed() < COUNT_TTL)
             .map(|(_, c)| *c)
     }
 
     fn put(&self, key: String, c: Count) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= 256 {
             map.retain(|_, (at, _)| at.elapsed() < COUNT_TTL);
             if map.len() >= 256 {
@@ -168,6 +183,11 @@ impl Service {
                 ..q.clone()
             }
         );
+        if let Some(c) = self.counts.get(&key) {
+            return Ok(c);
+        }
+        let lock = self.counts.counting(&key);
+        let _counting = lock.lock().await;
         if let Some(c) = self.counts.get(&key) {
             return Ok(c);
         }

@@ -10,8 +10,11 @@
 //! place ([`PgStore::retry`]). No advisory locks (see `docs/POSTGRES.md`).
 
 pub mod check;
+mod customers;
+mod lists;
 mod orders;
 mod repos;
+mod search;
 mod settings;
 pub mod testdb;
 #[cfg(test)]
@@ -37,6 +40,7 @@ const COUNTER_SLOTS: i16 = 16;
 pub struct PgStore {
     pool: PgPool,
     settings_cache: std::sync::Arc<settings::SettingsCache>,
+    counts_cache: std::sync::Arc<lists::CountsCache>,
 }
 
 /// A database failure as the port reports it (the cause kept as its source).
@@ -89,6 +93,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             settings_cache,
+            counts_cache: Default::default(),
         })
     }
 

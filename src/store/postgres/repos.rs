@@ -1,6 +1,7 @@
 //! The storage port on PostgreSQL, one trait at a time (orders are in `orders.rs`).
 
-use super::orders::{contact_key, customer_of, enqueue};
+use super::customers::{contact_key, customer_of};
+use super::orders::enqueue;
 use super::{db, like_escape, status_code, PgStore};
 use crate::domain::outbox::{OutboxMessage, OutboxStatus};
 use crate::domain::team::{Allowance, Member, Session};

@@ -48,3 +48,43 @@ async fn copies_go_both_ways_between_the_embedded_store_and_postgres() {
     let report = crate::store::sled::check::check(&back).unwrap();
     assert!(report.is_clean(), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instances_orders_show_in_the_counts_within_a_second() {
+    use crate::ports::OrderRepo;
+    let server = TestDb::start();
+    let url = server.new_database();
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    assert_eq!(a.counts().await.unwrap().all, 0);
+    let mut draft = crate::domain::sample::sample_order(false);
+    draft.payment.paid = false;
+    let valid = draft.validate().unwrap();
+    let ids = crate::domain::intake::NewOrderIds {
+        order_id: uuid::Uuid::now_v7(),
+        number: b.reserve_numbers(1).await.unwrap(),
+        customer_id: crate::domain::CustomerId(uuid::Uuid::now_v7()),
+        item_ids: (0..valid.items.len())
+            .map(|_| uuid::Uuid::now_v7())
+            .collect(),
+        payment_id: uuid::Uuid::now_v7(),
+    };
+    let actor = crate::domain::Actor::Token("test".into());
+    let new = crate::ports::NewOrder {
+        order: valid.build(&ids, "USD", chrono::Utc::now(), &actor),
+        outbox: Vec::new(),
+        idempotency: None,
+        only_before_real_orders: false,
+    };
+    b.insert_order(&new).await.unwrap();
+    assert_eq!(b.counts().await.unwrap().all, 1, "its own write at once");
+    let started = std::time::Instant::now();
+    while a.counts().await.unwrap().all != 1 {
+        assert!(
+            started.elapsed()
+                < super::lists::COUNTS_MAX_AGE + std::time::Duration::from_millis(500),
+            "the other instance's counts stayed stale"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

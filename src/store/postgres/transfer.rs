@@ -1,7 +1,8 @@
 //! Whole-store transfer on PostgreSQL (`orderdeck copy`): each part is one table read in key
 //! order; an imported page is one transaction, its orders counted once per counter.
 
-use super::orders::{bump_each, customer_of, enqueue, mark_real_orders, write_row};
+use super::customers::customer_of;
+use super::orders::{bump, enqueue, mark_real_orders, write_row};
 use super::{counter_names, customer_search, db, PgStore};
 use crate::domain::CustomerId;
 use crate::ports::{ExportPage, Part, Record, StoreError, Transfer};
@@ -232,19 +233,22 @@ impl Transfer for PgStore {
     }
 
     async fn import(&self, records: &[Record]) -> Result<(), StoreError> {
-        self.retry(|mut tx| async move {
-            let mut counts = BTreeMap::new();
-            let mut real = false;
-            for r in records {
-                put(&mut tx, r, &mut counts, &mut real).await?;
-            }
-            bump_each(&mut tx, &counts).await?;
-            if real {
-                mark_real_orders(&mut tx).await?;
-            }
-            Ok(((), tx))
-        })
-        .await
+        let written = self
+            .retry(|mut tx| async move {
+                let mut counts = BTreeMap::new();
+                let mut real = false;
+                for r in records {
+                    put(&mut tx, r, &mut counts, &mut real).await?;
+                }
+                bump(&mut tx, &counts).await?;
+                if real {
+                    mark_real_orders(&mut tx).await?;
+                }
+                Ok(((), tx))
+            })
+            .await;
+        self.counts_cache.invalidate();
+        written
     }
 
     async fn set_next_number(&self, next: u64) -> Result<(), StoreError> {
