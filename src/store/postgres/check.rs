@@ -7,7 +7,7 @@
 use super::{counter_names, customer_search, db, status_code, Columns, PgStore};
 use crate::domain::outbox::OutboxMessage;
 use crate::domain::{CustomerId, Order};
-use crate::ports::{CustomerRecord, StoreError};
+use crate::ports::StoreError;
 use crate::store::codec::decode;
 use crate::store::report::{CheckReport, ProblemKind, Progress};
 use sqlx::Row;
@@ -135,21 +135,14 @@ pub async fn check(
     }
 
     // Customers: order counts, search text, and the orders' customers existing.
-    let rows = sqlx::query("SELECT * FROM customers ORDER BY id")
+    let rows = sqlx::query("SELECT * FROM customers_counted ORDER BY id")
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
     let mut customers: HashSet<CustomerId> = HashSet::new();
     for row in &rows {
         r.customers += 1;
-        let c = CustomerRecord {
-            id: CustomerId(row.try_get("id").map_err(db)?),
-            name: row.try_get("name").map_err(db)?,
-            email: row.try_get("email").map_err(db)?,
-            phone: row.try_get("phone").map_err(db)?,
-            created_at: row.try_get("created_at").map_err(db)?,
-            orders_count: row.try_get::<i64, _>("orders_count").map_err(db)? as u64,
-        };
+        let c = super::customers::customer_of(row)?;
         customers.insert(c.id);
         let recount = customer_orders.get(&c.id).copied().unwrap_or(0);
         if !undecodable && c.orders_count != recount {

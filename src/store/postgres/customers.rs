@@ -2,12 +2,12 @@
 //! on them.
 //!
 //! Many intakes may come from one customer at once (a storefront's test buyer, a wholesale
-//! account). Their customer is found without a lock, and their row is written by the last
-//! statement before the commit, so concurrent intakes queue on that row for one round trip
-//! rather than for their whole transaction. The write goes through only if the row still holds
-//! what was read; otherwise it is read again under a lock and written from that.
+//! account). Their customer is found without a lock; their order is counted in one of their
+//! slots (`customer_counts`, migration 0007), not on their row, which is written only when their
+//! contact details change — by the last statement before the commit, and only if it still holds
+//! what was read (otherwise it is read again under a lock and written from that).
 
-use super::{customer_search, db};
+use super::{counter_slot, customer_search, db};
 use crate::domain::{CustomerId, Order};
 use crate::ports::{CustomerRecord, StoreError};
 use crate::store::keys;
@@ -202,8 +202,24 @@ async fn point_keys(
     Ok(())
 }
 
-/// Counts the order on a known customer and takes in its contact details: one UPDATE that goes
-/// through only if their row still holds what was read, else read again under a lock.
+/// Adds `delta` to a customer's order count, in a random one of their slots.
+async fn add_count(conn: &mut PgConnection, id: CustomerId, delta: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO customer_counts (customer_id, slot, n) VALUES ($1, $2, $3) \
+         ON CONFLICT (customer_id, slot) DO UPDATE SET n = customer_counts.n + EXCLUDED.n",
+    )
+    .bind(id.0)
+    .bind(counter_slot())
+    .bind(delta)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Counts the order on a known customer and takes in its contact details when they changed:
+/// one UPDATE that goes through only if their row still holds what was read, else read again
+/// under a lock.
 pub(super) async fn count_order(
     conn: &mut PgConnection,
     contact: &Contact,
@@ -213,25 +229,27 @@ pub(super) async fn count_order(
         return Ok(());
     };
     let after = merged(record.clone(), o);
-    let done = sqlx::query(
-        "UPDATE customers SET name = $2, email = $3, phone = $4, search = $5, \
-         orders_count = orders_count + 1 \
-         WHERE id = $1 AND name = $6 AND email = $7 AND phone = $8",
-    )
-    .bind(record.id.0)
-    .bind(&after.name)
-    .bind(&after.email)
-    .bind(&after.phone)
-    .bind(customer_search(&after))
-    .bind(&record.name)
-    .bind(&record.email)
-    .bind(&record.phone)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?
-    .rows_affected()
-        == 1;
-    let after = if done {
+    let same =
+        after.name == record.name && after.email == record.email && after.phone == record.phone;
+    let written = same
+        || sqlx::query(
+            "UPDATE customers SET name = $2, email = $3, phone = $4, search = $5 \
+             WHERE id = $1 AND name = $6 AND email = $7 AND phone = $8",
+        )
+        .bind(record.id.0)
+        .bind(&after.name)
+        .bind(&after.email)
+        .bind(&after.phone)
+        .bind(customer_search(&after))
+        .bind(&record.name)
+        .bind(&record.email)
+        .bind(&record.phone)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            == 1;
+    let after = if written {
         after
     } else {
         // Another checkout changed their details in between: start from what it wrote.
@@ -242,21 +260,20 @@ pub(super) async fn count_order(
             .map_err(db)?;
         let after = merged(customer_of(&row)?, o);
         sqlx::query(
-            "UPDATE customers SET name = $2, email = $3, phone = $4, search = $5, \
-             orders_count = $6 WHERE id = $1",
+            "UPDATE customers SET name = $2, email = $3, phone = $4, search = $5 WHERE id = $1",
         )
         .bind(after.id.0)
         .bind(&after.name)
         .bind(&after.email)
         .bind(&after.phone)
         .bind(customer_search(&after))
-        .bind(after.orders_count as i64)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
         after
     };
-    if !done || !keyed {
+    add_count(conn, after.id, 1).await?;
+    if !written || !keyed {
         point_keys(conn, &keys_of(&after), after.id).await?;
     }
     Ok(())
@@ -268,11 +285,5 @@ pub(super) async fn adjust(
     id: CustomerId,
     delta: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE customers SET orders_count = GREATEST(orders_count + $2, 0) WHERE id = $1")
-        .bind(id.0)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    Ok(())
+    add_count(conn, id, delta).await
 }

@@ -25,7 +25,7 @@ impl CustomerRepo for PgStore {
         phone: &str,
     ) -> Result<Option<CustomerRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT c.* FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+            "SELECT c.* FROM customer_keys k JOIN customers_counted c ON c.id = k.customer_id \
              WHERE k.key = $1",
         )
         .bind(contact_key(email, phone))
@@ -36,7 +36,8 @@ impl CustomerRepo for PgStore {
     }
 
     async fn customers(&self, q: &str, limit: usize) -> Result<Vec<CustomerRecord>, StoreError> {
-        let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM customers WHERE true");
+        let mut b: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT * FROM customers_counted WHERE true");
         for w in keys::query_terms(q) {
             b.push(" AND search LIKE ")
                 .push_bind(format!("% {}%", like_escape(&w)));
@@ -47,7 +48,7 @@ impl CustomerRepo for PgStore {
     }
 
     async fn customer(&self, id: CustomerId) -> Result<CustomerRecord, StoreError> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+        let row = sqlx::query("SELECT * FROM customers_counted WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await

@@ -70,6 +70,24 @@ pub async fn terms_beginning(pool: &PgPool, word: &str) -> Result<Vec<String>, S
     b.build_query_scalar().fetch_all(pool).await.map_err(db)
 }
 
+/// The conditions on a posting's date: after the cursor, within the query's dates.
+fn push_range(b: &mut QueryBuilder<Postgres>, q: &ListQuery, range: &Range) {
+    if let Some((at, number)) = range.after {
+        let op = if range.desc { "<" } else { ">" };
+        b.push(format!(" AND (created_at, number) {op} ("))
+            .push_bind(at)
+            .push(", ")
+            .push_bind(number)
+            .push(")");
+    }
+    if let Some(from) = q.created_from {
+        b.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = q.created_before {
+        b.push(" AND created_at < ").push_bind(to);
+    }
+}
+
 /// Whether a search is one word and nothing else but dates: its page is then one query
 /// ([`one_word_page`]).
 pub fn one_word(q: &ListQuery, others: &[String]) -> bool {
@@ -91,11 +109,7 @@ pub fn one_word_page(
     range: &Range,
     limit: usize,
 ) -> QueryBuilder<Postgres> {
-    let (dir, op) = if range.desc {
-        ("DESC", "<")
-    } else {
-        ("ASC", ">")
-    };
+    let dir = if range.desc { "DESC" } else { "ASC" };
     let mut b = terms_cte(word);
     b.push(format!(
         ", terms AS (SELECT term FROM t WHERE term IS NOT NULL LIMIT {}) \
@@ -105,19 +119,7 @@ pub fn one_word_page(
          WHERE term = terms.term",
         MAX_TERMS + 1
     ));
-    if let Some((at, number)) = range.after {
-        b.push(format!(" AND (created_at, number) {op} ("))
-            .push_bind(at)
-            .push(", ")
-            .push_bind(number)
-            .push(")");
-    }
-    if let Some(from) = q.created_from {
-        b.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = q.created_before {
-        b.push(" AND created_at < ").push_bind(to);
-    }
+    push_range(&mut b, q, range);
     b.push(format!(
         " ORDER BY created_at {dir}, number {dir} LIMIT {limit}) p \
          ORDER BY p.created_at {dir}, p.number {dir} LIMIT {limit}) s \
@@ -160,11 +162,7 @@ pub fn postings_query(
     join: bool,
     limit: usize,
 ) -> QueryBuilder<Postgres> {
-    let (dir, op) = if range.desc {
-        ("DESC", "<")
-    } else {
-        ("ASC", ">")
-    };
+    let dir = if range.desc { "DESC" } else { "ASC" };
     let mut b = QueryBuilder::new(format!(
         "SELECT DISTINCT ON (s.created_at, s.number) {select} FROM ("
     ));
@@ -174,19 +172,7 @@ pub fn postings_query(
         }
         b.push("(SELECT created_at, number FROM order_terms WHERE term = ")
             .push_bind(term.clone());
-        if let Some((at, number)) = range.after {
-            b.push(format!(" AND (created_at, number) {op} ("))
-                .push_bind(at)
-                .push(", ")
-                .push_bind(number)
-                .push(")");
-        }
-        if let Some(from) = q.created_from {
-            b.push(" AND created_at >= ").push_bind(from);
-        }
-        if let Some(to) = q.created_before {
-            b.push(" AND created_at < ").push_bind(to);
-        }
+        push_range(&mut b, q, range);
         b.push(format!(" ORDER BY created_at {dir}, number {dir})"));
     }
     b.push(") s");

@@ -19,7 +19,8 @@ fn table(part: Part) -> (&'static str, &'static str, KeyKind) {
         Part::Members => ("members", "username", KeyKind::Text),
         Part::Sessions => ("sessions", "key", KeyKind::Bytes),
         Part::Tokens => ("tokens", "hash", KeyKind::Bytes),
-        Part::Customers => ("customers", "id", KeyKind::Uuid),
+        // A customer with their order count (their row's and their slots').
+        Part::Customers => ("customers_counted", "id", KeyKind::Uuid),
         Part::CustomerKeys => ("customer_keys", "key", KeyKind::Text),
         Part::Orders => ("orders", "number", KeyKind::Number),
         Part::IdempotencyKeys => ("idempotency_keys", "key", KeyKind::Text),
