@@ -173,16 +173,20 @@ pub(crate) fn customer_sort(name: &str) -> String {
 pub(crate) struct Columns {
     pub summary: Summary,
     pub customer_sort: String,
+    /// The order's search terms (posted in `order_terms`), and as one text (`search`).
+    pub terms: BTreeSet<String>,
     pub search: String,
     pub body: Vec<u8>,
 }
 
 impl Columns {
     pub fn of(o: &Order) -> Result<Self, StoreError> {
+        let terms = keys::search_words(o);
         Ok(Columns {
             summary: Summary::of(o),
             customer_sort: customer_sort(&o.customer.name),
-            search: search_text(&keys::search_words(o)),
+            search: search_text(&terms),
+            terms,
             body: crate::store::codec::encode(o)?,
         })
     }

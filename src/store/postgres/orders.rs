@@ -89,7 +89,7 @@ async fn insert_row(conn: &mut PgConnection, o: &Order) -> Result<(), StoreError
     .bind(counter_slot())
     .bind(names);
     bind_columns(q, &c)
-        .bind(search::terms_of(o).into_iter().collect::<Vec<_>>())
+        .bind(c.terms.iter().collect::<Vec<_>>())
         .execute(&mut *conn)
         .await
         .map_err(db)?;
@@ -122,7 +122,7 @@ pub(super) async fn write_row(conn: &mut PgConnection, o: &Order) -> Result<(), 
     .bind(o.created_at)
     .bind(o.customer.id.0);
     bind_columns(q, &c)
-        .bind(search::terms_of(o).into_iter().collect::<Vec<_>>())
+        .bind(c.terms.iter().collect::<Vec<_>>())
         .execute(&mut *conn)
         .await
         .map_err(db)?;
@@ -350,10 +350,10 @@ impl OrderRepo for PgStore {
                 .bind(order.version as i64)
                 .bind(order.customer.id.0);
                 bind_columns(q, &c).execute(&mut *tx).await.map_err(db)?;
-                let (was, is) = (search::terms_of(&old), search::terms_of(order));
+                let (was, is) = (keys::search_words(&old), &c.terms);
                 if old.created_at == order.created_at {
                     let added: Vec<&String> = is.difference(&was).collect();
-                    let removed: Vec<&String> = was.difference(&is).collect();
+                    let removed: Vec<&String> = was.difference(is).collect();
                     search::change_terms(&mut tx, number, order.created_at, &added, &removed)
                         .await?;
                 } else {

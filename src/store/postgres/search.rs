@@ -10,12 +10,10 @@
 //! [`MAX_TERMS`] terms ("a", "1"), and lists in another order, use the trigram index instead.
 
 use super::{db, like_escape};
-use crate::domain::Order;
 use crate::ports::{ListQuery, SortField, StoreError};
 use crate::store::keys;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use std::collections::BTreeSet;
 
 /// The most terms one word is read through.
 pub const MAX_TERMS: usize = 64;
@@ -211,11 +209,6 @@ pub fn needs_rows(q: &ListQuery, others: &[String]) -> bool {
         || q.test.is_some()
         || !q.tags.is_empty()
         || !others.is_empty()
-}
-
-/// An order's search terms.
-pub fn terms_of(o: &Order) -> BTreeSet<String> {
-    keys::search_words(o)
 }
 
 /// Writes the postings of `added` and removes those of `removed` for an order.
