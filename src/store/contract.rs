@@ -236,6 +236,24 @@ async fn orders(s: &dyn Storage) {
         s.insert_order(&again).await,
         Err(StoreError::Conflict(Conflict::IdempotencyKey))
     ));
+    // The same customer with the same details (nothing about them changes), and a new
+    // customer: a key already claimed writes neither an order nor a customer.
+    for (email, phone) in [("ada@example.com", "+1 555 0101"), ("zed@example.com", "")] {
+        let mut again = new_order(s, email, phone).await;
+        again.idempotency = Some(("key-1".into(), [7; 32]));
+        let (same, replay) = created(s.insert_order(&again).await.unwrap());
+        assert!(replay, "{email}: replayed");
+        assert_eq!(same.number, order.number);
+        assert!(matches!(
+            s.get_order(again.order.number).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+    assert_eq!(s.customer(order.customer.id).await.unwrap().orders_count, 1);
+    assert_eq!(
+        s.customer_by_contact("zed@example.com", "").await.unwrap(),
+        None
+    );
 
     // A change applies only to the version it was decided on.
     let ctx = Ctx::new(Utc::now(), Actor::System, [Uuid::now_v7(), Uuid::now_v7()]);
@@ -400,6 +418,41 @@ async fn customers_are_linked_by_contact(s: &dyn Storage) {
         s.customer(CustomerId(Uuid::now_v7())).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // Zed, whose replayed intake made nothing (`orders`), is made by their first order.
+    let (zed, _) = created(
+        s.insert_order(&new_order(s, "zed@example.com", "").await)
+            .await
+            .unwrap(),
+    );
+    let c = s.customer(zed.customer.id).await.unwrap();
+    assert_eq!((c.email.as_str(), c.orders_count), ("zed@example.com", 1));
+
+    // A new customer's first orders arriving at once (some with an idempotency key) make one
+    // customer, who counts them all.
+    let mut firsts = Vec::new();
+    for i in 0..8 {
+        let mut new = new_order(s, "hedy@example.com", "+1 555 0199").await;
+        if i % 2 == 0 {
+            new.idempotency = Some((format!("hedy-{i}"), [i; 32]));
+        }
+        firsts.push(new);
+    }
+    let stored = futures_util::future::join_all(firsts.iter().map(|n| s.insert_order(n))).await;
+    let ids: std::collections::BTreeSet<_> = stored
+        .into_iter()
+        .map(|c| created(c.unwrap()).0.customer.id)
+        .collect();
+    assert_eq!(ids.len(), 1, "one customer: {ids:?}");
+    let hedy = s.customer(*ids.first().unwrap()).await.unwrap();
+    assert_eq!(hedy.orders_count, 8);
+    assert_eq!(
+        s.customer_by_contact("", "+1 555 0199")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(hedy.id)
+    );
 }
 
 async fn the_test_order_guard_holds(s: &dyn Storage) {

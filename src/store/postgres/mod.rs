@@ -11,6 +11,7 @@
 
 pub mod check;
 mod customers;
+mod intake;
 mod lists;
 mod orders;
 mod repos;

@@ -2,7 +2,7 @@
 //! in one transaction, and the version-checked update. Lists are read in `lists.rs`.
 
 use super::{counter_names, counter_slot, db, status_code, Columns, PgStore};
-use super::{customers, search};
+use super::{customers, intake, retryable, search};
 use crate::domain::outbox::OutboxMessage;
 use crate::domain::Order;
 use crate::ports::{
@@ -42,7 +42,7 @@ pub(super) async fn bump(
 
 /// Binds an order's list columns, from `customer_name` to `tags`, to the next twelve
 /// placeholders (the same order in the INSERT and the UPDATE).
-fn bind_columns<'q>(
+pub(super) fn bind_columns<'q>(
     q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     c: &'q Columns,
 ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
@@ -129,6 +129,32 @@ pub(super) async fn write_row(conn: &mut PgConnection, o: &Order) -> Result<(), 
     Ok(())
 }
 
+/// Outbox messages as the columns of `unnest(…)`.
+pub(super) struct Outgoing {
+    pub ids: Vec<Uuid>,
+    pub numbers: Vec<Option<i64>>,
+    pub statuses: Vec<i16>,
+    pub due: Vec<DateTime<Utc>>,
+    pub bodies: Vec<Vec<u8>>,
+    pub endpoints: Vec<Option<Uuid>>,
+}
+
+impl Outgoing {
+    pub fn of(msgs: &[OutboxMessage]) -> Result<Self, StoreError> {
+        Ok(Outgoing {
+            ids: msgs.iter().map(|m| m.id).collect(),
+            numbers: msgs
+                .iter()
+                .map(|m| m.order_number.map(|n| n as i64))
+                .collect(),
+            statuses: msgs.iter().map(|m| status_code(m.status)).collect(),
+            due: msgs.iter().map(|m| m.next_attempt_at).collect(),
+            bodies: msgs.iter().map(encode).collect::<Result<_, _>>()?,
+            endpoints: msgs.iter().map(|m| m.endpoint).collect(),
+        })
+    }
+}
+
 /// Writes outbox messages (new, or a new state of one): one statement.
 pub(super) async fn enqueue(
     conn: &mut PgConnection,
@@ -137,18 +163,7 @@ pub(super) async fn enqueue(
     if msgs.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = msgs.iter().map(|m| m.id).collect();
-    let numbers: Vec<Option<i64>> = msgs
-        .iter()
-        .map(|m| m.order_number.map(|n| n as i64))
-        .collect();
-    let statuses: Vec<i16> = msgs.iter().map(|m| status_code(m.status)).collect();
-    let due: Vec<DateTime<Utc>> = msgs.iter().map(|m| m.next_attempt_at).collect();
-    let bodies = msgs
-        .iter()
-        .map(encode)
-        .collect::<Result<Vec<Vec<u8>>, _>>()?;
-    let endpoints: Vec<Option<Uuid>> = msgs.iter().map(|m| m.endpoint).collect();
+    let out = Outgoing::of(msgs)?;
     sqlx::query(
         "INSERT INTO outbox (id, order_number, status, next_attempt_at, body, endpoint) \
          SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::timestamptz[], \
@@ -157,12 +172,12 @@ pub(super) async fn enqueue(
          status = EXCLUDED.status, next_attempt_at = EXCLUDED.next_attempt_at, \
          leased_until = NULL, body = EXCLUDED.body, endpoint = EXCLUDED.endpoint",
     )
-    .bind(ids)
-    .bind(numbers)
-    .bind(statuses)
-    .bind(due)
-    .bind(bodies)
-    .bind(endpoints)
+    .bind(out.ids)
+    .bind(out.numbers)
+    .bind(out.statuses)
+    .bind(out.due)
+    .bind(out.bodies)
+    .bind(out.endpoints)
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -185,6 +200,14 @@ async fn load_order(conn: &mut PgConnection, number: u64) -> Result<Order, Store
 impl OrderRepo for PgStore {
     async fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError> {
         let count = count.max(1) as i64;
+        if count == 1 {
+            // Its own statement: with a parameter for the count, PostgreSQL plans each call.
+            let n: i64 = sqlx::query_scalar("SELECT nextval('order_numbers')")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            return Ok(n as u64);
+        }
         loop {
             let (first, last): (i64, i64) = sqlx::query_as(
                 "SELECT min(v), max(v) FROM \
@@ -220,6 +243,17 @@ impl OrderRepo for PgStore {
     }
 
     async fn insert_order(&self, new: &NewOrder) -> Result<Created, StoreError> {
+        // Most intakes are one statement; the rest, and any that statement leaves unwritten,
+        // take the transaction below.
+        match intake::in_one_statement(&self.pool, new).await {
+            Ok(Some(order)) => {
+                self.counts_cache.invalidate();
+                return Ok(Created::New(order));
+            }
+            Ok(None) => {}
+            Err(e) if retryable(&e) => {}
+            Err(e) => return Err(e),
+        }
         let outcome = self
             .retry(|mut tx| async move {
                 if let Some((key, hash)) = &new.idempotency {
