@@ -260,6 +260,11 @@ pub struct NewOrder {
     pub outbox: Vec<OutboxMessage>,
     /// The `Idempotency-Key` and a hash of the request body, claimed in the same write.
     pub idempotency: Option<(String, [u8; 32])>,
+    /// The customer the order's contact named when the intake began
+    /// ([`OrderRepo::number_and_customer`]), if any. A backend may write the order without
+    /// reading them again, provided it checks in the same write that they are still as read;
+    /// it never trusts this blindly.
+    pub customer: Option<CustomerRecord>,
     /// Store only while no real order exists (guards the Place Test Order rule against a real
     /// order arriving between the service's check and this write).
     pub only_before_real_orders: bool,
@@ -281,6 +286,14 @@ pub trait OrderRepo: Send + Sync {
     /// increasing, never handed out twice; a reserved number whose order is never stored is a
     /// gap.
     async fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError>;
+    /// What an intake starts from: one order number (as [`Self::reserve_numbers`]) and the
+    /// customer its contact names now (as [`CustomerRepo::customer_by_contact`]), in one read
+    /// where the backend can.
+    async fn number_and_customer(
+        &self,
+        email: &str,
+        phone: &str,
+    ) -> Result<(u64, Option<CustomerRecord>), StoreError>;
     /// The order number and body hash an `Idempotency-Key` was first used with, if any.
     async fn idempotency_key(&self, key: &str) -> Result<Option<(u64, [u8; 32])>, StoreError>;
     /// Stores a new order with its messages, its idempotency key and its customer, in one

@@ -91,19 +91,17 @@ impl Service {
         let all = self.settings_snapshot().await?;
         let settings = StoreSettings::from_map(&all);
         let switches = Switches::from_map(&all);
-        let customer_id = match self
+        let (number, customer) = self
             .store
-            .customer_by_contact(&valid.customer_email, &valid.customer_phone)
-            .await?
-        {
-            Some(c) => c.id,
-            None => CustomerId(Uuid::now_v7()),
-        };
+            .number_and_customer(&valid.customer_email, &valid.customer_phone)
+            .await?;
         let now = Utc::now();
         let ids = NewOrderIds {
             order_id: Uuid::now_v7(),
-            number: self.store.reserve_numbers(1).await?,
-            customer_id,
+            number,
+            customer_id: customer
+                .as_ref()
+                .map_or_else(|| CustomerId(Uuid::now_v7()), |c| c.id),
             item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
             payment_id: Uuid::now_v7(),
         };
@@ -123,6 +121,7 @@ impl Service {
                 order,
                 outbox,
                 idempotency,
+                customer,
                 only_before_real_orders,
             })
             .await?;

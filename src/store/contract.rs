@@ -10,7 +10,8 @@ use crate::domain::outbox::{Channel, OutboxMessage, OutboxStatus};
 use crate::domain::team::{Member, Role, Session};
 use crate::domain::{Actor, Command, Ctx, CustomerId, Order, PaymentStatus};
 use crate::ports::{
-    Conflict, Created, ListQuery, NewOrder, SortField, Storage, StoreError, TokenRecord,
+    Conflict, Created, CustomerRecord, ListQuery, NewOrder, SortField, Storage, StoreError,
+    TokenRecord,
 };
 use chrono::{Duration, Utc};
 use std::sync::Arc;
@@ -23,10 +24,16 @@ async fn new_order(store: &dyn Storage, email: &str, phone: &str) -> NewOrder {
     draft.customer.phone = phone.into();
     draft.payment.paid = false;
     let valid = draft.validate().expect("a sample order is valid");
+    let (number, customer) = store
+        .number_and_customer(email, phone)
+        .await
+        .expect("a number");
     let ids = NewOrderIds {
         order_id: Uuid::now_v7(),
-        number: store.reserve_numbers(1).await.expect("a number"),
-        customer_id: CustomerId(Uuid::now_v7()),
+        number,
+        customer_id: customer
+            .as_ref()
+            .map_or_else(|| CustomerId(Uuid::now_v7()), |c| c.id),
         item_ids: (0..valid.items.len()).map(|_| Uuid::now_v7()).collect(),
         payment_id: Uuid::now_v7(),
     };
@@ -34,6 +41,7 @@ async fn new_order(store: &dyn Storage, email: &str, phone: &str) -> NewOrder {
         order: valid.build(&ids, "USD", Utc::now(), &Actor::Token("contract".into())),
         outbox: Vec::new(),
         idempotency: None,
+        customer,
         only_before_real_orders: false,
     }
 }
@@ -51,6 +59,15 @@ fn message(order: Option<u64>, due_in_secs: i64) -> OutboxMessage {
         None,
         now + Duration::seconds(due_in_secs),
     )
+}
+
+/// The order from a checkout that gives its known customer's details as they are (the name
+/// too; a sample order's is random).
+fn unchanged(mut new: NewOrder) -> NewOrder {
+    if let Some(c) = &new.customer {
+        new.order.customer.name = c.name.clone();
+    }
+    new
 }
 
 fn created(c: Created) -> (Order, bool) {
@@ -239,7 +256,7 @@ async fn orders(s: &dyn Storage) {
     // The same customer with the same details (nothing about them changes), and a new
     // customer: a key already claimed writes neither an order nor a customer.
     for (email, phone) in [("ada@example.com", "+1 555 0101"), ("zed@example.com", "")] {
-        let mut again = new_order(s, email, phone).await;
+        let mut again = unchanged(new_order(s, email, phone).await);
         again.idempotency = Some(("key-1".into(), [7; 32]));
         let (same, replay) = created(s.insert_order(&again).await.unwrap());
         assert!(replay, "{email}: replayed");
@@ -418,6 +435,33 @@ async fn customers_are_linked_by_contact(s: &dyn Storage) {
         s.customer(CustomerId(Uuid::now_v7())).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // An intake that read its customer before another checkout changed their name: the
+    // latest checkout's details win, and both orders count.
+    let stale = unchanged(new_order(s, "grace@example.com", "").await);
+    let mut renamed = new_order(s, "grace@example.com", "").await;
+    renamed.order.customer.name = "Grace Renamed".into();
+    s.insert_order(&renamed).await.unwrap();
+    let was = s.customer(first.customer.id).await.unwrap();
+    assert_eq!((was.name.as_str(), was.orders_count), ("Grace Renamed", 3));
+    let (late, _) = created(s.insert_order(&stale).await.unwrap());
+    assert_eq!(late.customer.id, first.customer.id);
+    let now = s.customer(first.customer.id).await.unwrap();
+    assert_eq!(
+        now.name, stale.order.customer.name,
+        "the later checkout's name"
+    );
+    assert_eq!(now.orders_count, 4);
+    // Details as they are: counted, nothing else changes.
+    let same = unchanged(new_order(s, "grace@example.com", "").await);
+    s.insert_order(&same).await.unwrap();
+    assert_eq!(
+        s.customer(first.customer.id).await.unwrap(),
+        CustomerRecord {
+            orders_count: 5,
+            ..now
+        }
+    );
 
     // Zed, whose replayed intake made nothing (`orders`), is made by their first order.
     let (zed, _) = created(

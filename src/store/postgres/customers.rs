@@ -144,7 +144,7 @@ pub(super) async fn find_or_create(
 
 /// The customer `key` names, and whether each key they are found by after the order names them
 /// already (one query when the order carries both its contacts).
-pub(super) async fn find(
+async fn find(
     conn: &mut PgConnection,
     key: &str,
     o: &Order,

@@ -1,27 +1,33 @@
-//! An intake in one statement, where it can be: the customer is looked up first (a read, no
-//! lock), then one statement claims the `Idempotency-Key` (and, for a new customer, their
-//! contact key) and, only if every claim went through, writes the order, its counters, search
-//! terms, outbox messages and the customer's row or count. One statement is atomic on its own,
-//! so no `BEGIN` and `COMMIT` are sent: an intake is three round trips (its number, the look-up,
-//! the write) instead of eight.
+//! An intake in one statement, where it can be. The customer was read with the order's number
+//! (`number_and_customer`, one round trip); one statement then checks the claims the write
+//! rests on — the `Idempotency-Key` is free, and the customer is still as read (their row, and
+//! each of their keys naming them) or, for a new customer, their contact key is free — and,
+//! only if every one holds, writes the order, its counters, search terms, outbox messages and
+//! the customer's count or new row. One statement is atomic on its own, so no `BEGIN` and
+//! `COMMIT` are sent: an intake is two round trips (number and customer, the write) where the
+//! transaction takes seven.
 //!
 //! Whatever the one statement does not cover goes the transactional way in `orders.rs`, which
 //! this path always falls back to when it writes nothing: a key claimed before (a replay or a
-//! conflict), a customer created by another intake in between, a customer whose contact details
-//! change, a test order that must come before real ones.
+//! conflict), a customer made or changed by another intake in between, a customer whose
+//! contact details this order changes, a test order that must come before real ones.
 
-use super::customers::{self, Contact};
+use super::customers;
 use super::orders::{bind_columns, Outgoing};
 use super::{counter_names, counter_slot, customer_search, db, Columns};
 use crate::domain::Order;
-use crate::ports::{NewOrder, StoreError};
+use crate::ports::{CustomerRecord, NewOrder, StoreError};
 use sqlx::postgres::PgPool;
 use sqlx::{Connection, PgConnection, Row};
 
 /// What the one statement does for the order's customer.
 enum Customer {
-    /// Known, with the same details, found by each of their keys: one more in their count.
-    Counted,
+    /// Known, and the order leaves their details as they are: one more in their count, if
+    /// their row still holds `seen` and each of `keys` names them.
+    Counted {
+        seen: CustomerRecord,
+        keys: Vec<String>,
+    },
     /// New: their row, claimed by the order's contact key, with their other keys.
     New {
         key: String,
@@ -34,7 +40,7 @@ enum Customer {
 }
 
 /// The statement for an intake with (or without) an idempotency key and a new (or known)
-/// customer. Parameters `$1`–`$26` are the order's; the key's and the new customer's follow.
+/// customer. Parameters `$1`–`$26` are the order's; the key's, then the customer's follow.
 fn statement(keyed: bool, new_customer: bool) -> String {
     let mut sql = String::from("WITH ");
     let mut next = 27;
@@ -42,7 +48,7 @@ fn statement(keyed: bool, new_customer: bool) -> String {
     if keyed {
         sql += "k AS (INSERT INTO idempotency_keys (key, hash, number) SELECT $27, $28, $1 \
                 ON CONFLICT (key) DO NOTHING RETURNING 1), ";
-        claims.push("EXISTS (SELECT 1 FROM k)");
+        claims.push("EXISTS (SELECT 1 FROM k)".to_string());
         next = 29;
     }
     if new_customer {
@@ -56,7 +62,16 @@ fn statement(keyed: bool, new_customer: bool) -> String {
             "ck AS (INSERT INTO customer_keys (key, customer_id) SELECT ${next}, $5{after_key} \
              ON CONFLICT (key) DO NOTHING RETURNING 1), "
         );
-        claims.push("EXISTS (SELECT 1 FROM ck)");
+        claims.push("EXISTS (SELECT 1 FROM ck)".to_string());
+    } else {
+        let (name, email, phone, k1, k2, n) =
+            (next, next + 1, next + 2, next + 3, next + 4, next + 5);
+        claims.push(format!(
+            "EXISTS (SELECT 1 FROM customers WHERE id = $5 AND name = ${name} \
+             AND email = ${email} AND phone = ${phone}) \
+             AND (SELECT count(*) FROM customer_keys WHERE key IN (${k1}, ${k2}) \
+             AND customer_id = $5) = ${n}"
+        ));
     }
     let go = if claims.is_empty() {
         "true".to_string()
@@ -118,21 +133,19 @@ pub(super) async fn in_one_statement(
     if new.only_before_real_orders {
         return Ok(None);
     }
-    let mut conn = pool.acquire().await.map_err(db)?;
-    let mut order = new.order.clone();
-    let c = &order.customer;
-    let key = customers::contact_key(&c.email, &c.phone);
-    let customer = match customers::find(&mut conn, &key, &order).await? {
-        Some(Contact::Known {
-            record,
-            keyed: true,
-        }) if customers::unchanged_by(&record, &order) => {
-            order.customer.id = record.id;
-            Customer::Counted
+    let order = &new.order;
+    let customer = match &new.customer {
+        Some(seen) if seen.id == order.customer.id && customers::unchanged_by(seen, order) => {
+            Customer::Counted {
+                keys: customers::keys_of(seen),
+                seen: seen.clone(),
+            }
         }
         Some(_) => return Ok(None),
         None => {
-            let rec = customers::created_by(&order);
+            let c = &order.customer;
+            let key = customers::contact_key(&c.email, &c.phone);
+            let rec = customers::created_by(order);
             let others = customers::keys_of(&rec)
                 .into_iter()
                 .filter(|k| *k != key)
@@ -147,22 +160,22 @@ pub(super) async fn in_one_statement(
             }
         }
     };
+    let mut conn = pool.acquire().await.map_err(db)?;
     let keyed = new.idempotency.is_some();
     let new_customer = matches!(customer, Customer::New { .. });
     // With both claims, the key's may go through and the customer's not: that is undone.
     if keyed && new_customer {
         let mut tx = conn.begin().await.map_err(db)?;
-        let ok = write(&mut tx, &order, new, &customer).await?;
+        let ok = write(&mut tx, order, new, &customer).await?;
         if !ok {
             tx.rollback().await.map_err(db)?;
             return Ok(None);
         }
         tx.commit().await.map_err(db)?;
-        return Ok(Some(order));
+        return Ok(Some(order.clone()));
     }
-    Ok(write(&mut conn, &order, new, &customer)
-        .await?
-        .then_some(order))
+    let ok = write(&mut conn, order, new, &customer).await?;
+    Ok(ok.then(|| order.clone()))
 }
 
 /// Runs the statement; whether it wrote the order.
@@ -197,22 +210,32 @@ async fn write(
     if let Some((key, hash)) = &new.idempotency {
         q = q.bind(key).bind(hash.as_slice());
     }
-    if let Customer::New {
-        key,
-        others,
-        name,
-        email,
-        phone,
-        search,
-    } = customer
-    {
-        q = q
-            .bind(key)
-            .bind(others)
-            .bind(name)
-            .bind(email)
-            .bind(phone)
-            .bind(search);
+    match customer {
+        Customer::Counted { seen, keys } => {
+            q = q
+                .bind(&seen.name)
+                .bind(&seen.email)
+                .bind(&seen.phone)
+                .bind(keys.first())
+                .bind(keys.get(1))
+                .bind(keys.len() as i64);
+        }
+        Customer::New {
+            key,
+            others,
+            name,
+            email,
+            phone,
+            search,
+        } => {
+            q = q
+                .bind(key)
+                .bind(others)
+                .bind(name)
+                .bind(email)
+                .bind(phone)
+                .bind(search);
+        }
     }
     let row = q.fetch_one(&mut *conn).await.map_err(db)?;
     row.try_get(0).map_err(db)
@@ -225,8 +248,8 @@ mod tests {
     #[test]
     fn each_case_numbers_its_parameters_without_a_gap() {
         for (keyed, new_customer, last) in [
-            (false, false, 26),
-            (true, false, 28),
+            (false, false, 32),
+            (true, false, 34),
             (false, true, 32),
             (true, true, 34),
         ] {

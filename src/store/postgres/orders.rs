@@ -6,13 +6,13 @@ use super::{customers, intake, retryable, search};
 use crate::domain::outbox::OutboxMessage;
 use crate::domain::Order;
 use crate::ports::{
-    Conflict, Counts, Created, ListPage, ListQuery, NewOrder, OrderRepo, StoreError,
+    Conflict, Counts, Created, CustomerRecord, ListPage, ListQuery, NewOrder, OrderRepo, StoreError,
 };
 use crate::store::codec::{decode, encode};
 use crate::store::keys;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres};
+use sqlx::{PgConnection, Postgres, Row};
 use uuid::Uuid;
 
 /// Adds to each counter in one statement, in name order (so concurrent writers never deadlock),
@@ -222,6 +222,29 @@ impl OrderRepo for PgStore {
                 return Ok(first as u64);
             }
         }
+    }
+
+    async fn number_and_customer(
+        &self,
+        email: &str,
+        phone: &str,
+    ) -> Result<(u64, Option<CustomerRecord>), StoreError> {
+        let row = sqlx::query(
+            "SELECT nextval('order_numbers') AS number, c.* FROM (SELECT 1) AS one \
+             LEFT JOIN (customer_keys k JOIN customers_counted c ON c.id = k.customer_id) \
+             ON k.key = $1",
+        )
+        .bind(customers::contact_key(email, phone))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let number: i64 = row.try_get("number").map_err(db)?;
+        let found: Option<Uuid> = row.try_get("id").map_err(db)?;
+        let customer = match found {
+            Some(_) => Some(customers::customer_of(&row)?),
+            None => None,
+        };
+        Ok((number as u64, customer))
     }
 
     async fn idempotency_key(&self, key: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {

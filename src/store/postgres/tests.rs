@@ -74,6 +74,7 @@ async fn another_instances_orders_show_in_the_counts_within_a_second() {
         order: valid.build(&ids, "USD", chrono::Utc::now(), &actor),
         outbox: Vec::new(),
         idempotency: None,
+        customer: None,
         only_before_real_orders: false,
     };
     b.insert_order(&new).await.unwrap();

@@ -37,6 +37,17 @@ impl OrderRepo for SledStore {
         SledStore::reserve_numbers(self, count)
     }
 
+    async fn number_and_customer(
+        &self,
+        email: &str,
+        phone: &str,
+    ) -> Result<(u64, Option<CustomerRecord>), StoreError> {
+        Ok((
+            SledStore::reserve_numbers(self, 1)?,
+            self.contact_customer(email, phone)?,
+        ))
+    }
+
     async fn idempotency_key(&self, key: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         SledStore::idempotency_key(self, key)
     }

@@ -28,6 +28,7 @@ fn new_order(store: &SledStore, email: &str, key: Option<&str>) -> NewOrder {
         ),
         outbox: Vec::new(),
         idempotency: key.map(|k| (k.to_string(), [1u8; 32])),
+        customer: None,
         only_before_real_orders: false,
     }
 }
