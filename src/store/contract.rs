@@ -86,6 +86,82 @@ pub async fn run(store: Arc<dyn Storage>) {
     outbox(s).await;
     tokens_settings_and_accounts(s).await;
     search_pages_in_date_order(s).await;
+    filtered_pages_in_date_order(s).await;
+}
+
+/// A list filtered by a status or the test flag pages in date order in both directions, each
+/// order once, and its numbers matching agree (whatever index a backend reads it through).
+async fn filtered_pages_in_date_order(s: &dyn Storage) {
+    // Paid orders among pending ones, older and newer.
+    for i in 0..6 {
+        let new = new_order(s, &format!("filter{i}@example.com"), "").await;
+        let (o, _) = created(s.insert_order(&new).await.unwrap());
+        if i % 2 == 0 {
+            let ctx = Ctx::new(Utc::now(), Actor::System, [Uuid::now_v7(), Uuid::now_v7()]);
+            let pay = Command::RecordPayment {
+                amount: None,
+                reference: None,
+            };
+            let (paid, _) = crate::domain::execute(&o, &pay, &ctx).unwrap();
+            s.update_order(o.version, &paid, &[]).await.unwrap();
+        }
+    }
+    let everything = ListQuery {
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    let all = s.list_orders(&everything).await.unwrap().orders;
+    for filter in [
+        ListQuery {
+            payment: Some(PaymentStatus::Paid),
+            ..ListQuery::default()
+        },
+        ListQuery {
+            payment: Some(PaymentStatus::Unpaid),
+            ..ListQuery::default()
+        },
+        ListQuery {
+            test: Some(false),
+            ..ListQuery::default()
+        },
+    ] {
+        let newest_first: Vec<u64> = all
+            .iter()
+            .filter(|o| filter.payment.is_none_or(|p| o.payment_status == p))
+            .filter(|o| filter.test.is_none_or(|t| o.test == t))
+            .map(|o| o.number)
+            .collect();
+        assert!(newest_first.len() >= 3, "{filter:?}");
+        for desc in [true, false] {
+            for limit in [1, 2, 3, 50] {
+                let mut query = ListQuery {
+                    desc,
+                    limit,
+                    ..filter.clone()
+                };
+                let mut got = Vec::new();
+                loop {
+                    let page = s.list_orders(&query).await.unwrap();
+                    got.extend(page.orders.iter().map(|o| o.number));
+                    assert!(got.len() <= newest_first.len(), "{filter:?}: {got:?}");
+                    match page.next_cursor {
+                        Some(c) => query.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                let mut want = newest_first.clone();
+                if !desc {
+                    want.reverse();
+                }
+                assert_eq!(got, want, "{filter:?} desc {desc} limit {limit}");
+            }
+        }
+        let mut matching = s.numbers_matching(&filter, 1000).await.unwrap().unwrap();
+        matching.sort_unstable_by(|a, b| b.cmp(a));
+        let mut want = newest_first.clone();
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(matching, want, "{filter:?}");
+    }
 }
 
 /// Every page of a search, following its cursor, in the direction asked.

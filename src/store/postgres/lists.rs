@@ -231,18 +231,23 @@ pub(super) fn counts_of(rows: impl IntoIterator<Item = (String, i64)>) -> Counts
     c
 }
 
-/// The conditions of a list query's filters and search words.
-fn push_filters(b: &mut QueryBuilder<Postgres>, q: &ListQuery) {
+/// The conditions of a list query's filters and search words; the `lead` filter is left to
+/// the caller (see [`lead`]). Statuses and the test flag are literals (codes of ours), so
+/// PostgreSQL plans each for its value.
+fn push_filters(b: &mut QueryBuilder<Postgres>, q: &ListQuery, lead: Option<&str>) {
+    let mut eq = |col: &str, v: String| {
+        if lead != Some(col) {
+            b.push(format!(" AND {col} = {v}"));
+        }
+    };
     if let Some(p) = q.payment {
-        b.push(" AND payment_status = ")
-            .push_bind(i16::from(p.code()));
+        eq("payment_status", p.code().to_string());
     }
     if let Some(f) = q.fulfillment {
-        b.push(" AND fulfillment_status = ")
-            .push_bind(i16::from(f.code()));
+        eq("fulfillment_status", f.code().to_string());
     }
     if let Some(t) = q.test {
-        b.push(" AND test = ").push_bind(t);
+        eq("test", t.to_string());
     }
     if let Some(from) = q.created_from {
         b.push(" AND created_at >= ").push_bind(from);
@@ -256,6 +261,28 @@ fn push_filters(b: &mut QueryBuilder<Postgres>, q: &ListQuery) {
     for w in keys::query_terms(&q.q) {
         b.push(" AND search LIKE ")
             .push_bind(format!("% {}%", like_escape(&w)));
+    }
+}
+
+/// The filter a list in date order reads through its own index, `(column, created_at,
+/// number)`: the fulfilment status, else the payment status, else the test flag. Its value is a
+/// literal (a code of ours, never the request's text).
+///
+/// It is written as a range, `column >= v AND column <= v`, with the column first in the
+/// `ORDER BY`, and a cursor as `(column, created_at, number) < (v, …)`. As `column = v`,
+/// PostgreSQL drops the column from the order (one value) and, when the value is common,
+/// walks the date index skipping every newer order of another status instead: 29,000 rows and
+/// 44 ms for "delivered" once the newest orders were unfulfilled.
+fn lead(q: &ListQuery, sort: SortField) -> Option<(&'static str, String)> {
+    if sort != SortField::Created {
+        return None;
+    }
+    if let Some(f) = q.fulfillment {
+        Some(("fulfillment_status", f.code().to_string()))
+    } else if let Some(p) = q.payment {
+        Some(("payment_status", p.code().to_string()))
+    } else {
+        q.test.map(|t| ("test", t.to_string()))
     }
 }
 
@@ -311,10 +338,22 @@ impl PgStore {
         }
         let mut b: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM orders o WHERE true"));
-        push_filters(&mut b, q);
+        let lead = lead(q, sort);
+        push_filters(&mut b, q, lead.as_ref().map(|(c, _)| *c));
         let op = if q.desc { "<" } else { ">" };
+        let (first, back) = if q.desc { (">=", "<=") } else { ("<=", ">=") };
+        if let Some((c, v)) = &lead {
+            b.push(format!(" AND {c} {first} {v}"));
+            if cursor.is_none() {
+                b.push(format!(" AND {c} {back} {v}"));
+            }
+        }
         if let Some(cur) = &cursor {
-            if sort == SortField::Number {
+            if let Some((c, v)) = &lead {
+                b.push(format!(" AND ({c}, created_at, number) {op} ({v}, "));
+                push_value(&mut b, sort, &cur.value)?;
+                b.push(", ").push_bind(cur.number as i64).push(")");
+            } else if sort == SortField::Number {
                 b.push(format!(" AND number {op} "))
                     .push_bind(cur.number as i64);
             } else {
@@ -327,7 +366,10 @@ impl PgStore {
         if sort == SortField::Number {
             b.push(format!(" ORDER BY number {dir}"));
         } else {
-            b.push(format!(" ORDER BY {col} {dir}, number {dir}"));
+            let first = lead
+                .map(|(c, _)| format!("{c} {dir}, "))
+                .unwrap_or_default();
+            b.push(format!(" ORDER BY {first}{col} {dir}, number {dir}"));
         }
         // The limit is written into the statement, so that PostgreSQL keeps one plan for it
         // (with a parameter it plans the statement again on every call).
@@ -373,10 +415,16 @@ impl PgStore {
         }
         let mut b: QueryBuilder<Postgres> =
             QueryBuilder::new("SELECT number FROM orders WHERE true");
-        push_filters(&mut b, q);
+        let lead = lead(q, SortField::Created);
+        push_filters(&mut b, q, lead.as_ref().map(|(c, _)| *c));
         let dir = if q.desc { "DESC" } else { "ASC" };
+        let mut first = String::new();
+        if let Some((c, v)) = &lead {
+            b.push(format!(" AND {c} >= {v} AND {c} <= {v}"));
+            first = format!("{c} {dir}, ");
+        }
         b.push(format!(
-            " ORDER BY created_at {dir}, number {dir} LIMIT {}",
+            " ORDER BY {first}created_at {dir}, number {dir} LIMIT {}",
             cap + 1
         ));
         let numbers: Vec<i64> = b

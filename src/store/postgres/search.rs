@@ -176,16 +176,15 @@ pub fn postings_query(
     b.push(") s");
     if join {
         b.push(" JOIN orders o ON o.number = s.number WHERE true");
+        // Literal codes, as in the lists (`lists::push_filters`).
         if let Some(p) = q.payment {
-            b.push(" AND o.payment_status = ")
-                .push_bind(i16::from(p.code()));
+            b.push(format!(" AND o.payment_status = {}", p.code()));
         }
         if let Some(f) = q.fulfillment {
-            b.push(" AND o.fulfillment_status = ")
-                .push_bind(i16::from(f.code()));
+            b.push(format!(" AND o.fulfillment_status = {}", f.code()));
         }
         if let Some(t) = q.test {
-            b.push(" AND o.test = ").push_bind(t);
+            b.push(format!(" AND o.test = {t}"));
         }
         if !q.tags.is_empty() {
             b.push(" AND o.tags @> ").push_bind(q.tags.clone());
