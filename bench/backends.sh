@@ -161,7 +161,10 @@ for N in $SIZES; do
   T0=$(date +%s%N)
   RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$PORT --data-dir "$DATA" > "$WORK/sled-$N.log" 2>&1 & SPID=$!; PIDS+=($SPID)
   wait_up $PORT; FIRST=$(( ($(date +%s%N) - T0) / 1000000 ))
-  prepare_requests $PORT "$N" "$TOKEN" "$WORK/sled-$N.log"
+  # The payment row pays the orders the intake row makes: numbered after the newest (a reused
+  # store holds an earlier run's intake orders, already paid).
+  TOP=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/orders?sort=-number&limit=1" | grep -o '"number":[0-9]*' | head -1 | cut -d: -f2)
+  prepare_requests $PORT "$N" "$TOKEN" "$WORK/sled-$N.log" $(( TOP + 1 ))
   rows embedded "$N" $PORT
   printf 'info\t%s\tembedded\t%s\t%s\t%s\t%s\n' "$N" "$SEED" "$FIRST" "$(rss_mb $SPID)" "$(du -sm "$DATA" | cut -f1)" >> "$FIGURES"
   kill $SPID; wait $SPID 2>/dev/null || true
