@@ -286,6 +286,22 @@ fn lead(q: &ListQuery, sort: SortField) -> Option<(&'static str, String)> {
     }
 }
 
+/// The lead filter's range: `column >= v AND column <= v`, with the side a cursor bounds (it
+/// adds `(column, created_at, number) < (v, …)`) left to it.
+fn push_lead(
+    b: &mut QueryBuilder<Postgres>,
+    lead: &Option<(&str, String)>,
+    desc: bool,
+    cursor: bool,
+) {
+    let Some((c, v)) = lead else { return };
+    let (first, back) = if desc { (">=", "<=") } else { ("<=", ">=") };
+    b.push(format!(" AND {c} {first} {v}"));
+    if !cursor {
+        b.push(format!(" AND {c} {back} {v}"));
+    }
+}
+
 impl PgStore {
     /// A page of orders.
     pub(super) async fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
@@ -341,13 +357,7 @@ impl PgStore {
         let lead = lead(q, sort);
         push_filters(&mut b, q, lead.as_ref().map(|(c, _)| *c));
         let op = if q.desc { "<" } else { ">" };
-        let (first, back) = if q.desc { (">=", "<=") } else { ("<=", ">=") };
-        if let Some((c, v)) = &lead {
-            b.push(format!(" AND {c} {first} {v}"));
-            if cursor.is_none() {
-                b.push(format!(" AND {c} {back} {v}"));
-            }
-        }
+        push_lead(&mut b, &lead, q.desc, cursor.is_some());
         if let Some(cur) = &cursor {
             if let Some((c, v)) = &lead {
                 b.push(format!(" AND ({c}, created_at, number) {op} ({v}, "));
@@ -418,11 +428,10 @@ impl PgStore {
         let lead = lead(q, SortField::Created);
         push_filters(&mut b, q, lead.as_ref().map(|(c, _)| *c));
         let dir = if q.desc { "DESC" } else { "ASC" };
-        let mut first = String::new();
-        if let Some((c, v)) = &lead {
-            b.push(format!(" AND {c} >= {v} AND {c} <= {v}"));
-            first = format!("{c} {dir}, ");
-        }
+        push_lead(&mut b, &lead, q.desc, false);
+        let first = lead
+            .map(|(c, _)| format!("{c} {dir}, "))
+            .unwrap_or_default();
         b.push(format!(
             " ORDER BY {first}created_at {dir}, number {dir} LIMIT {}",
             cap + 1

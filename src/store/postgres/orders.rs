@@ -200,14 +200,6 @@ async fn load_order(conn: &mut PgConnection, number: u64) -> Result<Order, Store
 impl OrderRepo for PgStore {
     async fn reserve_numbers(&self, count: u64) -> Result<u64, StoreError> {
         let count = count.max(1) as i64;
-        if count == 1 {
-            // Its own statement: with a parameter for the count, PostgreSQL plans each call.
-            let n: i64 = sqlx::query_scalar("SELECT nextval('order_numbers')")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-            return Ok(n as u64);
-        }
         loop {
             let (first, last): (i64, i64) = sqlx::query_as(
                 "SELECT min(v), max(v) FROM \
