@@ -5,6 +5,7 @@
 //! in step, the outbox's due index, tokens, settings, members and sessions, and `NotFound` for
 //! what does not exist.
 
+mod intakes;
 mod lists;
 
 use crate::domain::intake::NewOrderIds;
@@ -85,6 +86,7 @@ pub async fn run(store: Arc<dyn Storage>) {
     orders(s).await;
     customers_are_linked_by_contact(s).await;
     the_test_order_guard_holds(s).await;
+    intakes::intakes_at_once_are_each_written_once(s).await;
     outbox(s).await;
     tokens_settings_and_accounts(s).await;
     lists::search_pages_in_date_order(s).await;

@@ -42,6 +42,7 @@ pub struct PgStore {
     pool: PgPool,
     settings_cache: std::sync::Arc<settings::SettingsCache>,
     counts_cache: std::sync::Arc<lists::CountsCache>,
+    intakes: std::sync::Arc<intake::Intakes>,
 }
 
 /// A database failure as the port reports it (the cause kept as its source).
@@ -95,6 +96,7 @@ impl PgStore {
             pool,
             settings_cache,
             counts_cache: Default::default(),
+            intakes: Default::default(),
         })
     }
 

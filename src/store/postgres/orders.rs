@@ -2,7 +2,7 @@
 //! in one transaction, and the version-checked update. Lists are read in `lists.rs`.
 
 use super::{counter_names, counter_slot, db, status_code, Columns, PgStore};
-use super::{customers, intake, retryable, search};
+use super::{customers, retryable, search};
 use crate::domain::outbox::OutboxMessage;
 use crate::domain::Order;
 use crate::ports::{
@@ -130,6 +130,7 @@ pub(super) async fn write_row(conn: &mut PgConnection, o: &Order) -> Result<(), 
 }
 
 /// Outbox messages as the columns of `unnest(…)`.
+#[derive(Default)]
 pub(super) struct Outgoing {
     pub ids: Vec<Uuid>,
     pub numbers: Vec<Option<i64>>,
@@ -258,9 +259,9 @@ impl OrderRepo for PgStore {
     }
 
     async fn insert_order(&self, new: &NewOrder) -> Result<Created, StoreError> {
-        // Most intakes are one statement; the rest, and any that statement leaves unwritten,
-        // take the transaction below.
-        match intake::in_one_statement(&self.pool, new).await {
+        // Most intakes are written in one statement with the others of the moment; the rest,
+        // and any that statement leaves unwritten, take the transaction below.
+        match self.intakes.write(&self.pool, new).await {
             Ok(Some(order)) => {
                 self.counts_cache.invalidate();
                 return Ok(Created::New(order));
