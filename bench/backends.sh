@@ -45,7 +45,7 @@ def ms(t):
 configs = [("embedded", "embedded"), ("postgres1", "PostgreSQL, 1 instance"), ("postgres2", "PostgreSQL, 2 instances")]
 out = ["<!-- backends -->", "## Embedded store and PostgreSQL side by side", "",
        "- date: %s; commit: %s; `bash bench/run.sh --backend postgres`" % (datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), commit),
-       "- one machine (2 cores) runs wrk, HAProxy, PostgreSQL 15 and the instances; wrk %s connections, %s per row (intake 3x), each read row after a 1 s warm-up; hello-world ceiling %s" % (conns, dur, "%.0f req/s" % ceiling if ceiling == ceiling else "not recorded"), ""]
+       "- one machine (2 cores) runs wrk, HAProxy, PostgreSQL 15 and the instances (two instances: `--workers 1 --database-pool 8` each, half the machine; one instance: the defaults, two workers and 16 connections); wrk %s connections, %s per row (intake 3x), each read row after a 1 s warm-up; hello-world ceiling %s" % (conns, dur, "%.0f req/s" % ceiling if ceiling == ceiling else "not recorded"), ""]
 for n in sizes:
     out += ["### %d orders" % n, "", "| what | " + " | ".join("%s req/s | p99" % c for _, c in configs) + " |",
             "|---|" + "---|---|" * len(configs)]
@@ -188,7 +188,8 @@ for N in $SIZES; do
   printf 'info\t%s\tpostgres1\t%s\t%s\t%s\t%s\n' "$N" "$SEED" "$FIRST" "$(rss_mb $SPID)" "$DBMB" >> "$FIGURES"
   kill $SPID; wait $SPID 2>/dev/null || true
 
-  # --- PostgreSQL, two instances behind HAProxy
+  # --- PostgreSQL, two instances behind HAProxy, each with half the machine (one worker, eight
+  # connections): what the README advises for servers sharing one machine
   cat > "$WORK/haproxy.cfg" <<CFG
 defaults
   mode http
@@ -205,8 +206,8 @@ backend orderdeck
   server b 127.0.0.1:$((PORT + 2)) check
 CFG
   T0=$(date +%s%N)
-  RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$((PORT + 1)) --database-url "$URL" > "$WORK/pg2a-$N.log" 2>&1 & A=$!; PIDS+=($A)
-  RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$((PORT + 2)) --database-url "$URL" > "$WORK/pg2b-$N.log" 2>&1 & Bp=$!; PIDS+=($Bp)
+  RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$((PORT + 1)) --workers 1 --database-pool 8 --database-url "$URL" > "$WORK/pg2a-$N.log" 2>&1 & A=$!; PIDS+=($A)
+  RUST_LOG=warn "$BIN" serve --bind 127.0.0.1:$((PORT + 2)) --workers 1 --database-pool 8 --database-url "$URL" > "$WORK/pg2b-$N.log" 2>&1 & Bp=$!; PIDS+=($Bp)
   wait_up $((PORT + 1)); wait_up $((PORT + 2)); FIRST=$(( ($(date +%s%N) - T0) / 1000000 ))
   /usr/sbin/haproxy -f "$WORK/haproxy.cfg" > "$WORK/haproxy-$N.log" 2>&1 & HA=$!; PIDS+=($HA)
   wait_up $PORT; sleep 1

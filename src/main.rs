@@ -72,6 +72,15 @@ struct Cli {
     /// instead of the data directory; several servers may share it.
     #[arg(long, env = "ORDERDECK_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// Connections a server keeps to that database (plus one that listens for settings
+    /// changes). Several servers on one database need PostgreSQL's `max_connections` to hold
+    /// them all.
+    #[arg(long, env = "ORDERDECK_DATABASE_POOL", default_value_t = orderdeck::store::postgres::POOL_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    database_pool: u32,
+    /// Threads that answer HTTP requests (default: one per core). Several servers on one
+    /// machine do best sharing its cores: two servers on two cores, one each.
+    #[arg(long, env = "ORDERDECK_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
+    workers: Option<u16>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -175,6 +184,8 @@ fn main() -> anyhow::Result<()> {
                 scan_budget: cli.scan_budget,
                 cache_mb: cli.cache_mb,
                 database_url: cli.database_url,
+                database_pool: cli.database_pool,
+                workers: cli.workers.map(usize::from),
             };
             actix_web::rt::System::new()
                 .block_on(app::serve(config))

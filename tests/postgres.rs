@@ -281,6 +281,62 @@ async fn two_instances_deliver_every_message_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_keeps_to_its_connection_pool_and_workers() {
+    let db = TestDb::start();
+    let url = db.new_database();
+    let app = App::builder()
+        .database(&url)
+        .token("storefront")
+        .arg("--database-pool")
+        .arg("3")
+        .arg("--workers")
+        .arg("1")
+        .spawn();
+    // Forty intakes and forty list reads at once, on three connections.
+    let mut jobs = Vec::new();
+    for i in 0..40 {
+        let (client, token) = (app.client.clone(), app.token().to_string());
+        let (post, list) = (app.url("/orders"), app.url("/orders?limit=5"));
+        jobs.push(tokio::spawn(async move {
+            let placed = client
+                .post(post)
+                .bearer_auth(&token)
+                .json(&order_body(
+                    &format!("Pool {i}"),
+                    &format!("pool{i}@example.com"),
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(placed.status().as_u16(), 201);
+            let listed = client.get(list).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(listed.status().as_u16(), 200);
+        }));
+    }
+    for j in jobs {
+        j.await.unwrap();
+    }
+    let (_, page) = app.get("/orders?limit=100").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 40);
+    // The pool's three, the settings listener, and this test's own.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let connections: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(connections <= 5, "{connections} connections");
+    // A pool of none is refused before anything starts.
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--database-pool", "0", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--database-pool"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_data_goes_into_the_database_while_a_server_runs() {
     let db = TestDb::start();
     let url = db.new_database();

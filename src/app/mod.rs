@@ -10,6 +10,7 @@ pub mod worker;
 use crate::ports::StoreError;
 use crate::service::accounts::{AccountError, Accounts};
 use crate::service::Service;
+use crate::store::postgres::PgStore;
 use crate::store::sled::SledStore;
 use actix_web::{middleware, web, App, HttpServer};
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub struct Config {
     pub cache_mb: u64,
     /// A `postgres://` URL: keep everything in that database instead of `data_dir`.
     pub database_url: Option<String>,
+    /// Connections this process keeps to that database.
+    pub database_pool: u32,
+    /// HTTP worker threads; `None`: one per core.
+    pub workers: Option<usize>,
 }
 
 /// A database URL as it may be shown: without its password.
@@ -122,7 +127,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let (store, sled): (Arc<dyn crate::ports::Storage>, Option<Arc<SledStore>>) =
         match &config.database_url {
             Some(url) => {
-                let pg = crate::store::postgres::PgStore::connect(url)
+                let pg = PgStore::connect_with_pool(url, config.database_pool)
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 (Arc::new(pg), None)
@@ -156,7 +161,11 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             .wrap(middleware::Logger::new(r#"%a "%r" %s %b %Dms"#))
             .configure(crate::web::configure)
     })
-    .shutdown_timeout(10)
+    .shutdown_timeout(10);
+    let server = match config.workers {
+        Some(n) => server.workers(n),
+        None => server,
+    }
     .bind(&config.bind)?;
     for addr in server.addrs() {
         // Tests and scripts read this line to find the port.

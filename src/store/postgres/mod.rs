@@ -31,8 +31,9 @@ use sqlx::{Postgres, Transaction};
 use std::collections::BTreeSet;
 use std::future::Future;
 
-/// Connections per process.
-const POOL_SIZE: u32 = 16;
+/// Connections per process unless told otherwise (`--database-pool`), besides the one that
+/// listens for settings changes.
+pub const POOL_SIZE: u32 = 16;
 /// Slots per counter: concurrent intakes update different rows.
 const COUNTER_SLOTS: i16 = 16;
 
@@ -67,8 +68,13 @@ impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`) and brings the schema up to
     /// date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_pool(url, POOL_SIZE).await
+    }
+
+    /// As [`PgStore::connect`], with at most `connections` in the pool (at least one).
+    pub async fn connect_with_pool(url: &str, connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(connections.max(1))
             // A database that does not answer makes /readyz say so within seconds.
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
