@@ -215,7 +215,7 @@ impl Intakes {
 async fn write_batch(pool: &PgPool, batch: Vec<Waiting>) {
     let (entries, replies): (Vec<Entry>, Vec<_>) =
         batch.into_iter().map(|w| (w.entry, w.reply)).unzip();
-    match run(pool, &entries).await {
+    match run(pool, entries).await {
         Ok(written) => {
             for (reply, ok) in replies.into_iter().zip(written) {
                 let _ = reply.send(Ok(ok));
@@ -235,21 +235,30 @@ async fn write_batch(pool: &PgPool, batch: Vec<Waiting>) {
 
 /// Runs the statement (in a transaction when a half claim is possible); whether each order was
 /// written, in the batch's order.
-async fn run(pool: &PgPool, entries: &[Entry]) -> Result<Vec<bool>, StoreError> {
+async fn run(pool: &PgPool, entries: Vec<Entry>) -> Result<Vec<bool>, StoreError> {
+    // Orders are told apart by number (each reserved once); two of one number go one by one.
+    let numbers: std::collections::HashSet<i64> = entries.iter().map(|e| e.number).collect();
+    if numbers.len() != entries.len() {
+        return Err(StoreError::unavailable(std::io::Error::other(
+            "two intakes of one number in a batch",
+        )));
+    }
+    let in_transaction = entries.iter().any(Entry::claims_key_and_new_customer);
+    let p = Params::of(entries);
     let mut conn = pool.acquire().await.map_err(db)?;
-    if !entries.iter().any(Entry::claims_key_and_new_customer) {
-        return Ok(statement(&mut conn, entries)
+    if !in_transaction {
+        return Ok(statement(&mut conn, &p)
             .await?
             .into_iter()
             .map(|(ok, _)| ok)
             .collect());
     }
     let mut tx = conn.begin().await.map_err(db)?;
-    let outcome = statement(&mut tx, entries).await?;
+    let outcome = statement(&mut tx, &p).await?;
     if outcome.iter().any(|&(ok, claimed)| claimed && !ok) {
         // A key claimed for an order that was not written: undo the batch.
         tx.rollback().await.map_err(db)?;
-        return Ok(vec![false; entries.len()]);
+        return Ok(vec![false; p.number.len()]);
     }
     tx.commit().await.map_err(db)?;
     Ok(outcome.into_iter().map(|(ok, _)| ok).collect())
@@ -358,44 +367,44 @@ struct Params {
 }
 
 impl Params {
-    fn of(entries: &[Entry]) -> Params {
+    /// The batch's orders, moved into the statement's columns (nothing copied).
+    fn of(entries: Vec<Entry>) -> Params {
         let mut p = Params::default();
         for e in entries {
-            let s = &e.cols.summary;
-            p.number.push(e.number);
+            let n = e.number;
+            let s = e.cols.summary;
+            p.number.push(n);
             p.id.push(e.id);
             p.version.push(e.version);
             p.created_at.push(e.created_at);
             p.customer_id.push(e.customer_id);
-            p.customer_name.push(s.customer_name.clone());
-            p.customer_email.push(s.customer_email.clone());
-            p.customer_sort.push(e.cols.customer_sort.clone());
+            p.customer_name.push(s.customer_name);
+            p.customer_email.push(s.customer_email);
+            p.customer_sort.push(e.cols.customer_sort);
             p.total.push(s.total);
-            p.currency.push(s.currency.clone());
+            p.currency.push(s.currency);
             p.payment_status.push(i16::from(s.payment_status.code()));
             p.fulfillment_status
                 .push(i16::from(s.fulfillment_status.code()));
             p.test.push(s.test);
             p.items_count.push(s.items_count as i32);
-            p.search.push(e.cols.search.clone());
-            p.body.push(e.cols.body.clone());
-            p.ikey.push(e.idempotency.as_ref().map(|(k, _)| k.clone()));
-            p.ihash.push(e.idempotency.as_ref().map(|(_, h)| h.clone()));
-            match &e.customer {
+            p.search.push(e.cols.search);
+            p.body.push(e.cols.body);
+            let (ikey, ihash) = e.idempotency.unzip();
+            p.ikey.push(ikey);
+            p.ihash.push(ihash);
+            // The customer's columns: as read (a known one) or as made (a new one).
+            let (new_customer, name, email, phone, k1, k2, nkeys, search) = match e.customer {
                 Customer::Counted {
                     name,
                     email,
                     phone,
                     keys,
                 } => {
-                    p.new_customer.push(false);
-                    p.c_name.push(name.clone());
-                    p.c_email.push(email.clone());
-                    p.c_phone.push(phone.clone());
-                    p.k1.push(keys.first().cloned());
-                    p.k2.push(keys.get(1).cloned());
-                    p.nkeys.push(keys.len() as i64);
-                    p.c_search.push(None);
+                    let nkeys = keys.len() as i64;
+                    let mut keys = keys.into_iter();
+                    let (k1, k2) = (keys.next(), keys.next());
+                    (false, name, email, phone, k1, k2, nkeys, None)
                 }
                 Customer::New {
                     key,
@@ -405,58 +414,42 @@ impl Params {
                     phone,
                     search,
                 } => {
-                    p.new_customer.push(true);
-                    p.c_name.push(name.clone());
-                    p.c_email.push(email.clone());
-                    p.c_phone.push(phone.clone());
-                    p.k1.push(Some(key.clone()));
-                    p.k2.push(None);
-                    p.nkeys.push(1);
-                    p.c_search.push(Some(search.clone()));
-                    for k in others {
-                        p.other_keys.0.push(e.customer_id);
-                        p.other_keys.1.push(k.clone());
-                    }
+                    p.other_keys.0.extend(others.iter().map(|_| e.customer_id));
+                    p.other_keys.1.extend(others);
+                    (true, name, email, phone, Some(key), None, 1, Some(search))
                 }
+            };
+            p.new_customer.push(new_customer);
+            p.c_name.push(name);
+            p.c_email.push(email);
+            p.c_phone.push(phone);
+            p.k1.push(k1);
+            p.k2.push(k2);
+            p.nkeys.push(nkeys);
+            p.c_search.push(search);
+            for (list, items) in [
+                (&mut p.tags, s.tags),
+                (&mut p.counters, e.counters),
+                (&mut p.terms, e.cols.terms.into_iter().collect()),
+            ] {
+                list.0.extend(items.iter().map(|_| n));
+                list.1.extend(items);
             }
-            for tag in &s.tags {
-                p.tags.0.push(e.number);
-                p.tags.1.push(tag.clone());
-            }
-            for name in &e.counters {
-                p.counters.0.push(e.number);
-                p.counters.1.push(name.clone());
-            }
-            for term in &e.cols.terms {
-                p.terms.0.push(e.number);
-                p.terms.1.push(term.clone());
-            }
-            let o = &e.outbox;
-            p.outbox_owner.extend(o.ids.iter().map(|_| e.number));
-            p.outbox.ids.extend_from_slice(&o.ids);
-            p.outbox.numbers.extend_from_slice(&o.numbers);
-            p.outbox.statuses.extend_from_slice(&o.statuses);
-            p.outbox.due.extend_from_slice(&o.due);
-            p.outbox.bodies.extend(o.bodies.iter().cloned());
-            p.outbox.endpoints.extend_from_slice(&o.endpoints);
+            let o = e.outbox;
+            p.outbox_owner.extend(o.ids.iter().map(|_| n));
+            p.outbox.ids.extend(o.ids);
+            p.outbox.numbers.extend(o.numbers);
+            p.outbox.statuses.extend(o.statuses);
+            p.outbox.due.extend(o.due);
+            p.outbox.bodies.extend(o.bodies);
+            p.outbox.endpoints.extend(o.endpoints);
         }
         p
     }
 }
 
 /// Runs the statement: for each order, whether it was written and whether its key was claimed.
-async fn statement(
-    conn: &mut PgConnection,
-    entries: &[Entry],
-) -> Result<Vec<(bool, bool)>, StoreError> {
-    // Orders are told apart by number (each reserved once); two of one number go one by one.
-    let numbers: std::collections::HashSet<i64> = entries.iter().map(|e| e.number).collect();
-    if numbers.len() != entries.len() {
-        return Err(StoreError::unavailable(std::io::Error::other(
-            "two intakes of one number in a batch",
-        )));
-    }
-    let p = Params::of(entries);
+async fn statement(conn: &mut PgConnection, p: &Params) -> Result<Vec<(bool, bool)>, StoreError> {
     let rows = sqlx::query(SQL)
         .bind(&p.number)
         .bind(&p.id)
@@ -510,10 +503,10 @@ async fn statement(
         let claimed: bool = row.try_get(2).map_err(db)?;
         by_number.insert(number, (ok, claimed));
     }
-    entries
+    p.number
         .iter()
-        .map(|e| {
-            by_number.get(&e.number).copied().ok_or_else(|| {
+        .map(|n| {
+            by_number.get(n).copied().ok_or_else(|| {
                 StoreError::unavailable(std::io::Error::other(
                     "the intake statement left an order unanswered",
                 ))

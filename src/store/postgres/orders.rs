@@ -42,7 +42,7 @@ pub(super) async fn bump(
 
 /// Binds an order's list columns, from `customer_name` to `tags`, to the next twelve
 /// placeholders (the same order in the INSERT and the UPDATE).
-pub(super) fn bind_columns<'q>(
+fn bind_columns<'q>(
     q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     c: &'q Columns,
 ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
