@@ -29,6 +29,10 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// How soon every server on a PostgreSQL database has a changed setting in force (SPEC
+/// section 6: "a setting saved on one instance is in force on all within 2 s").
+pub const SETTINGS_HEARD_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Changes a store setting with the command line (through the control socket while a server
 /// runs on `data_dir`).
 pub fn set_setting(data_dir: &Path, key: &str, value: &str) {
@@ -282,8 +286,21 @@ impl App {
     }
 
     /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
-    /// Changes a setting with the command-line tool, on this server's store.
+    /// Changes a setting with the command-line tool, on this server's store, and returns once
+    /// the server is bound to have it in force. On the embedded store that is at once (the tool
+    /// goes through the running server). On PostgreSQL the tool writes to the database and each
+    /// server hears of the change on its own, within [`SETTINGS_HEARD_WITHIN`] (SPEC section 6):
+    /// this waits that out, so a test does not race the notice.
     pub fn set_setting(&self, key: &str, value: &str) {
+        self.set_setting_unheard(key, value);
+        if !self.database_args().is_empty() {
+            std::thread::sleep(SETTINGS_HEARD_WITHIN);
+        }
+    }
+
+    /// [`App::set_setting`] without waiting for the servers to hear of the change (for tests
+    /// that measure how soon they do).
+    pub fn set_setting_unheard(&self, key: &str, value: &str) {
         set_setting_with(&self.data_dir, key, value, &self.database_args());
     }
 
