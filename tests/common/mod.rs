@@ -285,7 +285,6 @@ impl App {
         let _ = self.child.wait();
     }
 
-    /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
     /// Changes a setting with the command-line tool, on this server's store, and returns once
     /// the server is bound to have it in force. On the embedded store that is at once (the tool
     /// goes through the running server). On PostgreSQL the tool writes to the database and each
@@ -318,6 +317,7 @@ impl App {
             .unwrap_or_default()
     }
 
+    /// The URL of an API path (`/orders` → `BASE/api/v1/orders`).
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1{}", self.base, path)
     }
